@@ -1,0 +1,30 @@
+"""voxelio: fast, safe I/O for Neuroglancer Precomputed data with a cloud-volume compatible API.
+
+``from voxelio import CloudVolume`` is the entry point; ``Bbox``, ``Vec`` and ``VolumeCutout``
+are the values it speaks. Importing voxelio has no side effects.
+"""
+
+from voxelio.cutout import VolumeCutout
+from voxelio.errors import (
+    AlignmentError,
+    EmptyVolumeException,
+    InfoUnavailableError,
+    OutOfBoundsError,
+    ReadOnlyException,
+)
+from voxelio.geometry import Bbox, Vec
+from voxelio.volume import CloudVolume
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AlignmentError",
+    "Bbox",
+    "CloudVolume",
+    "EmptyVolumeException",
+    "InfoUnavailableError",
+    "OutOfBoundsError",
+    "ReadOnlyException",
+    "Vec",
+    "VolumeCutout",
+]

@@ -1,0 +1,170 @@
+"""The chunk codec interface.
+
+A codec turns one chunk, a 4-D numpy array ``[x, y, z, channel]`` (any memory order; it is
+read as Fortran order ``x`` fastest), into bytes and back. Codec parameters come from the
+scale's ``info`` entry (``jpeg_quality``, ``compressed_segmentation_block_size``, ...),
+passed as a read-only mapping. Codecs are stateless and thread safe; the libraries they call
+release the GIL where they can.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from voxelio.errors import DecodingError, EncodingError, MissingCodecError, UnsupportedEncodingError
+
+Shape4 = tuple[int, int, int, int]
+
+
+def import_optional(module: str, package: str, extra: str, encoding: str) -> ModuleType:
+    """Import the optional library ``module`` behind ``encoding``.
+
+    Raises :class:`MissingCodecError` naming the PyPI ``package`` and the voxelio pip
+    ``extra`` that installs it. Imports are cached by Python, so repeated calls are cheap.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingCodecError(
+            f"encoding {encoding!r} needs the Python package {package!r}, which is not "
+            f"installed; install it with: pip install 'voxelio[{extra}]'"
+        ) from exc
+
+
+class Codec(ABC):
+    """One chunk encoding, named as in the ``info`` (``"raw"``, ``"png"``, ...)."""
+
+    #: the ``encoding`` string of the info
+    name: str = ""
+    #: numpy dtype names this encoding can hold
+    dtypes: frozenset[str] = frozenset()
+    #: allowed channel counts, or ``None`` for any
+    channels: frozenset[int] | None = None
+    #: transport compression cloud-volume applies by default ("gzip" or None)
+    default_compress: str | None = None
+    #: lossless for every supported dtype
+    lossless: bool = True
+    #: the pip extra that installs the library behind this codec ("" when none is needed)
+    extra: str = ""
+    #: the scale key that cloud-volume's ``encoding_level`` sets (``"jpeg_quality"``, ...)
+    level_param: str | None = None
+    #: the scale key that cloud-volume's ``encoding_effort`` sets (``"jxl_effort"``)
+    effort_param: str | None = None
+
+    def check(self, dtype: np.dtype | str, num_channels: int) -> None:
+        """Raise :class:`UnsupportedEncodingError` if this encoding cannot hold the layer."""
+        name = np.dtype(dtype).name
+        if self.dtypes and name not in self.dtypes:
+            raise UnsupportedEncodingError(
+                f"encoding {self.name!r} cannot hold data_type {name!r} "
+                f"(it supports {', '.join(sorted(self.dtypes))})"
+            )
+        if self.channels is not None and num_channels not in self.channels:
+            raise UnsupportedEncodingError(
+                f"encoding {self.name!r} cannot hold num_channels={num_channels} "
+                f"(it supports {sorted(self.channels)})"
+            )
+
+    @abstractmethod
+    def encode(self, chunk: np.ndarray, params: Mapping[str, Any]) -> bytes:
+        """Encode a ``[x, y, z, c]`` chunk (its dtype is the layer's) to bytes."""
+
+    @abstractmethod
+    def decode(
+        self, data: bytes, shape: Shape4, dtype: np.dtype, params: Mapping[str, Any]
+    ) -> np.ndarray:
+        """Decode bytes into a Fortran-ordered ``[x, y, z, c]`` array of ``shape`` and ``dtype``.
+
+        Raises :class:`DecodingError` for corrupt or wrongly sized data (the caller adds the key).
+        """
+
+    # Optional capabilities. The defaults decode the whole chunk; codecs override them when
+    # their format answers faster.
+
+    def labels(
+        self, data: bytes, shape: Shape4, dtype: np.dtype, params: Mapping[str, Any]
+    ) -> np.ndarray:
+        """Sorted unique values in the chunk."""
+        return np.unique(self.decode(data, shape, dtype, params))
+
+    def read_voxel(
+        self,
+        data: bytes,
+        shape: Shape4,
+        dtype: np.dtype,
+        params: Mapping[str, Any],
+        xyz: tuple[int, int, int],
+    ) -> np.ndarray:
+        """The channel values at chunk-local voxel ``xyz`` (a 1-D array of length ``c``)."""
+        arr = self.decode(data, shape, dtype, params)
+        return np.asarray(arr[xyz[0], xyz[1], xyz[2], :])
+
+    def contains(
+        self, data: bytes, shape: Shape4, dtype: np.dtype, params: Mapping[str, Any], label: int
+    ) -> bool:
+        """Whether ``label`` occurs in the chunk."""
+        found = self.labels(data, shape, dtype, params)
+        idx = np.searchsorted(found, label)
+        return bool(idx < len(found) and found[idx] == label)
+
+    def remap(
+        self,
+        data: bytes,
+        shape: Shape4,
+        dtype: np.dtype,
+        params: Mapping[str, Any],
+        mapping: Mapping[int, int],
+        preserve_missing_labels: bool = False,
+    ) -> bytes:
+        """Re-encode the chunk with every label ``k`` replaced by ``mapping[k]``.
+
+        Labels missing from ``mapping`` are kept when ``preserve_missing_labels`` is true and
+        raise :class:`EncodingError` otherwise. The default decodes, remaps with fastremap
+        (extra ``seg``) and encodes again.
+        """
+        fastremap = import_optional("fastremap", "fastremap", "seg", self.name)
+        arr = np.array(self.decode(data, shape, dtype, params), order="F", copy=True)
+        try:
+            out = fastremap.remap(
+                arr, dict(mapping), preserve_missing_labels=preserve_missing_labels, in_place=True
+            )
+        except KeyError as exc:
+            raise EncodingError(
+                f"remap of a {self.name!r} chunk: label {exc.args[0]} is not in the mapping "
+                "and preserve_missing_labels is off"
+            ) from exc
+        return self.encode(np.asarray(out, dtype=arr.dtype), params)
+
+
+def check_chunk(chunk: np.ndarray, codec: Codec) -> np.ndarray:
+    """Validate a chunk handed to ``codec.encode``: 4-D and of a dtype the encoding holds.
+
+    Returns the chunk unchanged; raises :class:`UnsupportedEncodingError` otherwise.
+    """
+    if chunk.ndim != 4:
+        raise EncodingError(
+            f"encoding {codec.name!r} needs a 4-D [x, y, z, channel] chunk, got shape {chunk.shape}"
+        )
+    codec.check(chunk.dtype, int(chunk.shape[3]))
+    return chunk
+
+
+def check_shape(arr: np.ndarray, shape: Shape4, dtype: np.dtype, what: str) -> np.ndarray:
+    """Raise :class:`DecodingError` unless ``arr`` has ``shape`` and ``dtype``; return it."""
+    if tuple(arr.shape) != tuple(shape):
+        raise DecodingError(f"{what}: decoded shape {tuple(arr.shape)}, expected {tuple(shape)}")
+    if arr.dtype != np.dtype(dtype):
+        raise DecodingError(f"{what}: decoded data type {arr.dtype}, expected {np.dtype(dtype)}")
+    return arr
+
+
+def check_size(data: bytes, expected: int, what: str) -> None:
+    """Raise :class:`DecodingError` unless ``len(data) == expected``."""
+    if len(data) != expected:
+        raise DecodingError(f"{what}: expected {expected} bytes, got {len(data)}")

@@ -1,0 +1,45 @@
+"""The ``raw`` encoding: little-endian values in Fortran ``[x, y, z, c]`` order, no header."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from voxelio.codecs.base import Codec, Shape4, check_size
+
+ALL_DTYPES = frozenset(
+    ["uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64", "float32", "float64"]
+)
+
+
+class RawCodec(Codec):
+    """Serialized arrays; any dtype, any channel count. Default transport compression: gzip."""
+
+    name = "raw"
+    dtypes = ALL_DTYPES
+    default_compress = "gzip"
+
+    def encode(self, chunk: np.ndarray, params: Mapping[str, Any]) -> bytes:
+        little = chunk.astype(chunk.dtype.newbyteorder("<"), copy=False)
+        return little.tobytes(order="F")
+
+    def decode(
+        self, data: bytes, shape: Shape4, dtype: np.dtype, params: Mapping[str, Any]
+    ) -> np.ndarray:
+        le = np.dtype(dtype).newbyteorder("<")
+        check_size(data, int(np.prod(shape)) * le.itemsize, "raw chunk")
+        arr = np.frombuffer(data, dtype=le).reshape(shape, order="F")
+        return arr.astype(np.dtype(dtype), copy=False)
+
+    def read_voxel(
+        self,
+        data: bytes,
+        shape: Shape4,
+        dtype: np.dtype,
+        params: Mapping[str, Any],
+        xyz: tuple[int, int, int],
+    ) -> np.ndarray:
+        arr = self.decode(data, shape, dtype, params)
+        return np.array(arr[xyz[0], xyz[1], xyz[2], :])

@@ -1,0 +1,151 @@
+"""Precomputed layer metadata: fetching ``info`` (following redirects) and ``provenance``.
+
+:class:`PrecomputedMetadata` holds the layer's store, its ``info`` dict (editable in place, as
+in cloud-volume) and provenance, and answers per-mip questions (scale, bounds, chunk size). It
+does I/O only in the explicit ``fetch``/``commit``/``refresh`` methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from voxelio.errors import (
+    CyclicRedirect,
+    InfoUnavailableError,
+    ReadOnlyException,
+    ScaleUnavailableError,
+    TooManyRedirects,
+)
+from voxelio.geometry import Bbox, Vec
+from voxelio.meta import (
+    Scale,
+    parse_json,
+    to_json_bytes,
+    validate_info,
+    validate_provenance,
+)
+from voxelio.paths import CloudPath, parse
+from voxelio.storage import PutOptions, Store
+
+StoreOpener = Callable[[CloudPath], Store]
+JSON_OPTIONS = PutOptions(content_type="application/json", cache_control="no-cache")
+
+
+def fetch_info(
+    path: CloudPath, open_store: StoreOpener, max_redirects: int
+) -> tuple[dict[str, Any], CloudPath, Store]:
+    """Read ``info`` at ``path``, following ``redirect`` up to ``max_redirects`` hops.
+
+    Returns the info, the path it was finally read from and that path's store. Raises
+    :class:`InfoUnavailableError`, :class:`CyclicRedirect` or :class:`TooManyRedirects`.
+    """
+    visited: list[str] = []
+    current = path
+    while True:
+        store = open_store(current)
+        raw = store.get("info")
+        if raw is None:
+            raise InfoUnavailableError(f"{current.url}/info: no info file found")
+        info = parse_json(raw, f"{current.url}/info")
+        visited.append(current.url)
+        target = info.get("redirect") if isinstance(info, dict) else None
+        if not target or max_redirects <= 0:
+            validate_info(info, f"{current.url}/info")
+            return info, current, store
+        nxt = _parse_redirect(target, current)
+        if nxt.url in visited:
+            raise CyclicRedirect(f"{path.url}: redirect cycle {' -> '.join(visited + [nxt.url])}")
+        if len(visited) > max_redirects:
+            raise TooManyRedirects(
+                f"{path.url}: more than max_redirects={max_redirects} hops ({' -> '.join(visited)})"
+            )
+        current = nxt
+
+
+def _parse_redirect(target: str, current: CloudPath) -> CloudPath:
+    if "://" in target:
+        return parse(target)
+    return current.join(target)
+
+
+class PrecomputedMetadata:
+    """The ``info`` and provenance of one layer, with per-mip accessors (voxels, nm)."""
+
+    def __init__(self, path: CloudPath, store: Store, info: dict[str, Any],
+                 provenance: dict[str, Any] | None = None, redirected: bool = False) -> None:
+        self.path = path
+        self.store = store
+        self.info = info
+        self.provenance = validate_provenance(provenance or {})
+        self.redirected = redirected
+
+    # ---- I/O ----------------------------------------------------------------------------
+
+    def commit_info(self) -> None:
+        """Validate and write ``info`` (no ``null`` keys, unknown keys kept)."""
+        self._check_writable("info")
+        validate_info(self.info, f"{self.path.url}/info")
+        self.store.put("info", to_json_bytes(self.info), JSON_OPTIONS)
+
+    def fetch_provenance(self) -> dict[str, Any]:
+        """Read ``provenance`` (a default one when absent)."""
+        raw = self.store.get("provenance")
+        if raw is None:
+            self.provenance = validate_provenance({})
+        else:
+            where = f"{self.path.url}/provenance"
+            self.provenance = validate_provenance(parse_json(raw, where), where)
+        return self.provenance
+
+    def commit_provenance(self) -> None:
+        """Validate and write ``provenance``."""
+        self._check_writable("provenance")
+        self.provenance = validate_provenance(self.provenance, f"{self.path.url}/provenance")
+        self.store.put("provenance", to_json_bytes(self.provenance), JSON_OPTIONS)
+
+    def _check_writable(self, key: str) -> None:
+        if self.redirected:
+            raise ReadOnlyException(f"{self.path.url}/{key}: layer was reached by a redirect")
+        if self.store.read_only:
+            raise ReadOnlyException(f"{self.path.url}/{key}: store is read-only")
+
+    # ---- per-mip values -----------------------------------------------------------------
+
+    @property
+    def num_mips(self) -> int:
+        """Number of scales."""
+        return len(self.info["scales"])
+
+    def scale(self, mip: int) -> Scale:
+        """The typed scale of ``mip``."""
+        if not 0 <= mip < self.num_mips:
+            raise ScaleUnavailableError(
+                f"{self.path.url}: mip {mip} not available (mips 0..{self.num_mips - 1})"
+            )
+        return Scale.from_json(self.info["scales"][mip], f"{self.path.url}/info scales[{mip}]")
+
+    def to_mip(self, mip: int | Sequence[float]) -> int:
+        """A mip level from a level or a resolution triple in nm."""
+        if isinstance(mip, (int, np.integer)) and not isinstance(mip, bool):
+            self.scale(int(mip))
+            return int(mip)
+        target = np.asarray(list(mip), dtype=float)
+        for i, scale in enumerate(self.info["scales"]):
+            if np.allclose(scale["resolution"], target):
+                return i
+        raise ScaleUnavailableError(f"{self.path.url}: no scale with resolution {list(target)}")
+
+    def resolution(self, mip: int) -> Vec:
+        """nm per voxel at ``mip``."""
+        return Vec(*self.scale(mip).resolution)
+
+    def bounds(self, mip: int) -> Bbox:
+        """Voxel bounds at ``mip``."""
+        return self.scale(mip).bounds
+
+    def downsample_ratio(self, mip: int) -> Vec:
+        """Resolution of ``mip`` divided by that of mip 0."""
+        return Vec(*(np.asarray(self.resolution(mip)) / np.asarray(self.resolution(0))))

@@ -1,0 +1,82 @@
+"""Chunk grids of one scale: which chunks a box touches, their clipped extents and file names.
+
+A grid is anchored at the scale's ``voxel_offset``; cell ``g`` covers voxels
+``[offset + g*chunk, offset + min((g+1)*chunk, size))`` (edge chunks are smaller, never padded).
+Names use absolute voxel coordinates: ``x0-x1_y0-y1_z0-z1``. All values are in voxels of the
+scale, axis order x, y, z. Frozen and thread safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from voxelio.geometry.bbox import Bbox
+
+
+@dataclass(frozen=True)
+class ChunkGrid:
+    """The chunk grid of a scale: ``voxel_offset``, ``size`` and ``chunk_size`` in voxels."""
+
+    voxel_offset: tuple[int, int, int]
+    size: tuple[int, int, int]
+    chunk_size: tuple[int, int, int]
+
+    @property
+    def bounds(self) -> Bbox:
+        """The scale's extent ``[offset, offset + size)``."""
+        lo = np.asarray(self.voxel_offset)
+        return Bbox(lo, lo + np.asarray(self.size))
+
+    @property
+    def grid_shape(self) -> tuple[int, int, int]:
+        """Number of chunks along each axis, ``ceil(size / chunk_size)``."""
+        return tuple(-(-s // c) for s, c in zip(self.size, self.chunk_size))  # type: ignore[return-value]
+
+    def cell_range(self, bbox: Bbox) -> tuple[np.ndarray, np.ndarray]:
+        """Grid cells ``[lo, hi)`` touched by ``bbox`` (clipped to the grid)."""
+        box = Bbox.intersection(bbox, self.bounds)
+        off, cs = np.asarray(self.voxel_offset), np.asarray(self.chunk_size)
+        if box.empty():
+            zero = np.zeros(3, dtype=np.int64)
+            return zero, zero
+        lo = (np.asarray(box.minpt) - off) // cs
+        hi = -(-(np.asarray(box.maxpt) - off) // cs)
+        return lo.astype(np.int64), hi.astype(np.int64)
+
+    def cells(self, bbox: Bbox) -> np.ndarray:
+        """An ``(N, 3)`` array of grid coordinates touched by ``bbox``, x fastest."""
+        lo, hi = self.cell_range(bbox)
+        if np.any(hi <= lo):
+            return np.zeros((0, 3), dtype=np.int64)
+        axes = [np.arange(a, b) for a, b in zip(lo, hi)]
+        zz, yy, xx = np.meshgrid(axes[2], axes[1], axes[0], indexing="ij")
+        return np.stack([xx.ravel(), yy.ravel(), zz.ravel()], axis=1)
+
+    def cell_bbox(self, cell: np.ndarray | tuple[int, int, int]) -> Bbox:
+        """The clipped voxel extent of grid cell ``cell``."""
+        off, cs = np.asarray(self.voxel_offset), np.asarray(self.chunk_size)
+        lo = off + np.asarray(cell) * cs
+        hi = np.minimum(lo + cs, off + np.asarray(self.size))
+        return Bbox(lo, hi)
+
+    def chunk_bboxes(self, bbox: Bbox) -> Iterator[Bbox]:
+        """The clipped extents of every chunk ``bbox`` touches."""
+        for cell in self.cells(bbox):
+            yield self.cell_bbox(cell)
+
+    def is_aligned(self, bbox: Bbox) -> bool:
+        """Whether every face of ``bbox`` lies on a chunk boundary or the volume's far edge."""
+        off, cs = np.asarray(self.voxel_offset), np.asarray(self.chunk_size)
+        end = off + np.asarray(self.size)
+        lo, hi = np.asarray(bbox.minpt), np.asarray(bbox.maxpt)
+        lo_ok = (lo - off) % cs == 0
+        hi_ok = ((hi - off) % cs == 0) | (hi == end)
+        return bool(np.all(lo_ok) and np.all(hi_ok))
+
+
+def chunk_name(bbox: Bbox) -> str:
+    """The unsharded chunk file name of a chunk extent: ``x0-x1_y0-y1_z0-z1``."""
+    return bbox.to_filename()

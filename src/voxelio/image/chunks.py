@@ -1,0 +1,69 @@
+"""Where chunk bytes live: unsharded chunk files, or chunks inside shard files.
+
+Both adapters map chunk extents (``Bbox`` in voxels of the scale) to stored bytes, so the image
+engine never knows which layout a scale uses. Thread safe.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from voxelio.geometry import Bbox
+from voxelio.meta import Scale
+from voxelio.storage import PutOptions, Store, join_key
+
+
+class ChunkIO(ABC):
+    """Fetch and store encoded chunks by their extent."""
+
+    @abstractmethod
+    def describe(self, chunk: Bbox) -> str:
+        """A human-readable location of the chunk (its key or shard), for error messages."""
+
+    def groups(self, chunks: Sequence[Bbox], for_write: bool) -> list[list[Bbox]]:
+        """Split chunks into batches that are best fetched (or written) together.
+
+        Each batch becomes one task of the engine; the default is one chunk per batch.
+        """
+        return [[c] for c in chunks]
+
+    @abstractmethod
+    def fetch(self, chunks: Sequence[Bbox]) -> list[bytes | None]:
+        """Encoded bytes of each chunk (transport compression removed), ``None`` when missing."""
+
+    @abstractmethod
+    def store(self, items: Sequence[tuple[Bbox, bytes | None]], options: PutOptions) -> None:
+        """Write each chunk; ``None`` deletes it."""
+
+    @abstractmethod
+    def exists(self, chunks: Sequence[Bbox]) -> list[bool]:
+        """Whether each chunk is stored."""
+
+
+class UnshardedChunks(ChunkIO):
+    """One object per chunk, named ``<scale key>/x0-x1_y0-y1_z0-z1``."""
+
+    def __init__(self, store: Store, scale: Scale) -> None:
+        self.store_ = store
+        self.scale = scale
+
+    def key(self, chunk: Bbox) -> str:
+        """The storage key of a chunk."""
+        return join_key(self.scale.key, chunk.to_filename())
+
+    def describe(self, chunk: Bbox) -> str:
+        return f"{self.store_.url}/{self.key(chunk)}"
+
+    def fetch(self, chunks: Sequence[Bbox]) -> list[bytes | None]:
+        return [self.store_.get(self.key(c)) for c in chunks]
+
+    def store(self, items: Sequence[tuple[Bbox, bytes | None]], options: PutOptions) -> None:
+        for chunk, data in items:
+            if data is None:
+                self.store_.delete(self.key(chunk))
+            else:
+                self.store_.put(self.key(chunk), data, options)
+
+    def exists(self, chunks: Sequence[Bbox]) -> list[bool]:
+        return [self.store_.exists(self.key(c)) for c in chunks]

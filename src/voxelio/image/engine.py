@@ -1,0 +1,217 @@
+"""The image engine: plan -> fetch -> decode -> paint for reads; cut -> encode -> put for writes.
+
+Work runs on a thread pool, one task per chunk (or per batch of chunks for layouts that fetch
+in groups), so fetching, decoding and painting overlap and only a few encoded chunks are alive at
+once: a read's memory is the output array plus a small bound. Arrays are ``[x, y, z, channel]``
+in Fortran order, coordinates in voxels of the scale. No URLs, no facade state: everything comes
+in as arguments, so the functions are thread safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+from tqdm import tqdm
+
+from voxelio.codecs import Codec, get_codec
+from voxelio.errors import (
+    AlignmentError,
+    DecodingError,
+    EmptyVolumeException,
+    EncodingError,
+)
+from voxelio.geometry import Bbox
+from voxelio.image.chunks import ChunkIO
+from voxelio.image.options import ImageOptions
+from voxelio.meta import Scale
+from voxelio.storage import PutOptions
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Layer:
+    """What the engine needs to know of a layer at one scale."""
+
+    scale: Scale
+    dtype: np.dtype
+    num_channels: int
+    chunks: ChunkIO
+
+    @property
+    def codec(self) -> Codec:
+        """The codec of the scale's encoding."""
+        return get_codec(self.scale.encoding)
+
+    def chunk_shape(self, chunk: Bbox) -> tuple[int, int, int, int]:
+        """The 4-D decoded shape of a (clipped) chunk."""
+        x, y, z = (int(v) for v in chunk.size())
+        return (x, y, z, self.num_channels)
+
+
+def run_tasks(
+    fn: Callable[[T], Any], items: Sequence[T], threads: int, progress: bool, desc: str
+) -> None:
+    """Run ``fn`` on every item with a thread pool; the first exception cancels the rest."""
+    bar = tqdm(total=len(items), desc=desc, disable=not progress, unit="chunk")
+    try:
+        if threads <= 1 or len(items) <= 1:
+            for item in items:
+                fn(item)
+                bar.update(1)
+            return
+        with ThreadPoolExecutor(max_workers=min(threads, len(items))) as pool:
+            futures = [pool.submit(fn, item) for item in items]
+            for fut in futures:
+                fut.add_done_callback(lambda _f: bar.update(1))
+            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            for fut in pending:
+                fut.cancel()
+            for fut in done:
+                fut.result()
+    finally:
+        bar.close()
+
+
+def _local_slices(outer: Bbox, inner: Bbox) -> tuple[slice, slice, slice]:
+    lo = np.asarray(inner.minpt) - np.asarray(outer.minpt)
+    hi = np.asarray(inner.maxpt) - np.asarray(outer.minpt)
+    return (slice(int(lo[0]), int(hi[0])), slice(int(lo[1]), int(hi[1])), slice(int(lo[2]), int(hi[2])))
+
+
+def decode_chunk(layer: Layer, chunk: Bbox, data: bytes) -> np.ndarray:
+    """Decode one chunk's bytes, naming the chunk's location in any error."""
+    try:
+        return layer.codec.decode(data, layer.chunk_shape(chunk), layer.dtype, layer.scale.params)
+    except DecodingError as exc:
+        raise DecodingError(f"{layer.chunks.describe(chunk)}: {exc}") from exc
+
+
+def download(layer: Layer, bbox: Bbox, options: ImageOptions) -> np.ndarray:
+    """Read ``bbox`` (voxels of the scale) into a new Fortran-ordered ``[x, y, z, c]`` array.
+
+    Regions outside the scale's bounds, and missing chunks when ``fill_missing``, get
+    ``background_color``; a missing chunk otherwise raises :class:`EmptyVolumeException`.
+    """
+    shape = tuple(int(v) for v in bbox.size()) + (layer.num_channels,)
+    inside = layer.scale.bounds.contains_bbox(bbox)
+    if inside:
+        out = np.empty(shape, dtype=layer.dtype, order="F")
+    else:
+        out = np.full(shape, options.background_color, dtype=layer.dtype, order="F")
+    chunks = list(layer.scale.grid.chunk_bboxes(bbox))
+
+    def paint(group: list[Bbox]) -> None:
+        datas = layer.chunks.fetch(group)
+        for chunk, data in zip(group, datas):
+            _paint_one(layer, out, bbox, chunk, data, options)
+
+    groups = layer.chunks.groups(chunks, for_write=False)
+    run_tasks(paint, groups, options.threads, options.progress, "Downloading")
+    return out
+
+
+def _paint_one(layer: Layer, out: np.ndarray, bbox: Bbox, chunk: Bbox, data: bytes | None,
+               options: ImageOptions) -> None:
+    region = Bbox.intersection(chunk, bbox)
+    dst = _local_slices(bbox, region)
+    if data is None:
+        if not options.fill_missing:
+            raise EmptyVolumeException(f"{layer.chunks.describe(chunk)}: chunk is missing")
+        out[dst] = options.background_color
+        return
+    arr = decode_chunk(layer, chunk, data)
+    out[dst] = arr[_local_slices(chunk, region)]
+
+
+def check_write(layer: Layer, bbox: Bbox, image: np.ndarray, options: ImageOptions) -> np.ndarray:
+    """Validate an upload (dtype, shape, alignment); return the image as 4-D ``[x, y, z, c]``."""
+    if np.dtype(image.dtype) != layer.dtype:
+        raise EncodingError(
+            f"image dtype {image.dtype} does not match the layer's data_type {layer.dtype.name}; "
+            f"convert with .astype({layer.dtype.name!r}) first"
+        )
+    img = image if image.ndim == 4 else image.reshape(image.shape + (1,) * (4 - image.ndim))
+    expected = tuple(int(v) for v in bbox.size()) + (layer.num_channels,)
+    if img.shape != expected:
+        raise EncodingError(f"image shape {image.shape} does not fit the region {bbox} "
+                            f"with {layer.num_channels} channel(s) (expected {expected})")
+    if not options.non_aligned_writes and not layer.scale.grid.is_aligned(bbox):
+        raise AlignmentError(
+            f"{bbox} is not aligned to the chunk grid (chunk size {layer.scale.chunk_size}, "
+            f"offset {layer.scale.voxel_offset}); use non_aligned_writes=True or align the write"
+        )
+    layer.codec.check(layer.dtype, layer.num_channels)
+    return img
+
+
+def upload(layer: Layer, bbox: Bbox, image: np.ndarray, options: ImageOptions) -> None:
+    """Write ``image`` (``[x, y, z(, c)]``) at ``bbox``; shell chunks are read-modify-written."""
+    img = check_write(layer, bbox, image, options)
+    put_options = PutOptions(
+        compress=options.compress,
+        compress_level=options.compress_level,
+        cache_control=options.cache_control,
+        content_type=content_type(layer.scale.encoding),
+    )
+    chunks = list(layer.scale.grid.chunk_bboxes(bbox))
+
+    def write(group: list[Bbox]) -> None:
+        items = [(chunk, _encode_one(layer, bbox, img, chunk, options)) for chunk in group]
+        layer.chunks.store(items, put_options)
+
+    groups = layer.chunks.groups(chunks, for_write=True)
+    run_tasks(write, groups, options.threads, options.progress, "Uploading")
+
+
+def _encode_one(layer: Layer, bbox: Bbox, img: np.ndarray, chunk: Bbox, options: ImageOptions
+                ) -> bytes | None:
+    """The encoded bytes of one chunk of a write (``None``: delete it as all background)."""
+    region = Bbox.intersection(chunk, bbox)
+    part = img[_local_slices(bbox, region)]
+    if region != chunk:
+        whole = _existing_chunk(layer, chunk, options)
+        whole[_local_slices(chunk, region)] = part
+        part = whole
+    if options.delete_black_uploads and _is_background(part, options.background_color):
+        return None
+    return layer.codec.encode(part, layer.scale.params)
+
+
+def _existing_chunk(layer: Layer, chunk: Bbox, options: ImageOptions) -> np.ndarray:
+    data = layer.chunks.fetch([chunk])[0]
+    if data is None:
+        return np.full(layer.chunk_shape(chunk), options.background_color, dtype=layer.dtype,
+                       order="F")
+    return np.array(decode_chunk(layer, chunk, data), order="F", copy=True)
+
+
+def _is_background(arr: np.ndarray, background: Any) -> bool:
+    if isinstance(background, float) and np.isnan(background):
+        return bool(np.all(np.isnan(arr)))
+    return bool(np.all(arr == background))
+
+
+def content_type(encoding: str) -> str:
+    """The MIME type written for chunks of an encoding."""
+    return {"jpeg": "image/jpeg", "png": "image/png", "jxl": "image/jxl"}.get(
+        encoding, "application/octet-stream"
+    )
+
+
+def exists(layer: Layer, bbox: Bbox) -> dict[str, bool]:
+    """``{chunk location: stored?}`` for every chunk ``bbox`` touches."""
+    chunks = list(layer.scale.grid.chunk_bboxes(bbox))
+    return {layer.chunks.describe(c): ok for c, ok in zip(chunks, layer.chunks.exists(chunks))}
+
+
+def delete(layer: Layer, bbox: Bbox, options: ImageOptions) -> None:
+    """Delete every chunk inside ``bbox`` (which must be chunk aligned)."""
+    if not layer.scale.grid.is_aligned(Bbox.intersection(bbox, layer.scale.bounds)):
+        raise AlignmentError(f"delete needs a chunk-aligned region, got {bbox}")
+    chunks: Iterable[Bbox] = layer.scale.grid.chunk_bboxes(bbox)
+    layer.chunks.store([(c, None) for c in chunks], PutOptions())

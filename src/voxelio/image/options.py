@@ -1,0 +1,33 @@
+"""Per-call options of the image engine, built by the facade from its current settings."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from voxelio.compression import Method
+
+
+@dataclass(frozen=True)
+class ImageOptions:
+    """What a read or write should do; immutable, so one value can serve many threads.
+
+    ``compress``: transport compression of written chunks (``None`` for none);
+    ``workers``: threads for fetch/decode/encode (defaults to the CPU count, at least 4 for I/O).
+    """
+
+    fill_missing: bool = False
+    background_color: Any = 0
+    compress: Method | None = None
+    compress_level: int | None = None
+    cache_control: str | None = None
+    delete_black_uploads: bool = False
+    non_aligned_writes: bool = False
+    progress: bool = False
+    workers: int = 0
+
+    @property
+    def threads(self) -> int:
+        """Number of worker threads to use."""
+        return self.workers if self.workers > 0 else max(4, 2 * (os.cpu_count() or 1))

@@ -1,0 +1,134 @@
+"""The ``Store`` interface: bytes by key, for every backend.
+
+A store is rooted at one prefix (a layer directory, usually). Keys are ``/``-separated
+relative paths such as ``"8_8_40/0-64_0-64_0-64"``; they never start with ``/`` and never
+contain ``..`` segments that climb above the root (:func:`check_key`).
+
+Transport compression belongs to the store: ``put(..., compress="gzip")`` stores the
+object compressed (``Content-Encoding`` on the cloud, a ``.gz`` suffix on local disk) and
+``get`` always returns the decompressed bytes. Byte-range reads return the stored bytes
+(ranges are only used on uncompressed objects such as shard files).
+
+Stores are thread safe and pickle cheaply (they re-open connections lazily after unpickling).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from voxelio.compression import Method
+from voxelio.errors import PathError
+
+DEFAULT_CONCURRENCY = 16
+
+
+@dataclass(frozen=True)
+class PutOptions:
+    """Per-object options of an upload.
+
+    ``compress``: transport compression (``None``, ``"gzip"``, ``"br"``, ``"zstd"``).
+    ``compress_level``: its level (method default when ``None``).
+    ``content_type``: MIME type; ``cache_control``: the ``Cache-Control`` header value.
+    """
+
+    compress: Method | None = None
+    compress_level: int | None = None
+    content_type: str | None = None
+    cache_control: str | None = None
+
+
+NO_OPTIONS = PutOptions()
+
+
+def check_key(key: str) -> str:
+    """Return ``key`` normalized, or raise :class:`PathError` if it escapes the store root."""
+    if not isinstance(key, str) or key == "":
+        raise PathError(f"storage key must be a non-empty string, got {key!r}")
+    if key.startswith("/") or "\\" in key or "\x00" in key:
+        raise PathError(f"storage key {key!r} must be relative and use '/' separators")
+    norm = posixpath.normpath(key)
+    if norm == ".." or norm.startswith("../") or norm == ".":
+        raise PathError(f"storage key {key!r} resolves outside the layer root")
+    return norm
+
+
+def join_key(*parts: str) -> str:
+    """Join key segments with ``/`` and normalize (``"a/b", "../c"`` gives ``"a/c"``)."""
+    return check_key(posixpath.join(*[p for p in parts if p]))
+
+
+class Store(ABC):
+    """Bytes by key below one root. See the module docstring for the contract."""
+
+    #: the root as a URL, e.g. ``file:///data/layer`` or ``s3://bucket/layer``
+    url: str
+    #: True when puts and deletes are refused (http, redirected layers)
+    read_only: bool = False
+    #: how many requests ``get_many``/``put_many`` run at once
+    concurrency: int = DEFAULT_CONCURRENCY
+
+    @abstractmethod
+    def get(self, key: str) -> bytes | None:
+        """The decompressed object at ``key``, or ``None`` when it does not exist."""
+
+    @abstractmethod
+    def get_range(self, key: str, start: int, length: int) -> bytes | None:
+        """``length`` stored bytes of ``key`` from ``start``; ``None`` when the object is missing.
+
+        Returns fewer bytes only if the object ends sooner; callers check lengths.
+        """
+
+    @abstractmethod
+    def put(self, key: str, data: bytes, options: PutOptions = NO_OPTIONS) -> None:
+        """Store ``data`` at ``key`` atomically: readers see the old or the new object, never half."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove ``key`` (and any compressed twin); missing keys are not an error."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` exists (under any transport-compression suffix)."""
+
+    @abstractmethod
+    def list(self, prefix: str = "") -> Iterator[str]:
+        """Keys below ``prefix`` (recursive), without compression suffixes, in no set order."""
+
+    def size(self, key: str) -> int | None:
+        """Stored size of ``key`` in bytes, or ``None`` when missing. Default: fetch it."""
+        data = self.get(key)
+        return None if data is None else len(data)
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, bytes | None]:
+        """Fetch many keys with at most ``concurrency`` requests in flight."""
+        return dict(self._map(lambda k: (k, self.get(k)), list(keys)))
+
+    def get_ranges(self, requests: Iterable[tuple[str, int, int]]) -> list[bytes | None]:
+        """Many ``get_range(key, start, length)`` calls at once, results in request order."""
+        return self._map(lambda r: self.get_range(*r), list(requests))
+
+    def put_many(self, items: Mapping[str, bytes], options: PutOptions = NO_OPTIONS) -> None:
+        """Upload many objects with bounded concurrency; the first failure is raised."""
+        self._map(lambda kv: self.put(kv[0], kv[1], options), list(items.items()))
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        """Delete many keys with bounded concurrency."""
+        self._map(self.delete, list(keys))
+
+    def exists_many(self, keys: Iterable[str]) -> dict[str, bool]:
+        """``{key: exists}`` for many keys."""
+        return dict(self._map(lambda k: (k, self.exists(k)), list(keys)))
+
+    def _map(self, fn, items: list):  # type: ignore[no-untyped-def]
+        if len(items) <= 1 or self.concurrency <= 1:
+            return [fn(item) for item in items]
+        workers = min(self.concurrency, len(items))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(fn, items))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"

@@ -1,0 +1,87 @@
+"""Bad input gets a clear error naming the file, and loses nothing."""
+
+import os
+
+import numpy as np
+import pytest
+
+from tests.core.conftest import new_volume, random_array
+from voxelio import CloudVolume
+from voxelio.errors import DecodingError, PathError, StorageError
+from voxelio.storage import FileStore
+
+
+def test_truncated_and_oversized_raw_chunks(tmp_path):
+    path = f"file://{tmp_path}"
+    vol = new_volume(path, dtype="uint16")
+    vol[:] = random_array((100, 70, 30, 1), "uint16")
+    chunk = tmp_path / "4_4_40" / "3-35_5-37_7-23"
+    good = chunk.read_bytes()
+    chunk.write_bytes(good[:-10])
+    with pytest.raises(DecodingError, match="3-35_5-37_7-23.*expected 32768 bytes, got 32758"):
+        vol[3:10, 5:10, 7:10]
+    chunk.write_bytes(good + b"\0\0")
+    with pytest.raises(DecodingError, match="3-35_5-37_7-23"):
+        vol[3:10, 5:10, 7:10]
+    vol.fill_missing = True  # fill_missing never hides corruption
+    with pytest.raises(DecodingError):
+        vol[3:10, 5:10, 7:10]
+
+
+def test_corrupt_gzip_chunk_names_the_file(tmp_path):
+    path = f"file://{tmp_path}"
+    vol = new_volume(path, compress="gzip")
+    vol[:] = 1
+    plain = tmp_path / "4_4_40" / "3-35_5-37_7-23.gz"
+    assert plain.exists()
+    plain.write_bytes(b"\x1f\x8b" + os.urandom(64) + b"\0\0\0\0")
+    with pytest.raises(DecodingError, match="3-35_5-37_7-23.gz"):
+        vol[3:10, 5:10, 7:10]
+
+
+def test_failed_write_leaves_old_chunk_intact(tmp_path, monkeypatch):
+    path = f"file://{tmp_path}"
+    vol = new_volume(path)
+    vol[:] = 5
+    before = {p.name: p.read_bytes() for p in (tmp_path / "4_4_40").iterdir()}
+
+    def boom(src, dst):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(StorageError, match="disk full"):
+        vol[:] = 6
+    monkeypatch.undo()
+    after = {p.name: p.read_bytes() for p in (tmp_path / "4_4_40").iterdir()}
+    assert after == before  # no temporary files left, nothing half written
+    assert (CloudVolume(path)[:] == 5).all()
+
+
+def test_keys_cannot_escape_the_layer(tmp_path):
+    store = FileStore(tmp_path / "layer")
+    for key in ("../outside", "/etc/passwd", "a/../../b", "", "a\\b"):
+        with pytest.raises(PathError):
+            store.put(key, b"x")
+    assert not (tmp_path / "outside").exists()
+
+
+def test_scale_key_cannot_escape(tmp_path):
+    vol = new_volume(f"file://{tmp_path}/layer")
+    vol.info["scales"][0]["key"] = "../../elsewhere"
+    with pytest.raises(PathError, match="outside the layer root"):
+        vol[:] = 1
+
+
+def test_encoding_unknown_is_refused(tmp_path):
+    vol = new_volume(f"file://{tmp_path}")
+    vol.info["scales"][0]["encoding"] = "nonsense"
+    with pytest.raises(Exception, match="nonsense"):
+        vol[:] = 1
+
+
+def test_out_of_bounds_write(tmp_path):
+    vol = new_volume(f"file://{tmp_path}")
+    from voxelio.errors import OutOfBoundsError
+
+    with pytest.raises(OutOfBoundsError):
+        vol[0:35, 5:37, 7:23] = np.zeros((35, 32, 16), dtype=np.uint8)

@@ -1,0 +1,41 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from voxelio import CloudVolume
+from voxelio.cli import main
+
+
+def test_help_lists_commands(capsys):
+    assert main([]) == 2
+    out = capsys.readouterr().out
+    assert "demo" in out and "info" in out
+
+
+def test_demo_writes_checkable_layers(tmp_path, capsys):
+    assert main(["demo", str(tmp_path / "d"), "--small"]) == 0
+    out = capsys.readouterr().out
+    assert "identical" in out
+    img = CloudVolume(f"file://{tmp_path}/d/image")
+    seg = CloudVolume(f"file://{tmp_path}/d/segmentation")
+    assert img.available_mips == [0, 1] and seg.dtype == "uint64"
+    a = np.asarray(img[:, :, :])
+    assert 60 < a.mean() < 200 and a.std() > 10  # EM-like, not constant
+    assert len(np.unique(np.asarray(seg[:, :, :]))) >= 10
+
+
+def test_info_command_and_errors(tmp_path, capsys):
+    main(["demo", str(tmp_path / "d"), "--small"])
+    capsys.readouterr()
+    assert main(["info", f"file://{tmp_path}/d/image"]) == 0
+    assert json.loads(capsys.readouterr().out)["type"] == "image"
+    assert main(["info", f"file://{tmp_path}/missing"]) == 1
+    assert "no info file" in capsys.readouterr().err
+
+
+def test_console_script_runs():
+    out = subprocess.run([sys.executable, "-m", "voxelio.cli", "--version"], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.startswith("voxelio ")

@@ -1,0 +1,283 @@
+"""ShardedKeyStore over real MemoryStore / FileStore backends."""
+
+from __future__ import annotations
+
+import pickle
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.sharding.helpers import CountingStore, random_items
+from voxelio.errors import ReadOnlyException, ShardingError
+from voxelio.sharding.shardfile import build_shard, encode_data
+from voxelio.sharding.spec import ShardingSpec
+from voxelio.sharding.store import ShardedKeyStore, coalesce
+from voxelio.storage.file import FileStore
+from voxelio.storage.mem import MemorySpace, MemoryStore
+
+SPECS = [
+    ShardingSpec(0, "identity", 0, 0),
+    ShardingSpec(2, "identity", 2, 3, "gzip", "gzip"),
+    ShardingSpec(0, "murmurhash3_x86_128", 3, 2, "raw", "gzip"),
+    ShardingSpec(1, "murmurhash3_x86_128", 1, 5, "gzip", "raw"),
+]
+
+
+@pytest.fixture
+def mem() -> MemoryStore:
+    return MemoryStore("layer", space=MemorySpace())
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> FileStore:
+    return FileStore(tmp_path / "layer")
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=str)
+@pytest.mark.parametrize("backend", ["mem", "files"])
+def test_round_trip_read_modify_write(
+    spec: ShardingSpec, backend: str, request: pytest.FixtureRequest
+) -> None:
+    store = request.getfixturevalue(backend)
+    rng = np.random.default_rng(1)
+    sharded = ShardedKeyStore(store, spec, prefix="scale")
+    first = random_items(rng, [int(k) for k in rng.integers(0, 5000, 120)])
+    sharded.put_many(first)
+    second = random_items(rng, list(first)[:30] + [2**64 - 1, 123456789012345])
+    deleted = list(first)[30:40]
+    sharded.put_many({**second, **dict.fromkeys(deleted)})
+    expected = {**first, **second}
+    for key in deleted:
+        expected.pop(key)
+    probe = list(expected) + deleted + [5001, 77777]
+    for reader in (sharded, ShardedKeyStore(store, spec, prefix="scale")):
+        got = reader.get_many(probe)
+        assert got == {k: expected.get(k) for k in probe}
+    assert sharded.get(2**64 - 1) == expected[2**64 - 1]
+    listed = np.concatenate([sharded.list_keys(s) for s in sharded.list_shards()])
+    assert sorted(listed.tolist()) == sorted(expected)
+    assert all(k.startswith("scale/") and k.endswith(".shard") for k in store.list())
+
+
+def test_deleting_every_key_removes_the_shard(mem: MemoryStore) -> None:
+    sharded = ShardedKeyStore(mem, ShardingSpec(0, "identity", 1, 1))
+    sharded.put_many({0: b"a", 2: b"b", 1: b"c"})
+    assert sorted(mem.list()) == ["0.shard", "1.shard"]
+    sharded.delete_many(iter([2, 7]))  # shard 1 holds only key 2
+    assert sorted(mem.list()) == ["0.shard"]
+    assert sharded.get_many([0, 1, 2]) == {0: b"a", 1: b"c", 2: None}
+    sharded.delete_many(np.array([0, 1], np.uint64))
+    assert list(mem.list()) == []
+    assert sharded.list_keys(0).size == 0 and sharded.list_shards() == []
+
+
+def test_replace_shards_does_not_read_and_drops_old_entries(mem: MemoryStore) -> None:
+    counting = CountingStore(mem)
+    sharded = ShardedKeyStore(counting, ShardingSpec(0, "identity", 2, 0))
+    sharded.put_many({1: b"one", 2: b"two"})
+    counting.reset()
+    sharded.put_many({3: b"three"}, replace_shards=True)
+    assert counting.calls == {"put": 1}
+    assert sharded.get_many([1, 2, 3]) == {1: None, 2: None, 3: b"three"}
+
+
+def test_request_counts_for_a_cold_then_warm_read(files: FileStore) -> None:
+    spec = ShardingSpec(4, "identity", 2, 2, "gzip", "raw")
+    ShardedKeyStore(files, spec).put_many({k: bytes([k % 256]) * 100 for k in range(256)})
+    counting = CountingStore(files)
+    sharded = ShardedKeyStore(counting, spec)
+    keys = list(range(32, 40))  # one minishard of one shard, adjacent in the file
+    got = sharded.get_many(keys)
+    assert got == {k: bytes([k]) * 100 for k in keys}
+    assert counting.calls == {"get_range": 3}  # shard index, minishard index, one data read
+    assert [r[2] for r in counting.ranges] == [spec.index_length, counting.ranges[1][2], 800]
+    counting.reset()
+    assert sharded.get_many(keys) == got
+    assert counting.calls == {"get_range": 1}
+    counting.reset()
+    assert sharded.exists_many([33, 100000]) == {33: True, 100000: False}
+    # key 100000 lives in shard 2, minishard 2: its shard index and minishard index, no data
+    assert counting.calls == {"get_range": 2}
+
+
+def test_missing_shard_is_cached_and_costs_one_request_per_layout(mem: MemoryStore) -> None:
+    counting = CountingStore(mem)
+    sharded = ShardedKeyStore(counting, ShardingSpec(0, "identity", 0, 4))
+    assert sharded.get(3) is None
+    assert counting.calls == {"get_range": 2}  # .shard, then the obsolete .index
+    assert sharded.get(3) is None
+    assert counting.calls == {"get_range": 2}
+    strict = ShardedKeyStore(CountingStore(mem), sharded.spec, legacy_layout=False)
+    assert strict.get(3) is None
+    assert strict.store.calls == {"get_range": 1}  # type: ignore[attr-defined]
+
+
+def test_caches_are_invalidated_by_own_writes_and_on_request(mem: MemoryStore) -> None:
+    spec = ShardingSpec(0, "identity", 1, 0)
+    writer = ShardedKeyStore(mem, spec)
+    other = ShardedKeyStore(mem, spec)
+    writer.put_many({1: b"old", 2: b"x"})
+    assert writer.get(1) == b"old" and other.get(1) == b"old"
+    writer.put_many({1: b"new, longer value", 3: b"y"})
+    assert writer.get_many([1, 2, 3]) == {1: b"new, longer value", 2: b"x", 3: b"y"}
+    other.invalidate()
+    assert other.get_many([1, 3]) == {1: b"new, longer value", 3: b"y"}
+
+
+def test_cache_bounds_hold(mem: MemoryStore) -> None:
+    spec = ShardingSpec(0, "identity", 2, 4)
+    ShardedKeyStore(mem, spec).put_many({k: b"v" for k in range(64)})
+    small = ShardedKeyStore(mem, spec, index_cache_entries=3, minishard_cache_entries=5)
+    assert small.get_many(range(64)) == {k: b"v" for k in range(64)}
+    assert len(small._shard_cache) == 3 and len(small._minishard_cache) == 5
+
+
+def test_concurrent_readers_and_a_writer(mem: MemoryStore) -> None:
+    spec = ShardingSpec(1, "identity", 2, 2, "gzip", "gzip")
+    sharded = ShardedKeyStore(mem, spec)
+    sharded.put_many({k: b"%d" % k for k in range(200)})
+
+    def read(_: int) -> bool:
+        return sharded.get_many(range(0, 100)) == {k: b"%d" % k for k in range(100)}
+
+    with ThreadPoolExecutor(4) as pool:
+        results = pool.map(read, range(20))
+        sharded.put_many({k: b"w%d" % k for k in range(100, 200)})
+    assert all(results)
+    assert sharded.get_many([150]) == {150: b"w150"}
+
+
+def test_pickle_and_read_only(tmp_path: Path) -> None:
+    spec = ShardingSpec(0, "identity", 1, 1)
+    sharded = ShardedKeyStore(FileStore(tmp_path), spec, prefix="a/b", coalesce_gap=0)
+    sharded.put_many({5: b"five"})
+    clone = pickle.loads(pickle.dumps(sharded))
+    assert clone.get(5) == b"five" and clone.coalesce_gap == 0 and clone.prefix == "a/b"
+    assert (tmp_path / "a/b/0.shard").is_file()  # key 5: minishard 1, shard 0
+    ro = ShardedKeyStore(FileStore(tmp_path, read_only=True), spec, prefix="a/b")
+    assert ro.get(5) == b"five"
+    with pytest.raises(ReadOnlyException):
+        ro.put_many({5: b"x"})
+
+
+def test_bad_values_and_keys(mem: MemoryStore) -> None:
+    sharded = ShardedKeyStore(mem, ShardingSpec(0, "identity", 0, 0))
+    with pytest.raises(ShardingError, match="key 3 must be bytes"):
+        sharded.put_many({3: "text"})  # type: ignore[dict-item]
+    with pytest.raises(ShardingError, match="non-negative|unsigned"):
+        sharded.get_many([-1])
+    assert list(mem.list()) == []
+
+
+def test_legacy_index_data_pair_is_read_and_migrated(mem: MemoryStore) -> None:
+    spec = ShardingSpec(0, "murmurhash3_x86_128", 2, 0, "gzip", "gzip")
+    items = {k: b"v%d" % k for k in range(20)}
+    whole = build_shard({k: encode_data(v, spec) for k, v in items.items()}, spec)
+    mem.put("0.index", whole[: spec.index_length])
+    mem.put("0.data", whole[spec.index_length :])
+    sharded = ShardedKeyStore(mem, spec)
+    assert sharded.get_many(range(25)) == {k: items.get(k) for k in range(25)}
+    assert sharded.list_shards() == [0]
+    assert sharded.read_shard(0) == items
+    sharded.put_many({3: b"new"})
+    assert sorted(mem.list()) == ["0.shard"]
+    assert sharded.get_many([2, 3]) == {2: b"v2", 3: b"new"}
+
+
+def test_reads_any_piece_order(mem: MemoryStore) -> None:
+    """A shard laid out as [index][all data][all minishard indices] (cloud-volume style)."""
+    from voxelio.sharding.shardfile import encode_minishard_bytes
+    from voxelio.sharding.spec import encode_shard_index
+
+    spec = ShardingSpec(0, "identity", 1, 0, "gzip", "raw")
+    items = {0: b"zero", 1: b"one", 2: b"two", 5: b"five"}
+    data = b"".join(items[k] for k in (0, 2, 1, 5))
+    u64 = np.uint64
+    even = encode_minishard_bytes(
+        np.array([0, 2], u64), np.array([0, 4], u64), np.array([4, 7], u64), spec
+    )
+    odd = encode_minishard_bytes(
+        np.array([1, 5], u64), np.array([7, 10], u64), np.array([10, 14], u64), spec
+    )
+    pairs = np.array([[14, 14 + len(even)], [14 + len(even), 14 + len(even) + len(odd)]])
+    mem.put("0.shard", encode_shard_index(pairs) + data + even + odd)
+    assert ShardedKeyStore(mem, spec).get_many([0, 1, 2, 3, 5]) == {**items, 3: None}
+
+
+def _one_shard(mem: MemoryStore, spec: ShardingSpec) -> bytes:
+    ShardedKeyStore(mem, spec).put_many({k: b"%04d" % k for k in range(40)})
+    data = mem.get("0.shard")
+    assert data is not None
+    return data
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda b: b[:10], "0.shard.*truncated"),
+        (lambda b: b[: len(b) - 30], "0.shard.*truncated"),
+        (lambda b: (2**40).to_bytes(8, "little") + b[8:], "0.shard.*minishard 0"),
+        (lambda b: b[:16] + b[16:64] + b"\xff" * 8 + b[72:], "0.shard"),
+    ],
+)
+def test_corrupt_or_truncated_shards_raise(mem: MemoryStore, damage, message: str) -> None:  # type: ignore[no-untyped-def]
+    spec = ShardingSpec(0, "identity", 3, 0, "gzip", "raw")
+    mem.put("0.shard", damage(_one_shard(mem, spec)))
+    fresh = ShardedKeyStore(mem, spec)
+    with pytest.raises(ShardingError, match=message):
+        fresh.get_many(range(40))
+    with pytest.raises(ShardingError, match=message):
+        fresh.put_many({1: b"x"})  # never silently overwrite a damaged shard
+
+
+def test_corrupt_gzip_minishard_index_and_data(mem: MemoryStore) -> None:
+    spec = ShardingSpec(0, "identity", 0, 0, "gzip", "gzip")
+    blob = bytearray(_one_shard(mem, spec))
+    start, end = np.frombuffer(bytes(blob[:16]), "<u8").tolist()
+    bad_index = (
+        bytes(blob[: 16 + start])
+        + b"\x1f\x8b"
+        + b"\0" * (end - start - 2)
+        + bytes(blob[16 + end :])
+    )
+    mem.put("0.shard", bad_index)
+    with pytest.raises(ShardingError, match="0.shard.*minishard 0.*gzip"):
+        ShardedKeyStore(mem, spec).get(3)
+    blob[16:20] = b"\0\0\0\0"  # first value's gzip header
+    mem.put("0.shard", bytes(blob))
+    with pytest.raises(ShardingError, match="0.shard: key 0: data: corrupt gzip"):
+        ShardedKeyStore(mem, spec).get(0)
+
+
+def test_coalesce() -> None:
+    ranges = [
+        ("a", 0, 10),
+        ("a", 10, 20),
+        ("a", 25, 30),
+        ("a", 100, 110),
+        ("b", 0, 5),
+        ("a", 0, 10),
+    ]
+    assert coalesce(ranges, 0, 1000) == [("a", 0, 20), ("a", 25, 30), ("a", 100, 110), ("b", 0, 5)]
+    assert coalesce(ranges, 5, 1000) == [("a", 0, 30), ("a", 100, 110), ("b", 0, 5)]
+    assert coalesce(ranges, 100, 25) == [("a", 0, 20), ("a", 25, 30), ("a", 100, 110), ("b", 0, 5)]
+    assert coalesce([("a", 0, 50), ("a", 10, 20)], 0, 10) == [("a", 0, 50)]
+
+
+def test_unindexed_prefixes_are_written_raw_and_kept_on_rewrite(mem: MemoryStore) -> None:
+    """Mesh layout (fact 16): fragment bytes sit raw right before their gzip'd manifest."""
+    spec = ShardingSpec(0, "murmurhash3_x86_128", 1, 0, "gzip", "gzip")
+    sharded = ShardedKeyStore(mem, spec)
+    sharded.put_many({7: (b"FRAGMENTS-7", b"manifest 7"), 9: b"plain 9"})
+    sharded.put_many({11: (b"FRAGMENTS-11", b"manifest 11")})  # rewrite keeps key 7's prefix
+    assert sharded.get_many([7, 9, 11]) == {7: b"manifest 7", 9: b"plain 9", 11: b"manifest 11"}
+    for key in (7, 11):
+        loc = sharded.locate_many([key])[key]
+        assert loc is not None
+        frag = b"FRAGMENTS-%d" % key
+        assert mem.get_range(loc.data_key, loc.start - len(frag), len(frag)) == frag
+    assert sharded.read_shard(0) == {7: b"manifest 7", 9: b"plain 9", 11: b"manifest 11"}
+    with pytest.raises(ShardingError, match="key 5 must be bytes, \\(prefix, bytes\\)"):
+        sharded.put_many({5: (b"a", b"b", b"c")})  # type: ignore[dict-item]
