@@ -61,6 +61,7 @@ def _smooth_field(rng: np.random.Generator, shape: tuple[int, int, int], sigma: 
     small = [max(2, s // up) for s in shape]
     f = ndimage.gaussian_filter(rng.standard_normal(small, dtype=np.float32), sigma / up,
                                 mode="wrap")
+    f -= f.mean()
     f *= np.float32(1.0 / f.std())
     f = _upsample(f, up)
     return f[: shape[0], : shape[1], : shape[2]]

@@ -93,11 +93,12 @@ def _http_status(url: str, method: str = "GET") -> int:
 
 @contextlib.contextmanager
 def _process(
-    cmd: list[str], log: Path, cwd: str | None = None
+    cmd: list[str], log: Path, tmpdir: str | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
+    env = dict(os.environ, TMPDIR=tmpdir) if tmpdir else None  # the child's scratch files
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
     try:
         yield proc
@@ -181,7 +182,8 @@ def seaweedfs_s3(workdir: str | None = None) -> Iterator[S3Server]:
         (root / "data").mkdir(exist_ok=True)
         ports = {name: free_port() for name in ("m", "mg", "v", "vg", "f", "fg", "s", "sg")}
         cmd = [
-            binary, f"-logdir={root}", "server", f"-dir={root / 'data'}", f"-ip={HOST}", f"-ip.bind={HOST}",
+            binary, f"-logdir={root}", "server", f"-dir={root / 'data'}",
+            f"-ip={HOST}", f"-ip.bind={HOST}",
             f"-master.port={ports['m']}", f"-master.port.grpc={ports['mg']}",
             f"-volume.port={ports['v']}", f"-volume.port.grpc={ports['vg']}",
             f"-filer.port={ports['f']}", f"-filer.port.grpc={ports['fg']}",
@@ -191,7 +193,7 @@ def seaweedfs_s3(workdir: str | None = None) -> Iterator[S3Server]:
             f"-filer.localSocket={root / 'filer.sock'}", f"-s3.localSocket={root / 's3.sock'}",
         ]  # fmt: skip
         log = root / "weed.log"
-        proc = stack.enter_context(_process(cmd, log))
+        proc = stack.enter_context(_process(cmd, log, tmpdir=str(root)))
         endpoint = f"http://{HOST}:{ports['s']}"
         server = S3Server(endpoint, server.access_key, server.secret_key)
         _wait_for(lambda: _s3_ready(server), proc, "SeaweedFS S3", log)

@@ -13,6 +13,8 @@ from voxelio.errors import (
     ReadOnlyException,
 )
 from voxelio.geometry import Bbox, Vec
+from voxelio.meshes import Mesh
+from voxelio.skeletons import Skeleton
 from voxelio.volume import CloudVolume
 
 __version__ = "0.1.0"
@@ -23,8 +25,10 @@ __all__ = [
     "CloudVolume",
     "EmptyVolumeException",
     "InfoUnavailableError",
+    "Mesh",
     "OutOfBoundsError",
     "ReadOnlyException",
+    "Skeleton",
     "Vec",
     "VolumeCutout",
 ]

@@ -1,8 +1,8 @@
 """The ``voxelio`` command line (public API only).
 
-    voxelio demo [DIR]          write, read back and check the built-in example
-    voxelio info PATH           print a layer's info
-    voxelio --version
+voxelio demo [DIR]          write, read back and check the built-in example
+voxelio info PATH           print a layer's info
+voxelio --version
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def _demo(args: argparse.Namespace) -> int:
     print("  read back every mip: identical to what was written")
     print("To look at it: serve the directory with any static server that sends CORS headers")
     print("and supports Range, then open in Neuroglancer:")
-    print(f"  precomputed://http://127.0.0.1:PORT/image (and /segmentation)")
+    print("  precomputed://http://127.0.0.1:PORT/image (and /segmentation)")
     print("Or in Python:")
     print(f"  from voxelio import CloudVolume; CloudVolume({result.image_path!r})[:, :, 0]")
     return 0
@@ -48,12 +48,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fast, safe I/O for Neuroglancer Precomputed volumes.",
     )
     parser.add_argument("--version", action="version", version=f"voxelio {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="log more (-v info, -vv debug)")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = sub.add_parser("demo", help="write, read back and check a built-in local example")
-    demo.add_argument("dir", nargs="?", default="voxelio-demo",
-                      help="directory to write into (default: ./voxelio-demo)")
+    demo.add_argument(
+        "dir",
+        nargs="?",
+        default="voxelio-demo",
+        help="directory to write into (default: ./voxelio-demo)",
+    )
     demo.add_argument("--small", action="store_true", help="a smaller example (faster)")
     demo.add_argument("--progress", action="store_true", help="show progress bars")
     demo.set_defaults(func=_demo)

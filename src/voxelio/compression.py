@@ -29,7 +29,7 @@ _ALIASES: dict[str, Method] = {
 def normalize_method(method: object) -> Method | None:
     """Turn a user ``compress`` value into a method name or ``None``.
 
-    ``True`` means gzip, ``False``/``None``/``""`` mean none; strings are matched case-insensitively.
+    ``True`` means gzip, ``False``/``None``/``""`` mean none; strings match case-insensitively.
     """
     if method is None or method is False or method == "":
         return None
@@ -84,16 +84,16 @@ def decompress(data: bytes, method: Method | None, key: str = "") -> bytes:
 
 def _gzip_decompress(data: bytes) -> bytes:
     try:
-        import deflate
+        import deflate as fast
     except ImportError:
-        deflate = None
-    if deflate is not None and data[:2] == b"\x1f\x8b":
+        fast = None  # type: ignore[assignment]
+    if fast is not None and data[:2] == b"\x1f\x8b":
         try:
-            out = bytes(deflate.gzip_decompress(data))
+            out = bytes(fast.gzip_decompress(data))
         except Exception:
-            out = b""  # multi-member or odd streams: zlib below handles them
-        # libdeflate can return b"" for garbage ending in a zero size field: let zlib judge
-        if out or len(data) <= 20:
+            out = b""  # multi-member or odd streams: zlib below decides
+        # libdeflate can also return b"" for garbage: an empty result is always re-checked
+        if out:
             return out
     return zlib.decompress(data, wbits=47)
 

@@ -16,8 +16,9 @@ from voxelio.volume import CloudVolume
 log = logging.getLogger(__name__)
 
 
-def synthetic_em(shape: tuple[int, int, int], seed: int = 0, cell: int = 24
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def synthetic_em(
+    shape: tuple[int, int, int], seed: int = 0, cell: int = 24
+) -> tuple[np.ndarray, np.ndarray]:
     """An EM-like uint8 image and a uint64 segmentation of the same ``(x, y, z)`` shape.
 
     Cells are Voronoi regions of jittered seeds, one per ``cell``-sized block (so the nearest
@@ -26,7 +27,10 @@ def synthetic_em(shape: tuple[int, int, int], seed: int = 0, cell: int = 24
     """
     rng = np.random.default_rng(seed)
     blocks = np.asarray([-(-s // cell) for s in shape])
-    seeds = (np.indices(blocks).reshape(3, -1).T + rng.uniform(0.1, 0.9, (blocks.prod(), 3))) * cell
+    seeds = (
+        np.indices(tuple(int(b) for b in blocks)).reshape(3, -1).T
+        + rng.uniform(0.1, 0.9, (blocks.prod(), 3))
+    ) * cell
     coords = [np.arange(s, dtype=np.float32) + 0.5 for s in shape]
     block_of = [np.minimum((c // cell).astype(np.int64), b - 1) for c, b in zip(coords, blocks)]
     best = np.full(shape, np.inf, dtype=np.float32)
@@ -34,11 +38,15 @@ def synthetic_em(shape: tuple[int, int, int], seed: int = 0, cell: int = 24
     labels = np.zeros(shape, dtype=np.int64)
     for off in np.ndindex(3, 3, 3):
         nb = [np.clip(b + o - 1, 0, n - 1) for b, o, n in zip(block_of, off, blocks)]
-        idx = (nb[0][:, None, None] * blocks[1] + nb[1][None, :, None]) * blocks[2] + nb[2][None, None, :]
+        idx = (nb[0][:, None, None] * blocks[1] + nb[1][None, :, None]) * blocks[2] + nb[2][
+            None, None, :
+        ]
         pts = seeds[idx]
-        dist = np.sqrt((coords[0][:, None, None] - pts[..., 0]) ** 2
-                       + (coords[1][None, :, None] - pts[..., 1]) ** 2
-                       + (coords[2][None, None, :] - pts[..., 2]) ** 2).astype(np.float32)
+        dist = np.sqrt(
+            (coords[0][:, None, None] - pts[..., 0]) ** 2
+            + (coords[1][None, :, None] - pts[..., 1]) ** 2
+            + (coords[2][None, None, :] - pts[..., 2]) ** 2
+        ).astype(np.float32)
         same = idx == labels
         closer = (dist < best) & ~same
         second = np.where(closer, best, np.where(same, second, np.minimum(second, dist)))
@@ -57,9 +65,11 @@ def downsample_mean(img: np.ndarray, factor: tuple[int, int, int]) -> np.ndarray
     """Average-pool an ``[x, y, z]`` image by ``factor`` (edges: partial blocks averaged)."""
     fx, fy, fz = factor
     sx, sy, sz = (-(-s // f) for s, f in zip(img.shape, factor))
-    padded = np.pad(img.astype(np.float32), [(0, sx * fx - img.shape[0]),
-                                            (0, sy * fy - img.shape[1]),
-                                            (0, sz * fz - img.shape[2])], mode="edge")
+    padded = np.pad(
+        img.astype(np.float32),
+        [(0, sx * fx - img.shape[0]), (0, sy * fy - img.shape[1]), (0, sz * fz - img.shape[2])],
+        mode="edge",
+    )
     pooled = padded.reshape(sx, fx, sy, fy, sz, fz).mean(axis=(1, 3, 5))
     return np.asfortranarray(np.round(pooled).astype(img.dtype))
 
@@ -80,8 +90,9 @@ class DemoResult:
     labels: int
 
 
-def run_demo(directory: str | Path, shape: tuple[int, int, int] = (256, 256, 64),
-             progress: bool = False) -> DemoResult:
+def run_demo(
+    directory: str | Path, shape: tuple[int, int, int] = (256, 256, 64), progress: bool = False
+) -> DemoResult:
     """Write, read back and verify the example layers below ``directory``."""
     root = Path(directory).absolute()
     image, seg = synthetic_em(shape)
@@ -93,14 +104,25 @@ def run_demo(directory: str | Path, shape: tuple[int, int, int] = (256, 256, 64)
     ):
         path = "file://" + str(root / name)
         info = CloudVolume.create_new_info(
-            num_channels=1, layer_type=layer_type, data_type=data.dtype.name, encoding=encoding,
-            resolution=[8, 8, 40], voxel_offset=[0, 0, 0], volume_size=data.shape,
-            chunk_size=[64, 64, 32], max_mip=1, factor=factor,
+            num_channels=1,
+            layer_type=layer_type,
+            data_type=data.dtype.name,
+            encoding=encoding,
+            resolution=[8, 8, 40],
+            voxel_offset=[0, 0, 0],
+            volume_size=data.shape,
+            chunk_size=[64, 64, 32],
+            max_mip=1,
+            factor=factor,
         )
         vol = CloudVolume(path, info=info, progress=progress)
         vol.commit_info()
-        levels = [data, downsample_mean(data, factor) if layer_type == "image"
-                  else downsample_striding(data, factor)]
+        levels = [
+            data,
+            downsample_mean(data, factor)
+            if layer_type == "image"
+            else downsample_striding(data, factor),
+        ]
         for mip, level in enumerate(levels):
             vol.mip = mip
             vol[:, :, :] = level

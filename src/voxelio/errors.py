@@ -125,3 +125,15 @@ class SkeletonDecodeError(DecodingError):
 
 class MeshDecodeError(DecodingError):
     """A mesh fragment or manifest is malformed; names the segment."""
+
+
+class MeshMissingError(VoxelioError, ValueError):
+    """A requested mesh does not exist (cloud-volume's name)."""
+
+
+class SkeletonEncodeError(EncodingError):
+    """A skeleton could not be encoded (cloud-volume's name)."""
+
+
+class SpatialIndexGapError(SpatialIndexError):
+    """The spatial index does not cover the requested region (cloud-volume's name)."""

@@ -23,8 +23,13 @@ from voxelio.errors import PathError, UnsupportedFormatError, UnsupportedProtoco
 FORMATS = ("precomputed", "graphene", "n5", "zarr", "zarr2", "zarr3", "boss")
 SUPPORTED_FORMATS = ("precomputed",)
 BUILTIN_PROTOCOLS = ("file", "mem", "gs", "s3", "http", "https", "matrix", "tigerdata")
-_TAIL_FORMATS = {"neuroglancer-precomputed": "precomputed", "zarr2": "zarr2", "zarr3": "zarr3",
-                 "zarr": "zarr", "n5": "n5"}
+_TAIL_FORMATS = {
+    "neuroglancer-precomputed": "precomputed",
+    "zarr2": "zarr2",
+    "zarr3": "zarr3",
+    "zarr": "zarr",
+    "n5": "n5",
+}
 _SCHEME_RE = re.compile(r"^([a-z][a-z0-9+.-]*)://", re.IGNORECASE)
 
 

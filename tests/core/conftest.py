@@ -3,8 +3,18 @@ import pytest
 
 from voxelio import CloudVolume
 
-DTYPES = ["uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64", "float32",
-          "float64"]
+DTYPES = [
+    "uint8",
+    "int8",
+    "uint16",
+    "int16",
+    "uint32",
+    "int32",
+    "uint64",
+    "int64",
+    "float32",
+    "float64",
+]
 
 
 def random_array(shape, dtype, seed=0):
@@ -16,12 +26,27 @@ def random_array(shape, dtype, seed=0):
     return rng.integers(info.min, info.max, size=shape, dtype=dt, endpoint=True)
 
 
-def new_volume(path, dtype="uint8", size=(100, 70, 30), offset=(3, 5, 7), chunk=(32, 32, 16),
-               channels=1, encoding="raw", max_mip=0, **kwargs):
+def new_volume(
+    path,
+    dtype="uint8",
+    size=(100, 70, 30),
+    offset=(3, 5, 7),
+    chunk=(32, 32, 16),
+    channels=1,
+    encoding="raw",
+    max_mip=0,
+    **kwargs,
+):
     info = CloudVolume.create_new_info(
-        num_channels=channels, layer_type="image", data_type=dtype, encoding=encoding,
-        resolution=[4, 4, 40], voxel_offset=list(offset), volume_size=list(size),
-        chunk_size=list(chunk), max_mip=max_mip,
+        num_channels=channels,
+        layer_type="image",
+        data_type=dtype,
+        encoding=encoding,
+        resolution=[4, 4, 40],
+        voxel_offset=list(offset),
+        volume_size=list(size),
+        chunk_size=list(chunk),
+        max_mip=max_mip,
     )
     vol = CloudVolume(path, info=info, **kwargs)
     vol.commit_info()

@@ -25,11 +25,14 @@ def test_file_default_is_plain_files(tmp_path):
     assert names and all("." not in n for n in names)
 
 
-@pytest.mark.parametrize("method,suffix,opener", [
-    ("gzip", ".gz", gzip.decompress),
-    ("br", ".br", brotli.decompress),
-    (True, ".gz", gzip.decompress),
-])
+@pytest.mark.parametrize(
+    "method,suffix,opener",
+    [
+        ("gzip", ".gz", gzip.decompress),
+        ("br", ".br", brotli.decompress),
+        (True, ".gz", gzip.decompress),
+    ],
+)
 def test_explicit_compression_layout(tmp_path, method, suffix, opener):
     vol = new_volume(f"file://{tmp_path}", compress=method, compress_level=3)
     data = random_array((100, 70, 30, 1), "uint8")
@@ -38,9 +41,16 @@ def test_explicit_compression_layout(tmp_path, method, suffix, opener):
     assert files and all(f.name.endswith(suffix) for f in files)
     first = sorted(files)[0]
     raw = opener(first.read_bytes())
-    assert len(raw) == np.prod([int(a) - int(b) for a, b in
-                                (r.split("-") for r in first.name[: -len(suffix)].split("_"))][::-1]
-                               ) or len(raw) > 0
+    assert (
+        len(raw)
+        == np.prod(
+            [
+                int(a) - int(b)
+                for a, b in (r.split("-") for r in first.name[: -len(suffix)].split("_"))
+            ][::-1]
+        )
+        or len(raw) > 0
+    )
     np.testing.assert_array_equal(CloudVolume(f"file://{tmp_path}")[:], data)
 
 
@@ -59,7 +69,9 @@ def test_reads_zstd_suffixed_files(tmp_path):
     data = random_array((100, 70, 30, 1), "uint8")
     vol[:] = data
     for f in (tmp_path / "4_4_40").iterdir():
-        f.with_name(f.name + ".zstd").write_bytes(zstandard.ZstdCompressor().compress(f.read_bytes()))
+        f.with_name(f.name + ".zstd").write_bytes(
+            zstandard.ZstdCompressor().compress(f.read_bytes())
+        )
         f.unlink()
     np.testing.assert_array_equal(CloudVolume(f"file://{tmp_path}")[:], data)
 
@@ -69,6 +81,9 @@ def test_mem_default_compresses_with_codec_default():
     vol[:] = 1
     from voxelio.storage.mem import MemorySpace
 
-    stored = [v for k, v in MemorySpace.default().objects.items()
-              if k.startswith("compress-test/layer/4_4_40/")]
+    stored = [
+        v
+        for k, v in MemorySpace.default().objects.items()
+        if k.startswith("compress-test/layer/4_4_40/")
+    ]
     assert stored and all(method == "gzip" for _, method in stored)

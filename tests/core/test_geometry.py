@@ -74,7 +74,9 @@ def test_units_conversion():
     b = Bbox((0, 0, 0), (40, 40, 400), unit="nm")
     vx = b.convert_units("vx", (4, 4, 40))
     assert vx == Bbox((0, 0, 0), (10, 10, 10))
-    assert vx.convert_units("nm", (4, 4, 40)) == Bbox((0, 0, 0), (40, 40, 400), dtype=float, unit="nm")
+    assert vx.convert_units("nm", (4, 4, 40)) == Bbox(
+        (0, 0, 0), (40, 40, 400), dtype=float, unit="nm"
+    )
 
 
 @given(boxes(), boxes())
@@ -100,16 +102,24 @@ def test_chunk_grid_names_match_tensorstore_layout():
     # The verified example of the format notes (fact 3): 8 files.
     grid = ChunkGrid((3, 5, 7), (100, 70, 30), (64, 64, 16))
     names = sorted(b.to_filename() for b in grid.chunk_bboxes(grid.bounds))
-    assert names == sorted([
-        "3-67_5-69_7-23", "3-67_5-69_23-37", "3-67_69-75_7-23", "3-67_69-75_23-37",
-        "67-103_5-69_7-23", "67-103_5-69_23-37", "67-103_69-75_7-23", "67-103_69-75_23-37",
-    ])
+    assert names == sorted(
+        [
+            "3-67_5-69_7-23",
+            "3-67_5-69_23-37",
+            "3-67_69-75_7-23",
+            "3-67_69-75_23-37",
+            "67-103_5-69_7-23",
+            "67-103_5-69_23-37",
+            "67-103_69-75_7-23",
+            "67-103_69-75_23-37",
+        ]
+    )
 
 
 @settings(deadline=None, max_examples=50)
 @given(boxes(), st.tuples(chunks, chunks, chunks))
 def test_grid_cells_cover_the_box_exactly_once(b, chunk):
-    grid = ChunkGrid(tuple(int(v) for v in b.minpt) , tuple(int(v) for v in b.size()), chunk)
+    grid = ChunkGrid(tuple(int(v) for v in b.minpt), tuple(int(v) for v in b.size()), chunk)
     sub = Bbox(b.minpt, b.minpt + (b.size() + 1) // 2)
     total = sum(Bbox.intersection(c, sub).volume() for c in grid.chunk_bboxes(sub))
     assert total == sub.volume()

@@ -14,17 +14,31 @@ from voxelio.meta import create_new_info, validate_info
 
 
 def make_info(**kw):
-    args = dict(num_channels=1, layer_type="image", data_type="uint8", encoding="raw",
-                resolution=[4, 4, 40], voxel_offset=[0, 0, 0], volume_size=[64, 64, 16],
-                chunk_size=[32, 32, 8])
+    args = dict(
+        num_channels=1,
+        layer_type="image",
+        data_type="uint8",
+        encoding="raw",
+        resolution=[4, 4, 40],
+        voxel_offset=[0, 0, 0],
+        volume_size=[64, 64, 16],
+        chunk_size=[32, 32, 8],
+    )
     args.update(kw)
     return create_new_info(**args)
 
 
 def test_create_new_info_all_parameters():
-    info = make_info(mesh="mesh", skeletons="skel", max_mip=2, factor=(2, 2, 1),
-                     encoding="compressed_segmentation", data_type="uint32",
-                     layer_type="segmentation", compressed_segmentation_block_size=(4, 4, 4))
+    info = make_info(
+        mesh="mesh",
+        skeletons="skel",
+        max_mip=2,
+        factor=(2, 2, 1),
+        encoding="compressed_segmentation",
+        data_type="uint32",
+        layer_type="segmentation",
+        compressed_segmentation_block_size=(4, 4, 4),
+    )
     assert info["mesh"] == "mesh" and info["skeletons"] == "skel"
     assert [s["resolution"] for s in info["scales"]] == [[4, 4, 40], [8, 8, 40], [16, 16, 40]]
     assert [s["key"] for s in info["scales"]] == ["4_4_40", "8_8_40", "16_16_40"]

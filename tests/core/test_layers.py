@@ -6,14 +6,29 @@ import pathlib
 SRC = pathlib.Path(__file__).resolve().parents[2] / "src" / "voxelio"
 
 LAYERS = {
-    "errors": 0, "geometry": 0, "paths": 0, "meta": 0, "sharding.spec": 0,
-    "codecs": 1, "compression": 1,
+    "errors": 0,
+    "geometry": 0,
+    "paths": 0,
+    "meta": 0,
+    "sharding.spec": 0,
+    "codecs": 1,
+    "compression": 1,
     "storage": 2,
-    "sharding": 3, "cache": 3,
-    "image": 4, "meshes": 4, "skeletons": 4, "annotations": 4, "spatial_index": 4,
+    "sharding": 3,
+    "cache": 3,
+    "image": 4,
+    "meshes": 4,
+    "skeletons": 4,
+    "annotations": 4,
+    "spatial_index": 4,
     "formats": 5,
-    "volume": 6, "cutout": 6, "__init__": 6, "demo": 7,
-    "cli": 7, "dask": 7, "server": 7,
+    "volume": 6,
+    "cutout": 6,
+    "__init__": 6,
+    "demo": 7,
+    "cli": 7,
+    "dask": 7,
+    "server": 7,
 }
 
 

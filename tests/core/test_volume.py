@@ -59,8 +59,11 @@ def test_save_images(layer_path, tmp_path):
     vol = new_volume(layer_path)
     vol[:] = random_array((100, 70, 30, 1), "uint8")
     out = vol[3:20, 5:30, 7:10].save_images(str(tmp_path / "pngs"))
-    assert sorted(p.name for p in (tmp_path / "pngs").iterdir()) == ["00000.png", "00001.png",
-                                                                     "00002.png"]
+    assert sorted(p.name for p in (tmp_path / "pngs").iterdir()) == [
+        "00000.png",
+        "00001.png",
+        "00002.png",
+    ]
     assert out.endswith("pngs")
 
 
@@ -149,8 +152,9 @@ def test_mem_volumes_are_shared_in_process():
 
 def test_from_numpy(tmp_path):
     arr = random_array((40, 30, 20), "uint64")
-    vol = CloudVolume.from_numpy(arr, vol_path=f"file://{tmp_path}/np", chunk_size=(16, 16, 16),
-                                 voxel_offset=(1, 2, 3))
+    vol = CloudVolume.from_numpy(
+        arr, vol_path=f"file://{tmp_path}/np", chunk_size=(16, 16, 16), voxel_offset=(1, 2, 3)
+    )
     assert vol.layer_type == "segmentation" and vol.voxel_offset.tolist() == [1, 2, 3]
     np.testing.assert_array_equal(CloudVolume(f"file://{tmp_path}/np")[:][..., 0], arr)
 
@@ -173,7 +177,10 @@ def test_metadata_properties_and_mip_twins(layer_path):
     assert vol.point_to_mip((10, 11, 12), 0, 2).tolist() == [2, 2, 12]
     vol.mip = 1
     assert vol.slices_from_global_coords(np.s_[0:10, 0:10, 0:10]) == (
-        slice(0, 5), slice(0, 5), slice(0, 10))
+        slice(0, 5),
+        slice(0, 5),
+        slice(0, 10),
+    )
 
 
 def test_pickle_round_trip(layer_path):

@@ -24,15 +24,23 @@ def ts_create(path, data, offset, chunk, resolution=(4, 4, 40), encoding="raw", 
     """Create a layer with TensorStore holding ``data`` (``[x, y, z, c]``) at ``offset``."""
     import tensorstore as ts
 
-    scale = {"resolution": list(resolution), "size": list(data.shape[:3]),
-             "voxel_offset": list(offset), "chunk_size": list(chunk), "encoding": encoding}
+    scale = {
+        "resolution": list(resolution),
+        "size": list(data.shape[:3]),
+        "voxel_offset": list(offset),
+        "chunk_size": list(chunk),
+        "encoding": encoding,
+    }
     if sharding is not None:
         scale["sharding"] = sharding
     spec = {
         "driver": "neuroglancer_precomputed",
         "kvstore": {"driver": "file", "path": str(path)},
-        "multiscale_metadata": {"type": "image", "data_type": data.dtype.name,
-                                "num_channels": int(data.shape[3])},
+        "multiscale_metadata": {
+            "type": "image",
+            "data_type": data.dtype.name,
+            "num_channels": int(data.shape[3]),
+        },
         "scale_metadata": scale,
         "create": True,
     }
@@ -48,11 +56,18 @@ def ts_add_scale(path, data, offset, chunk, resolution, encoding="raw"):
     spec = {
         "driver": "neuroglancer_precomputed",
         "kvstore": {"driver": "file", "path": str(path)},
-        "multiscale_metadata": {"type": "image", "data_type": data.dtype.name,
-                                "num_channels": int(data.shape[3])},
-        "scale_metadata": {"resolution": list(resolution), "size": list(data.shape[:3]),
-                           "voxel_offset": list(offset), "chunk_size": list(chunk),
-                           "encoding": encoding},
+        "multiscale_metadata": {
+            "type": "image",
+            "data_type": data.dtype.name,
+            "num_channels": int(data.shape[3]),
+        },
+        "scale_metadata": {
+            "resolution": list(resolution),
+            "size": list(data.shape[:3]),
+            "voxel_offset": list(offset),
+            "chunk_size": list(chunk),
+            "encoding": encoding,
+        },
         "create": True,
         "open": True,
     }

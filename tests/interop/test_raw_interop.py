@@ -17,9 +17,15 @@ SIZE, OFFSET, CHUNK = (100, 70, 30), (3, 5, 7), (64, 64, 16)
 
 def write_voxelio(path, data, max_mip=1):
     info = CloudVolume.create_new_info(
-        num_channels=data.shape[3], layer_type="image", data_type=data.dtype.name,
-        encoding="raw", resolution=[4, 4, 40], voxel_offset=OFFSET, volume_size=SIZE,
-        chunk_size=CHUNK, max_mip=max_mip,
+        num_channels=data.shape[3],
+        layer_type="image",
+        data_type=data.dtype.name,
+        encoding="raw",
+        resolution=[4, 4, 40],
+        voxel_offset=OFFSET,
+        volume_size=SIZE,
+        chunk_size=CHUNK,
+        max_mip=max_mip,
     )
     vol = CloudVolume(f"file://{path}", info=info)
     vol.commit_info()
@@ -65,8 +71,9 @@ def test_cloudvolume_writes_voxelio_reads(tmp_path, dtype, channels, compress):
     from cloudvolume import CloudVolume as CV
 
     data = random_array(SIZE + (channels,), dtype, seed=2)
-    info = CV.create_new_info(channels, "image", dtype, "raw", [4, 4, 40], OFFSET, SIZE,
-                              chunk_size=CHUNK, max_mip=1)
+    info = CV.create_new_info(
+        channels, "image", dtype, "raw", [4, 4, 40], OFFSET, SIZE, chunk_size=CHUNK, max_mip=1
+    )
     cv = cv_volume(tmp_path, info=info, compress=compress if compress else False)
     cv.commit_info()
     cv[:, :, :] = data

@@ -15,19 +15,37 @@ pytestmark = pytest.mark.interop
 
 SIZE, OFFSET, CHUNK = (100, 70, 30), (3, 5, 7), (16, 16, 8)
 SPECS = {
-    "identity-raw": {"@type": "neuroglancer_uint64_sharded_v1", "preshift_bits": 2,
-                     "hash": "identity", "minishard_bits": 2, "shard_bits": 3,
-                     "minishard_index_encoding": "raw", "data_encoding": "raw"},
-    "identity-gzip": {"@type": "neuroglancer_uint64_sharded_v1", "preshift_bits": 3,
-                      "hash": "identity", "minishard_bits": 1, "shard_bits": 2,
-                      "minishard_index_encoding": "gzip", "data_encoding": "gzip"},
+    "identity-raw": {
+        "@type": "neuroglancer_uint64_sharded_v1",
+        "preshift_bits": 2,
+        "hash": "identity",
+        "minishard_bits": 2,
+        "shard_bits": 3,
+        "minishard_index_encoding": "raw",
+        "data_encoding": "raw",
+    },
+    "identity-gzip": {
+        "@type": "neuroglancer_uint64_sharded_v1",
+        "preshift_bits": 3,
+        "hash": "identity",
+        "minishard_bits": 1,
+        "shard_bits": 2,
+        "minishard_index_encoding": "gzip",
+        "data_encoding": "gzip",
+    },
 }
 
 
 def sharded_info(dtype, channels, spec):
     return CloudVolume.create_new_info(
-        num_channels=channels, layer_type="image", data_type=dtype, encoding="raw",
-        resolution=[4, 4, 40], voxel_offset=OFFSET, volume_size=SIZE, chunk_size=CHUNK,
+        num_channels=channels,
+        layer_type="image",
+        data_type=dtype,
+        encoding="raw",
+        resolution=[4, 4, 40],
+        voxel_offset=OFFSET,
+        volume_size=SIZE,
+        chunk_size=CHUNK,
         sharding=spec,
     )
 
@@ -46,16 +64,29 @@ def test_tensorstore_sharded_read_by_voxelio(tmp_path, name, dtype, channels):
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_voxelio_sharded_pieces_equal_unsharded_and_peers_read(tmp_path, name):
     data = random_array(SIZE + (1,), "uint16", seed=4)
-    sharded = CloudVolume(f"file://{tmp_path}/sharded", info=sharded_info("uint16", 1, SPECS[name]),
-                          non_aligned_writes=True, fill_missing=True)
-    plain = CloudVolume(f"file://{tmp_path}/plain", info=sharded_info("uint16", 1, SPECS[name]),
-                        non_aligned_writes=True, fill_missing=True)
+    sharded = CloudVolume(
+        f"file://{tmp_path}/sharded",
+        info=sharded_info("uint16", 1, SPECS[name]),
+        non_aligned_writes=True,
+        fill_missing=True,
+    )
+    plain = CloudVolume(
+        f"file://{tmp_path}/plain",
+        info=sharded_info("uint16", 1, SPECS[name]),
+        non_aligned_writes=True,
+        fill_missing=True,
+    )
     del plain.info["scales"][0]["sharding"]
     sharded.commit_info()
     plain.commit_info()
     # overlapping, non-shard-aligned, non-chunk-aligned pieces, in an order that overwrites
-    pieces = [((3, 5, 7), (60, 40, 20)), ((30, 20, 10), (103, 75, 37)), ((10, 10, 15), (50, 70, 30)),
-              ((3, 60, 7), (103, 75, 37)), ((45, 5, 7), (46, 75, 37))]
+    pieces = [
+        ((3, 5, 7), (60, 40, 20)),
+        ((30, 20, 10), (103, 75, 37)),
+        ((10, 10, 15), (50, 70, 30)),
+        ((3, 60, 7), (103, 75, 37)),
+        ((45, 5, 7), (46, 75, 37)),
+    ]
     for i, (lo, hi) in enumerate(pieces):
         sl = tuple(slice(a - o, b - o) for a, b, o in zip(lo, hi, OFFSET))
         piece = (data[sl] + i).astype(np.uint16)

@@ -17,6 +17,15 @@ from voxelio.errors import UnsupportedEncodingError
 #: encoding name -> "module:Class"
 REGISTRY: dict[str, str] = {
     "raw": "voxelio.codecs.raw:RawCodec",
+    "png": "voxelio.codecs.png:PngCodec",
+    "jpeg": "voxelio.codecs.jpeg:JpegCodec",
+    "jxl": "voxelio.codecs.jxl:JxlCodec",
+    "compressed_segmentation": "voxelio.codecs.compressed_segmentation:CompressedSegmentationCodec",
+    "compresso": "voxelio.codecs.compresso:CompressoCodec",
+    "crackle": "voxelio.codecs.crackle:CrackleCodec",
+    "fpzip": "voxelio.codecs.fpzip:FpzipCodec",
+    "kempressed": "voxelio.codecs.fpzip:KempressedCodec",
+    "zfpc": "voxelio.codecs.zfpc:ZfpcCodec",
 }
 
 
@@ -39,4 +48,23 @@ def get_codec(encoding: str) -> Codec:
     return codec
 
 
-__all__ = ["Codec", "REGISTRY", "get_codec", "known_encodings"]
+def level_params(
+    encoding: str, level: int | None = None, effort: int | None = None
+) -> dict[str, int]:
+    """The scale keys that cloud-volume's ``encoding_level``/``encoding_effort`` set.
+
+    For example ``level_params("jpeg", 90) == {"jpeg_quality": 90}`` and
+    ``level_params("jxl", 100, 7) == {"jxl_quality": 100, "jxl_effort": 7}``; encodings
+    without such a knob give ``{}``. (cloud-volume checks for ``"jpegxl"`` and so drops the jxl
+    quality; voxelio uses ``"jxl"``.)
+    """
+    codec = get_codec(encoding)
+    out: dict[str, int] = {}
+    if level is not None and codec.level_param:
+        out[codec.level_param] = int(level)
+    if effort is not None and codec.effort_param:
+        out[codec.effort_param] = int(effort)
+    return out
+
+
+__all__ = ["Codec", "REGISTRY", "get_codec", "known_encodings", "level_params"]

@@ -164,6 +164,12 @@ def check_shape(arr: np.ndarray, shape: Shape4, dtype: np.dtype, what: str) -> n
     return arr
 
 
+def check_xyz(xyz: tuple[int, int, int], shape: Shape4) -> None:
+    """Raise :class:`IndexError` unless chunk-local voxel ``xyz`` lies inside ``shape``."""
+    if len(xyz) != 3 or not all(0 <= int(v) < int(s) for v, s in zip(xyz, shape[:3])):
+        raise IndexError(f"voxel {tuple(xyz)} is outside the chunk of shape {tuple(shape[:3])}")
+
+
 def check_size(data: bytes, expected: int, what: str) -> None:
     """Raise :class:`DecodingError` unless ``len(data) == expected``."""
     if len(data) != expected:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import math
+
 import numpy as np
 
 from voxelio.codecs.base import Codec, Shape4, check_size
@@ -28,10 +30,11 @@ class RawCodec(Codec):
     def decode(
         self, data: bytes, shape: Shape4, dtype: np.dtype, params: Mapping[str, Any]
     ) -> np.ndarray:
-        le = np.dtype(dtype).newbyteorder("<")
-        check_size(data, int(np.prod(shape)) * le.itemsize, "raw chunk")
+        native = np.dtype(dtype)
+        le = native.newbyteorder("<")
+        check_size(data, math.prod(shape) * le.itemsize, "raw chunk")
         arr = np.frombuffer(data, dtype=le).reshape(shape, order="F")
-        return arr.astype(np.dtype(dtype), copy=False)
+        return arr if le == native else arr.astype(native)
 
     def read_voxel(
         self,

@@ -19,6 +19,7 @@ from voxelio.geometry.vec import Vec
 _FILENAME_RE = re.compile(
     r"^(-?[\d.]+)-(-?[\d.]+)_(-?[\d.]+)-(-?[\d.]+)_(-?[\d.]+)-(-?[\d.]+)(?:\.\w+)?$"
 )
+_INT64 = np.dtype(np.int64)
 _UNIT_TO_NM = {"vx": None, "nm": 1.0, "um": 1e3, "mm": 1e6, "m": 1e9, "pm": 1e-3}
 
 
@@ -30,6 +31,10 @@ class Bbox:
     """
 
     __slots__ = ("_min", "_max", "_dtype", "unit")
+    _min: tuple[Any, ...]
+    _max: tuple[Any, ...]
+    _dtype: np.dtype
+    unit: str
 
     def __init__(self, a: Iterable[Any], b: Iterable[Any], dtype: Any = None, unit: str = "vx"):
         amin = np.asarray(list(a))
@@ -45,6 +50,16 @@ class Bbox:
         object.__setattr__(self, "_min", tuple(amin.astype(dtype).tolist()))
         object.__setattr__(self, "_max", tuple(amax.astype(dtype).tolist()))
         object.__setattr__(self, "unit", unit)
+
+    @classmethod
+    def _from_ints(cls, lo: tuple[int, ...], hi: tuple[int, ...]) -> Bbox:
+        """Fast path: a voxel box from Python int tuples (no validation, no numpy)."""
+        box = object.__new__(cls)
+        object.__setattr__(box, "_min", lo)
+        object.__setattr__(box, "_max", hi)
+        object.__setattr__(box, "_dtype", _INT64)
+        object.__setattr__(box, "unit", "vx")
+        return box
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Bbox is immutable; build a new one")
@@ -141,7 +156,7 @@ class Bbox:
 
     def size(self) -> Vec:
         """``maxpt - minpt``."""
-        return self.maxpt - self.minpt
+        return Vec(*np.subtract(self._max, self._min), dtype=self._dtype)
 
     size3 = size
 
@@ -186,10 +201,12 @@ class Bbox:
     @staticmethod
     def intersection(b1: Bbox, b2: Bbox) -> Bbox:
         """The overlap of two boxes (an empty box at ``b1.minpt`` when they do not meet)."""
-        lo = np.maximum(b1._min, b2._min)
-        hi = np.minimum(b1._max, b2._max)
-        if np.any(hi <= lo):
-            return Bbox(b1._min, b1._min, dtype=b1._dtype)
+        lo = tuple(max(a, b) for a, b in zip(b1._min, b2._min))
+        hi = tuple(min(a, b) for a, b in zip(b1._max, b2._max))
+        if any(h <= low for low, h in zip(lo, hi)):
+            lo = hi = b1._min
+        if b1._dtype.kind == b2._dtype.kind == "i" and b1.unit == b2.unit == "vx":
+            return Bbox._from_ints(lo, hi)
         return Bbox(lo, hi, dtype=np.result_type(b1._dtype, b2._dtype))
 
     @staticmethod
@@ -325,9 +342,8 @@ class Bbox:
         return f"Bbox({list(self._min)},{list(self._max)}, dtype={self._dtype.name}{unit})"
 
 
-def _vec3(value: Iterable[Any] | Any, ndim: int) -> np.ndarray:
-    arr = np.asarray(value if np.ndim(value) else [value] * ndim, dtype=float)
-    return arr
+def _vec3(value: Any, ndim: int) -> np.ndarray:
+    return np.asarray(value if np.ndim(value) else [value] * ndim, dtype=float)
 
 
 def _coerce(obj: Any, context: Bbox | None) -> Bbox:

@@ -57,14 +57,16 @@ class ChunkGrid:
 
     def cell_bbox(self, cell: np.ndarray | tuple[int, int, int]) -> Bbox:
         """The clipped voxel extent of grid cell ``cell``."""
-        off, cs = np.asarray(self.voxel_offset), np.asarray(self.chunk_size)
-        lo = off + np.asarray(cell) * cs
-        hi = np.minimum(lo + cs, off + np.asarray(self.size))
-        return Bbox(lo, hi)
+        lo = tuple(o + int(g) * c for o, g, c in zip(self.voxel_offset, cell, self.chunk_size))
+        hi = tuple(
+            min(a + c, o + s)
+            for a, c, o, s in zip(lo, self.chunk_size, self.voxel_offset, self.size)
+        )
+        return Bbox._from_ints(lo, hi)
 
     def chunk_bboxes(self, bbox: Bbox) -> Iterator[Bbox]:
         """The clipped extents of every chunk ``bbox`` touches."""
-        for cell in self.cells(bbox):
+        for cell in self.cells(bbox).tolist():
             yield self.cell_bbox(cell)
 
     def is_aligned(self, bbox: Bbox) -> bool:

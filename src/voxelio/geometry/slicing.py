@@ -46,8 +46,13 @@ def _expand_ellipsis(items: list[Any], ndim: int = 4) -> list[Any]:
     return items + [slice(None)] * (ndim - len(items))
 
 
-def resolve(index: Any, bounds: Bbox, num_channels: int, bounded: bool, autocrop: bool = False,
-            ) -> Request:
+def resolve(
+    index: Any,
+    bounds: Bbox,
+    num_channels: int,
+    bounded: bool,
+    autocrop: bool = False,
+) -> Request:
     """Resolve ``index`` against the volume ``bounds`` (voxels); checks bounds when asked."""
     items = _expand_ellipsis(_as_list(index))
     if len(items) > 4:

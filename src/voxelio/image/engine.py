@@ -9,8 +9,8 @@ in as arguments, so the functions are thread safe.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -49,14 +49,17 @@ class Layer:
 
     def chunk_shape(self, chunk: Bbox) -> tuple[int, int, int, int]:
         """The 4-D decoded shape of a (clipped) chunk."""
-        x, y, z = (int(v) for v in chunk.size())
-        return (x, y, z, self.num_channels)
+        lo, hi = chunk._min, chunk._max
+        return (int(hi[0] - lo[0]), int(hi[1] - lo[1]), int(hi[2] - lo[2]), self.num_channels)
 
 
 def run_tasks(
     fn: Callable[[T], Any], items: Sequence[T], threads: int, progress: bool, desc: str
 ) -> None:
-    """Run ``fn`` on every item with a thread pool; the first exception cancels the rest."""
+    """Run ``fn`` on every item with ``threads`` worker threads pulling from one queue.
+
+    The first exception stops the workers (items not started are skipped) and is re-raised.
+    """
     bar = tqdm(total=len(items), desc=desc, disable=not progress, unit="chunk")
     try:
         if threads <= 1 or len(items) <= 1:
@@ -64,23 +67,42 @@ def run_tasks(
                 fn(item)
                 bar.update(1)
             return
-        with ThreadPoolExecutor(max_workers=min(threads, len(items))) as pool:
-            futures = [pool.submit(fn, item) for item in items]
-            for fut in futures:
-                fut.add_done_callback(lambda _f: bar.update(1))
-            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-            for fut in pending:
-                fut.cancel()
-            for fut in done:
-                fut.result()
+        queue = iter(items)  # next() on a list iterator is atomic under the GIL
+        errors: list[BaseException] = []
+        stop = threading.Event()
+
+        def worker() -> None:
+            for item in queue:
+                if stop.is_set():
+                    return
+                try:
+                    fn(item)
+                except BaseException as exc:  # re-raised in the caller's thread
+                    errors.append(exc)
+                    stop.set()
+                    return
+                bar.update(1)
+
+        pool = [
+            threading.Thread(target=worker, daemon=True) for _ in range(min(threads, len(items)))
+        ]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+        if errors:
+            raise errors[0]
     finally:
         bar.close()
 
 
 def _local_slices(outer: Bbox, inner: Bbox) -> tuple[slice, slice, slice]:
-    lo = np.asarray(inner.minpt) - np.asarray(outer.minpt)
-    hi = np.asarray(inner.maxpt) - np.asarray(outer.minpt)
-    return (slice(int(lo[0]), int(hi[0])), slice(int(lo[1]), int(hi[1])), slice(int(lo[2]), int(hi[2])))
+    o, lo, hi = outer._min, inner._min, inner._max
+    return (
+        slice(lo[0] - o[0], hi[0] - o[0]),
+        slice(lo[1] - o[1], hi[1] - o[1]),
+        slice(lo[2] - o[2], hi[2] - o[2]),
+    )
 
 
 def decode_chunk(layer: Layer, chunk: Bbox, data: bytes) -> np.ndarray:
@@ -115,8 +137,14 @@ def download(layer: Layer, bbox: Bbox, options: ImageOptions) -> np.ndarray:
     return out
 
 
-def _paint_one(layer: Layer, out: np.ndarray, bbox: Bbox, chunk: Bbox, data: bytes | None,
-               options: ImageOptions) -> None:
+def _paint_one(
+    layer: Layer,
+    out: np.ndarray,
+    bbox: Bbox,
+    chunk: Bbox,
+    data: bytes | None,
+    options: ImageOptions,
+) -> None:
     region = Bbox.intersection(chunk, bbox)
     dst = _local_slices(bbox, region)
     if data is None:
@@ -138,8 +166,10 @@ def check_write(layer: Layer, bbox: Bbox, image: np.ndarray, options: ImageOptio
     img = image if image.ndim == 4 else image.reshape(image.shape + (1,) * (4 - image.ndim))
     expected = tuple(int(v) for v in bbox.size()) + (layer.num_channels,)
     if img.shape != expected:
-        raise EncodingError(f"image shape {image.shape} does not fit the region {bbox} "
-                            f"with {layer.num_channels} channel(s) (expected {expected})")
+        raise EncodingError(
+            f"image shape {image.shape} does not fit the region {bbox} "
+            f"with {layer.num_channels} channel(s) (expected {expected})"
+        )
     if not options.non_aligned_writes and not layer.scale.grid.is_aligned(bbox):
         raise AlignmentError(
             f"{bbox} is not aligned to the chunk grid (chunk size {layer.scale.chunk_size}, "
@@ -168,8 +198,9 @@ def upload(layer: Layer, bbox: Bbox, image: np.ndarray, options: ImageOptions) -
     run_tasks(write, groups, options.threads, options.progress, "Uploading")
 
 
-def _encode_one(layer: Layer, bbox: Bbox, img: np.ndarray, chunk: Bbox, options: ImageOptions
-                ) -> bytes | None:
+def _encode_one(
+    layer: Layer, bbox: Bbox, img: np.ndarray, chunk: Bbox, options: ImageOptions
+) -> bytes | None:
     """The encoded bytes of one chunk of a write (``None``: delete it as all background)."""
     region = Bbox.intersection(chunk, bbox)
     part = img[_local_slices(bbox, region)]
@@ -185,8 +216,9 @@ def _encode_one(layer: Layer, bbox: Bbox, img: np.ndarray, chunk: Bbox, options:
 def _existing_chunk(layer: Layer, chunk: Bbox, options: ImageOptions) -> np.ndarray:
     data = layer.chunks.fetch([chunk])[0]
     if data is None:
-        return np.full(layer.chunk_shape(chunk), options.background_color, dtype=layer.dtype,
-                       order="F")
+        return np.full(
+            layer.chunk_shape(chunk), options.background_color, dtype=layer.dtype, order="F"
+        )
     return np.array(decode_chunk(layer, chunk, data), order="F", copy=True)
 
 

@@ -8,14 +8,13 @@ from typing import IO, Any
 
 import numpy as np
 
-from voxelio.errors import VoxelioError
+from voxelio.errors import MeshMissingError
 from voxelio.meshes.mesh import Mesh
 
 FILE_FORMATS = ("ply", "obj", "precomputed")
 
 
-class MeshMissingError(VoxelioError, ValueError):
-    """A requested segment has no mesh (no manifest); the message names the segments."""
+__all__ = ["FILE_FORMATS", "MeshMissingError", "encode_as", "segid_list", "write_mesh_file"]
 
 
 def segid_list(segids: Any) -> tuple[list[int], bool]:

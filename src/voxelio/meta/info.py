@@ -17,15 +17,25 @@ import numpy as np
 from voxelio.errors import InfoError
 from voxelio.geometry import Bbox, ChunkGrid
 
-DATA_TYPES = ("uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64",
-              "float32", "float64")
+DATA_TYPES = (
+    "uint8",
+    "int8",
+    "uint16",
+    "int16",
+    "uint32",
+    "int32",
+    "uint64",
+    "int64",
+    "float32",
+    "float64",
+)
 LAYER_TYPES = ("image", "segmentation")
 VOLUME_TYPE = "neuroglancer_multiscale_volume"
 
 
 @dataclass(frozen=True)
 class Scale:
-    """A typed view of one entry of ``info["scales"]`` (chunk size: the first of ``chunk_sizes``)."""
+    """A typed view of one entry of ``info["scales"]`` (chunk size: the first ``chunk_sizes``)."""
 
     key: str
     resolution: tuple[float, float, float]
@@ -89,8 +99,10 @@ def validate_scale(scale: Mapping[str, Any], where: str = "scale") -> None:
     _int_triple(scale["size"], where, "size", minimum=1)
     _int_triple(scale.get("voxel_offset", [0, 0, 0]), where, "voxel_offset")
     res = scale["resolution"]
-    if not isinstance(res, (list, tuple)) or len(res) != 3 or not all(
-        isinstance(r, (int, float)) and not isinstance(r, bool) and r > 0 for r in res
+    if (
+        not isinstance(res, (list, tuple))
+        or len(res) != 3
+        or not all(isinstance(r, (int, float)) and not isinstance(r, bool) and r > 0 for r in res)
     ):
         raise _fail(where, f"'resolution' must be 3 positive numbers, got {res!r}")
     chunks = scale["chunk_sizes"]
@@ -103,8 +115,12 @@ def validate_scale(scale: Mapping[str, Any], where: str = "scale") -> None:
     if "sharding" in scale and not isinstance(scale["sharding"], Mapping):
         raise _fail(where, f"'sharding' must be an object when present, got {scale['sharding']!r}")
     if str(scale["encoding"]).lower() == "compressed_segmentation":
-        _int_triple(scale.get("compressed_segmentation_block_size"), where,
-                    "compressed_segmentation_block_size", minimum=1)
+        _int_triple(
+            scale.get("compressed_segmentation_block_size"),
+            where,
+            "compressed_segmentation_block_size",
+            minimum=1,
+        )
 
 
 def validate_info(info: Any, where: str = "info") -> None:
@@ -168,8 +184,9 @@ def parse_json(data: bytes, where: str) -> Any:
 
 def default_key(resolution: Sequence[float]) -> str:
     """The conventional scale key: resolutions in shortest form joined by ``_`` (``8_8_40``)."""
-    return "_".join(f"{float(r):g}" if not float(r).is_integer() else str(int(r))
-                    for r in resolution)
+    return "_".join(
+        f"{float(r):g}" if not float(r).is_integer() else str(int(r)) for r in resolution
+    )
 
 
 def create_new_info(
@@ -194,7 +211,8 @@ def create_new_info(
     """A new info dict, with cloud-volume's parameters (extra encoding params as keywords).
 
     ``encoding_level`` is the jpeg/jxl quality, png level or fpzip precision by encoding;
-    ``encoding_effort`` the jxl effort. Keyword extras such as ``jpeg_quality``, ``png_level``, ``jxl_quality``, ``jxl_effort``,
+    ``encoding_effort`` the jxl effort. Keyword extras such as ``jpeg_quality``,
+    ``png_level``, ``jxl_quality``, ``jxl_effort``,
     ``fpzip_precision``, ``zfpc_rate``... are copied into every scale. ``max_mip`` adds that
     many downsampled scales, mip ``m`` downsampled by ``factor ** m`` from mip 0.
     """
@@ -230,7 +248,7 @@ def create_new_info(
     if encoding_effort is not None and encoding == "jxl":
         info["scales"][0]["jxl_effort"] = int(encoding_effort)
     for mip in range(1, max_mip + 1):
-        add_scale(info, np.asarray(factor) ** mip)
+        add_scale(info, [int(f) ** mip for f in factor])
     validate_info(info)
     return info
 
@@ -260,7 +278,9 @@ def add_scale(
     new.update(
         key=default_key(resolution),
         resolution=resolution,
-        voxel_offset=[int(v) for v in np.floor(np.asarray(base.get("voxel_offset", [0] * 3)) / fac)],
+        voxel_offset=[
+            int(v) for v in np.floor(np.asarray(base.get("voxel_offset", [0] * 3)) / fac)
+        ],
         size=[int(v) for v in np.ceil(np.asarray(base["size"]) / fac)],
     )
     if encoding is not None:
@@ -281,5 +301,9 @@ def add_scale(
     return new
 
 
-ENCODING_LEVEL_KEYS = {"jpeg": "jpeg_quality", "jxl": "jxl_quality", "png": "png_level",
-                       "fpzip": "fpzip_precision"}
+ENCODING_LEVEL_KEYS = {
+    "jpeg": "jpeg_quality",
+    "jxl": "jxl_quality",
+    "png": "png_level",
+    "fpzip": "fpzip_precision",
+}

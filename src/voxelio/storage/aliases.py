@@ -97,7 +97,7 @@ def load_aliases(path: str | os.PathLike[str] | None = None) -> dict[str, str]:
 
 
 def _split_bucket(rest: str, url: str) -> tuple[str, str]:
-    bucket, _, prefix = rest.strip("/").partition("/")
+    bucket, _, prefix = rest.rstrip("/").partition("/")
     if not bucket:
         raise PathError(f"{url!r}: no bucket name")
     return bucket, prefix.strip("/")

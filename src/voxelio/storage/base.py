@@ -14,6 +14,7 @@ Stores are thread safe and pickle cheaply (they re-open connections lazily after
 
 from __future__ import annotations
 
+import builtins
 import posixpath
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
@@ -84,7 +85,7 @@ class Store(ABC):
 
     @abstractmethod
     def put(self, key: str, data: bytes, options: PutOptions = NO_OPTIONS) -> None:
-        """Store ``data`` at ``key`` atomically: readers see the old or the new object, never half."""
+        """Store ``data`` at ``key`` atomically: readers see the old or new object, never half."""
 
     @abstractmethod
     def delete(self, key: str) -> None:
@@ -107,7 +108,7 @@ class Store(ABC):
         """Fetch many keys with at most ``concurrency`` requests in flight."""
         return dict(self._map(lambda k: (k, self.get(k)), list(keys)))
 
-    def get_ranges(self, requests: Iterable[tuple[str, int, int]]) -> list[bytes | None]:
+    def get_ranges(self, requests: Iterable[tuple[str, int, int]]) -> builtins.list[bytes | None]:
         """Many ``get_range(key, start, length)`` calls at once, results in request order."""
         return self._map(lambda r: self.get_range(*r), list(requests))
 
@@ -123,7 +124,7 @@ class Store(ABC):
         """``{key: exists}`` for many keys."""
         return dict(self._map(lambda k: (k, self.exists(k)), list(keys)))
 
-    def _map(self, fn, items: list):  # type: ignore[no-untyped-def]
+    def _map(self, fn, items: builtins.list):  # type: ignore[no-untyped-def]
         if len(items) <= 1 or self.concurrency <= 1:
             return [fn(item) for item in items]
         workers = min(self.concurrency, len(items))

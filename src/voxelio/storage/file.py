@@ -9,16 +9,22 @@ servers. Reads try ``NAME`` first, then each suffix.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from voxelio.compression import METHODS, SUFFIXES, Method, compress, decompress
-from voxelio.errors import ReadOnlyException, StorageError
+from voxelio.errors import ReadOnlyException, StorageError, WriteConflictError
 from voxelio.storage.base import NO_OPTIONS, PutOptions, Store, check_key
 
 _SUFFIX_TO_METHOD: dict[str, Method] = {SUFFIXES[m]: m for m in METHODS}
+_READ_ORDER: tuple[tuple[str, Method | None], ...] = (("", None),) + tuple(
+    (SUFFIXES[m], m) for m in METHODS
+)
 
 
 class FileStore(Store):
@@ -26,6 +32,7 @@ class FileStore(Store):
 
     def __init__(self, root: str | os.PathLike[str], read_only: bool = False) -> None:
         self.root = Path(os.path.abspath(os.fspath(root)))
+        self._root_str = str(self.root)
         self.url = "file://" + str(self.root)
         self.read_only = read_only
 
@@ -46,17 +53,20 @@ class FileStore(Store):
         return None
 
     def get(self, key: str) -> bytes | None:
-        found = self._find(key)
-        if found is None:
-            return None
-        path, method = found
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise StorageError(f"{path}: cannot read ({exc})") from exc
-        return decompress(data, method, str(path))
+        base = os.path.join(self._root_str, check_key(key))
+        for suffix, method in _READ_ORDER:
+            path = base + suffix
+            try:
+                with open(path, "rb") as fh:
+                    data = fh.read()
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except IsADirectoryError:
+                return None
+            except OSError as exc:
+                raise StorageError(f"{path}: cannot read ({exc})") from exc
+            return decompress(data, method, path)
+        return None
 
     def get_range(self, key: str, start: int, length: int) -> bytes | None:
         path = self._path(key)
@@ -114,6 +124,71 @@ class FileStore(Store):
     def _check_writable(self, key: str) -> None:
         if self.read_only:
             raise ReadOnlyException(f"{self.url}/{key}: store is read-only")
+
+    # ---- conditional writes (compare-and-swap on a content version) ---------------------
+
+    def get_with_version(self, key: str) -> tuple[bytes, str] | None:
+        """``(decompressed bytes, version)`` of ``key`` or ``None``; pass the version to
+        :meth:`put_if`. The version is the SHA-256 of the stored bytes."""
+        found = self._find(key)
+        if found is None:
+            return None
+        path, method = found
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        return decompress(raw, method, str(path)), hashlib.sha256(raw).hexdigest()
+
+    def put_if(
+        self,
+        key: str,
+        data: bytes,
+        options: PutOptions = NO_OPTIONS,
+        expected_version: str | None = None,
+    ) -> str:
+        """Write ``key`` only if it is still at ``expected_version`` (``None``: missing).
+
+        The check and the replace run under an exclusive ``flock`` on a lock file in the
+        system temporary directory chosen by the key's path, so they are atomic against
+        every thread and process of this machine using ``put_if`` (not against plain
+        ``put``, nor against other machines sharing the directory over a network file
+        system). Returns the new version; raises :class:`WriteConflictError` otherwise.
+        """
+        self._check_writable(key)
+        base = self._path(key)
+        payload = compress(data, options.compress, options.compress_level)
+        target = base.with_name(base.name + (SUFFIXES[options.compress] if options.compress else ""))
+        with _path_lock(base):
+            current = self.get_with_version(key)
+            version = None if current is None else current[1]
+            if version != expected_version:
+                raise WriteConflictError(
+                    f"{self.url}/{key}: the object changed since it was read "
+                    f"(expected version {expected_version}, found {version})"
+                )
+            atomic_write(target, payload)
+            self._remove_twins(base, keep=target)
+        return hashlib.sha256(payload).hexdigest()
+
+
+#: number of lock files conditional writes spread keys over
+LOCK_BUCKETS = 4096
+
+
+@contextlib.contextmanager
+def _path_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` that every process on this machine shares for ``path``."""
+    digest = hashlib.sha1(str(path).encode()).digest()
+    bucket = int.from_bytes(digest[:4], "little") % LOCK_BUCKETS
+    directory = Path(tempfile.gettempdir()) / "voxelio-locks"
+    directory.mkdir(mode=0o777, exist_ok=True)
+    fd = os.open(directory / f"{bucket:04d}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def _strip_suffix(name: str) -> str:

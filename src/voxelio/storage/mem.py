@@ -8,10 +8,12 @@ Objects are stored with their transport compression and decompressed on ``get``.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator
 
 from voxelio.compression import Method, compress, decompress
+from voxelio.errors import WriteConflictError
 from voxelio.storage.base import NO_OPTIONS, PutOptions, Store, check_key
 
 
@@ -81,3 +83,35 @@ class MemoryStore(Store):
         for full in keys:
             if full.startswith(root) and full[len(root) :].startswith(prefix):
                 yield full[len(root) :]
+
+    def get_with_version(self, key: str) -> tuple[bytes, str] | None:
+        """``(decompressed bytes, version)`` of ``key`` or ``None`` (version: SHA-256 of the
+        stored bytes); pass the version to :meth:`put_if`."""
+        entry = self.space.objects.get(self._full(key))
+        if entry is None:
+            return None
+        data = decompress(entry[0], entry[1], self.url + "/" + key)
+        return data, hashlib.sha256(entry[0]).hexdigest()
+
+    def put_if(
+        self,
+        key: str,
+        data: bytes,
+        options: PutOptions = NO_OPTIONS,
+        expected_version: str | None = None,
+    ) -> str:
+        """Write ``key`` only if it is still at ``expected_version`` (``None``: missing);
+        atomic against every thread of the process. Returns the new version; raises
+        :class:`WriteConflictError` when another writer won."""
+        payload = compress(data, options.compress, options.compress_level)
+        full = self._full(key)
+        with self.space.lock:
+            entry = self.space.objects.get(full)
+            version = None if entry is None else hashlib.sha256(entry[0]).hexdigest()
+            if version != expected_version:
+                raise WriteConflictError(
+                    f"{self.url}/{key}: the object changed since it was read "
+                    f"(expected version {expected_version}, found {version})"
+                )
+            self.space.objects[full] = (payload, options.compress)
+        return hashlib.sha256(payload).hexdigest()

@@ -20,5 +20,9 @@ def chunk_io(store: Store, scale: Scale) -> ChunkIO:
 
 def image_layer(store: Store, scale: Scale, data_type: str, num_channels: int) -> Layer:
     """The engine's view of one scale of a layer."""
-    return Layer(scale=scale, dtype=np.dtype(data_type), num_channels=num_channels,
-                 chunks=chunk_io(store, scale))
+    return Layer(
+        scale=scale,
+        dtype=np.dtype(data_type),
+        num_channels=num_channels,
+        chunks=chunk_io(store, scale),
+    )

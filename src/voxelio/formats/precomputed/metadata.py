@@ -74,8 +74,14 @@ def _parse_redirect(target: str, current: CloudPath) -> CloudPath:
 class PrecomputedMetadata:
     """The ``info`` and provenance of one layer, with per-mip accessors (voxels, nm)."""
 
-    def __init__(self, path: CloudPath, store: Store, info: dict[str, Any],
-                 provenance: dict[str, Any] | None = None, redirected: bool = False) -> None:
+    def __init__(
+        self,
+        path: CloudPath,
+        store: Store,
+        info: dict[str, Any],
+        provenance: dict[str, Any] | None = None,
+        redirected: bool = False,
+    ) -> None:
         self.path = path
         self.store = store
         self.info = info
@@ -132,7 +138,7 @@ class PrecomputedMetadata:
         if isinstance(mip, (int, np.integer)) and not isinstance(mip, bool):
             self.scale(int(mip))
             return int(mip)
-        target = np.asarray(list(mip), dtype=float)
+        target = np.asarray(list(mip), dtype=np.float64)  # type: ignore[arg-type]
         for i, scale in enumerate(self.info["scales"]):
             if np.allclose(scale["resolution"], target):
                 return i

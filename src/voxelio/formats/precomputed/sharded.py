@@ -33,8 +33,9 @@ class ShardedChunks(ChunkIO):
         self.grid_shape = scale.grid.grid_shape
         problems = image_sharding_problems(self.spec, self.grid_shape)
         if problems:
-            raise ShardingError(f"{store.url}/{scale.key}: invalid image sharding: "
-                                + "; ".join(problems))
+            raise ShardingError(
+                f"{store.url}/{scale.key}: invalid image sharding: " + "; ".join(problems)
+            )
         self.keys = ShardedKeyStore(store, self.spec, prefix=scale.key)
 
     def ids(self, chunks: Sequence[Bbox]) -> np.ndarray:
@@ -49,8 +50,10 @@ class ShardedChunks(ChunkIO):
     def describe(self, chunk: Bbox) -> str:
         cid = int(self.ids([chunk])[0])
         shard, _ = self.spec.shard_and_minishard(cid)
-        return (f"{self.keys.store.url}/{self.keys.shard_key(shard)} "
-                f"(chunk {chunk.to_filename()}, id {cid})")
+        return (
+            f"{self.keys.store.url}/{self.keys.shard_key(shard)} "
+            f"(chunk {chunk.to_filename()}, id {cid})"
+        )
 
     def groups(self, chunks: Sequence[Bbox], for_write: bool) -> list[list[Bbox]]:
         ids = self.ids(chunks)

@@ -1,0 +1,174 @@
+"""Physical limits beside the measurements, all on the same bytes the implementations read.
+
+- ``memcpy``: copying an output-sized array into memory already touched, and into a new array
+  (which pays the page faults a read's output array pays too);
+- ``read files``: reading every chunk (or shard) file's bytes with 2 threads, page cache warm;
+- ``gunzip``: gzip decompression of the stored ``.gz`` bytes, with zlib and with libdeflate
+  (``deflate`` package), on 1 core and on all cores (one process per core, started together);
+- ``decode``: the codec alone (simplejpeg, pyspng, compressed-segmentation) on 1 and all cores;
+- ``encode``: the codec (+ gzip at level 9, the level voxelio and cloud-volume write) on all
+  cores, for the writes.
+
+Every figure is a median over repeats, in seconds; :mod:`benchmarks.run` turns them into
+megavoxels per second.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.cases import Case, Source
+from benchmarks.data import Box, chunk_boxes, decode, encode, iter_chunks
+
+WRITE_GZIP_LEVEL = 9  # what voxelio and cloud-volume (cloud-files) write by default
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def memcpy(nbytes: int, repeats: int) -> dict[str, float]:
+    src = np.full(nbytes, 7, dtype=np.uint8)
+    dst = np.empty_like(src)
+    dst.fill(0)
+    warm, fresh = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        np.copyto(dst, src)
+        warm.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        out = src.copy()
+        fresh.append(time.perf_counter() - t0)
+        del out
+    return {"memcpy_warm": statistics.median(warm), "memcpy_new": statistics.median(fresh)}
+
+
+def read_files(paths: list[Path], repeats: int, threads: int = 2) -> float:
+    def read(p: Path) -> int:
+        with open(p, "rb") as fh:
+            return len(fh.read())
+
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(threads) as pool:
+            sum(pool.map(read, paths))
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+# ----------------------------------------------------------------------------- multi-process
+
+
+def _payloads(kind: str, root: str, case: Case, source: Source, part: int, parts: int,
+              ) -> list[Any]:
+    """The work items of one process: every ``parts``-th chunk starting at ``part``."""
+    items: list[Any] = []
+    if kind.startswith("gunzip"):
+        files = sorted(p for p in (Path(root) / "4_4_40").iterdir() if p.name.endswith(".gz"))
+        return [f.read_bytes() for f in files[part::parts]]
+    if kind == "decode":
+        for i, (box, data) in enumerate(iter_chunks(Path(root), case, source)):
+            if i % parts == part:
+                items.append((box, data))
+        return items
+    if kind == "encode":
+        boxes = chunk_boxes(source.shape, case.chunk)
+        return boxes[part::parts]
+    raise ValueError(kind)
+
+
+def _job(kind: str, items: list[Any], case: Case, source: Source, src: np.ndarray | None) -> None:
+    if kind == "gunzip-zlib":
+        import zlib
+
+        for data in items:
+            zlib.decompress(data, wbits=47)
+    elif kind == "gunzip-libdeflate":
+        import deflate
+
+        for data in items:
+            deflate.gzip_decompress(data)
+    elif kind == "decode":
+        for box, data in items:
+            (x0, y0, z0), (x1, y1, z1) = box
+            decode(data, (x1 - x0, y1 - y0, z1 - z0), source.dtype, case)
+    elif kind == "encode":
+        import deflate
+
+        for box in items:
+            (x0, y0, z0), (x1, y1, z1) = box
+            assert src is not None
+            data = encode(np.asfortranarray(src[x0:x1, y0:y1, z0:z1]), case)
+            if case.gzip:
+                deflate.gzip_compress(data, WRITE_GZIP_LEVEL)
+
+
+def _proc(kind: str, root: str, case: Case, source: Source, npy: str, part: int, parts: int,
+          repeats: int, barrier: Any, queue: Any) -> None:
+    try:
+        items = _payloads(kind, root, case, source, part, parts)
+        src = np.load(npy) if kind == "encode" else None  # in memory, like a writer's input
+        times = []
+        for _ in range(repeats):
+            barrier.wait()
+            t0 = time.perf_counter()
+            _job(kind, items, case, source, src)
+            times.append(time.perf_counter() - t0)
+        queue.put((part, times, None))
+    except Exception as exc:  # pragma: no cover - reported to the parent
+        queue.put((part, [], f"{type(exc).__name__}: {exc}"))
+
+
+def parallel_seconds(kind: str, root: Path, case: Case, source: Source, npy: Path,
+                     procs: int, repeats: int) -> float:
+    """Median over repeats of the slowest process's time, ``procs`` processes in step."""
+    ctx = mp.get_context("fork")
+    barrier = ctx.Barrier(procs)
+    queue = ctx.Queue()
+    workers = [ctx.Process(target=_proc, args=(kind, str(root), case, source, str(npy), i, procs,
+                                               repeats, barrier, queue)) for i in range(procs)]
+    for w in workers:
+        w.start()
+    results = [queue.get() for _ in workers]
+    for w in workers:
+        w.join()
+    errors = [e for _, _, e in results if e]
+    if errors:
+        raise RuntimeError(errors[0])
+    per_repeat = [max(r[1][i] for r in results) for i in range(repeats)]
+    return statistics.median(per_repeat)
+
+
+def case_limits(root: Path, case: Case, source: Source, npy: Path, repeats: int,
+                with_encode: bool = True) -> dict[str, float]:
+    """All limits of one case's neutral layer, in seconds."""
+    from benchmarks.data import chunk_files
+
+    n = cores()
+    out: dict[str, float] = {"read_files": read_files(chunk_files(root), repeats)}
+    if case.gzip:
+        for lib in ("zlib", "libdeflate"):
+            out[f"gunzip_{lib}_1"] = parallel_seconds(f"gunzip-{lib}", root, case, source, npy,
+                                                      1, repeats)
+            out[f"gunzip_{lib}_all"] = parallel_seconds(f"gunzip-{lib}", root, case, source, npy,
+                                                        n, repeats)
+    if case.encoding != "raw":
+        out["decode_1"] = parallel_seconds("decode", root, case, source, npy, 1, repeats)
+        out["decode_all"] = parallel_seconds("decode", root, case, source, npy, n, repeats)
+    if with_encode and (case.encoding != "raw" or case.gzip):
+        out["encode_all"] = parallel_seconds("encode", root, case, source, npy, n,
+                                             max(1, min(repeats, 3)))
+    return out
+
+
+def case_boxes_voxels(boxes: list[Box]) -> int:
+    return sum(int(np.prod(np.subtract(b[1], b[0]))) for b in boxes)

