@@ -201,13 +201,25 @@ class CloudVolumeImpl(Impl):
             "fill_missing": False,
         }
         if self.options.get("secrets"):
-            kw["secrets"] = self.options["secrets"]
+            # cloud-files indexes the session token and region directly
+            kw["secrets"] = {"AWS_SESSION_TOKEN": None, "AWS_DEFAULT_REGION": "us-east-1",
+                             **self.options["secrets"]}
         return kw
 
     def open(self, url: str) -> Any:
         from cloudvolume import CloudVolume
 
-        return CloudVolume(url, **self._kwargs())
+        return CloudVolume(self._url(url), **self._kwargs())
+
+    def _url(self, url: str) -> str:
+        """cloud-volume's path parser refuses ``s3://http://host/...``; an alias reaches it."""
+        s3 = self.options.get("s3")
+        if not s3 or not url.startswith("s3://"):
+            return url
+        import cloudfiles.paths
+
+        cloudfiles.paths.add_alias("vxbench", f"s3://{s3['endpoint']}/")
+        return f"vxbench://{s3['bucket']}/{s3['prefix']}"
 
     def read(self, handle: Any, box: Box | None) -> np.ndarray:
         if box is None:
@@ -306,7 +318,7 @@ class TensorStoreImpl(Impl):
         for prefix in ("/tensorstore/kvstore/file/", "/tensorstore/kvstore/s3/"):
             for m in self.ts.experimental_collect_matching_metrics(prefix):
                 name = m["name"].rsplit("/", 1)[-1]
-                if name in ("read", "write", "batch_read", "list", "delete_range"):
+                if name in ("read", "write", "list", "delete_range"):
                     vals = m.get("values") or [{}]
                     out[name] = out.get(name, 0) + int(vals[0].get("value", 0))
         return out

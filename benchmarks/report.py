@@ -164,6 +164,8 @@ class CaseView:
             return f"{r['ratio']:.2f}x (+{r['extra'] / 2**20:.0f} MiB)"
         s = self.speed(label, op)
         text = fmt(s)
+        if op in ("read", "write", "cutouts") and r.get("cpu"):
+            text += f" ({statistics.median(r['cpu']):.2f} / {statistics.median(r['times']):.2f} s)"
         if op == "subbox" and r.get("requests"):
             text += f" ({sum(r['requests'].values())} req)"
         return text
@@ -317,11 +319,11 @@ def targets(raw: dict[str, Any], views: list[CaseView]) -> list[str]:
 
     for view in views:
         slug = view.case["slug"]
-        best_peer, peer_label, peer_speed = None, "", None
+        peer_label, peer_speed = "", None
         for peer in PEERS:
             s, lb = view.best(peer, "read")
             if s is not None and (peer_speed is None or s > peer_speed):
-                best_peer, peer_label, peer_speed = peer, lb, s
+                peer_label, peer_speed = lb, s
         vx, _ = view.best("voxelio", "read")
         r = None if vx is None or peer_speed is None else vx / peer_speed
         rows.append(("whole read ≥ 1.5x faster peer", slug,
@@ -426,6 +428,17 @@ def s3_section(raw: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def parallelism(raw: dict[str, Any]) -> str:
+    """How much two processes got done compared with one (from the gunzip limits)."""
+    for key, lim in raw["limits"].items():
+        if isinstance(lim, dict) and "gunzip_libdeflate_1" in lim:
+            speedup = lim["gunzip_libdeflate_1"] / lim["gunzip_libdeflate_all"]
+            return (f" During the limits, {raw['env_before']['nproc']} processes decompressing "
+                    f"gzip together finished {speedup:.2f}x faster than one ({key}): that is "
+                    "how many cores the run really had.")
+    return ""
+
+
 def render(raw: dict[str, Any]) -> str:
     env = raw["env_before"]
     after = raw["env_after"]
@@ -443,7 +456,7 @@ def render(raw: dict[str, Any]) -> str:
         f"{', '.join(f'{v:.2f}' for v in env['loadavg'])}, after "
         f"{', '.join(f'{v:.2f}' for v in after['loadavg'])} (the machine is shared: expect "
         "noise of ±20% between runs; ratios measured in the same run are steadier than "
-        "absolute numbers).",
+        "absolute numbers)." + parallelism(raw),
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items())
         + f"; voxelio tree at {env['git']}.",
         f"- Volumes: image {'×'.join(map(str, src['image']['shape']))} uint8, EM-like "
@@ -459,16 +472,22 @@ def render(raw: dict[str, Any]) -> str:
         "`cache_pool.total_bytes_limit = 0` for every case (none of the three caches chunks, "
         "so the random cutouts re-read chunks shared by neighbouring cutouts in all three), "
         "default concurrency, reads in Fortran order.",
-        "- Each implementation runs in a fresh process per case; medians of repeated runs "
-        "(whole reads 5, or 3 when one takes over 1.5 s; writes 3; sub-box 5; cutouts 3 runs "
-        f"of {plan['cutouts']}; quick mode fewer). Every result is checked against the source "
-        "(jpeg within a tolerance) and every written layer is spot-checked by the neutral "
-        "reader. Peak RSS: the first whole read in the fresh process, VmHWM reset just before "
-        "it, minus the RSS before it, divided by the output array's size.",
+        "- Each implementation runs on each case in two fresh processes (rounds), the order of "
+        "the implementations reversed in the second, so a change of load does not favour one; "
+        "medians over both (whole reads 5 runs, or 3 when one takes over 1.5 s; writes 3, or 2 "
+        f"when one takes over 4 s; sub-box 5; cutouts 3 runs of {plan['cutouts']}, or 2; quick "
+        "mode: one round, fewer runs). Limits: medians of 3 (encoding: 1). Every result is "
+        "checked against the source (jpeg: against the neutral decode of the same bytes) and "
+        "every written layer is spot-checked by the neutral reader (jpeg within a tolerance "
+        "of the source). Peak RSS: the first whole read in the fresh process, VmHWM reset "
+        "just before it, minus the RSS before it, divided by the output array's size.",
         "- Writes: each implementation creates the layer and writes the whole volume; raw+gzip "
         "cases ask voxelio and cloud-volume for gzip (both use libdeflate level 9); other cases "
         "write plain chunk files (cloud-volume with `compress=False`); cloud-volume writes "
         "sharded layers one shard per upload.",
+        "- Cells of whole reads, writes and cutouts: MVx/s (CPU seconds / wall seconds of one "
+        "run, medians; CPU above wall means threads ran in parallel, CPU well below wall means "
+        "waiting, often for a core the machine's other tenants hold).",
         "- Requests of the sub-box read (open included): voxelio counted by a counting `Store` "
         "wrapped around its backend (`CloudVolume._open_store` overridden); cloud-volume by "
         "wrapping cloud-files' `FileInterface` methods; TensorStore from its "

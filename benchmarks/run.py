@@ -1,4 +1,4 @@
-"""The peer benchmark: ``python -m benchmarks.run [--quick] [--check] [--out benchmarks/RESULTS.md]``.
+"""The peer benchmark: ``python -m benchmarks.run [--quick] [--check] [--out FILE]``.
 
 Builds the test volumes and the neutral layers once (cached in ``benchmarks/data/``), measures
 the physical limits, runs voxelio, cloud-volume and TensorStore on every case, each in a fresh
@@ -57,6 +57,10 @@ class Data:
     def layer(self, case: Case) -> Path:
         return self.root / "layers" / case.slug
 
+    def expected(self, case: Case) -> Path | None:
+        """The neutral decode of a lossy layer (what every reader must return)."""
+        return None if case.lossless else self.root / f"expected-{case.slug}.npy"
+
     def written(self, impl: str, case: Case) -> Path:
         return self.root / "written" / impl.replace(" ", "_") / case.slug
 
@@ -89,6 +93,13 @@ class Data:
             D.write_layer(layer, case, src, arr)
             (layer / ".complete").write_text("")
             log(f"  done in {time.perf_counter() - t0:.1f}s, {D.stored_bytes(layer) / 1e6:.1f} MB")
+        for case in self.plan.cases:
+            expected = self.expected(case)
+            if expected is not None and not expected.exists():
+                src = self.plan.sources[case.source]
+                tmp = expected.with_suffix(".tmp.npy")
+                np.save(tmp, D.decode_layer(self.layer(case), case, src))
+                os.replace(tmp, expected)
 
 
 # ----------------------------------------------------------------------------- workers
@@ -140,57 +151,110 @@ def ops_for(p: Plan, case: Case, src: Source) -> dict[str, Any]:
         "rss": {},
         "read": {"repeats": p.read_repeats, "repeats_long": p.read_repeats_long},
         "subbox": {"repeats": p.subbox_repeats, "box": subbox(src, p.subbox_size)},
-        "cutouts": {"repeats": p.cutout_repeats,
+        "cutouts": {"repeats": p.cutout_repeats, "repeats_long": 2,
                     "boxes": cutout_boxes(src, case, p.cutouts, p.cutout_size)},
-        "write": {"repeats": p.write_repeats},
+        "write": {"repeats": p.write_repeats, "repeats_long": 2},
     }
+
+
+def _split(ops: dict[str, Any], rounds: int, r: int) -> dict[str, Any]:
+    """The share of round ``r`` of the repeats (the fresh-process RSS read only in round 0)."""
+    out: dict[str, Any] = {}
+    for op, spec in ops.items():
+        if op == "rss":
+            if r == 0:
+                out[op] = spec
+            continue
+        spec = dict(spec)
+        n = spec["repeats"]
+        share = n // rounds + (1 if r < n % rounds else 0)
+        if share == 0:
+            continue
+        spec["repeats"] = share
+        if "repeats_long" in spec:
+            long_n = spec["repeats_long"]
+            spec["repeats_long"] = max(1, long_n // rounds + (1 if r < long_n % rounds else 0))
+        out[op] = spec
+    return out
+
+
+def _merge(into: dict[str, Any] | None, res: dict[str, Any]) -> dict[str, Any]:
+    if into is None:
+        return res
+    for op, r in res["ops"].items():
+        have = into["ops"].get(op)
+        if have is None or "error" in have or "na" in have:
+            into["ops"][op] = r
+        elif "error" in r:
+            have["error"] = r["error"]
+        elif "times" in r and "times" in have:
+            have["times"] += r["times"]
+            have["cpu"] = have.get("cpu", []) + r.get("cpu", [])
+    into["seconds"] = into.get("seconds", 0) + res.get("seconds", 0)
+    return into
 
 
 def bench_case(p: Plan, data: Data, case: Case, impls: list[str], logdir: Path,
                ) -> list[dict[str, Any]]:
+    """Every implementation on one case, in ``p.rounds`` rounds of fresh processes.
+
+    The order of the implementations alternates between rounds, so a change of the machine's
+    load during the case does not favour one of them.
+    """
     src = p.sources[case.source]
     info = layer_info(case, src)
     shard_boxes = None
     if case.sharded:
         shard_boxes = {str(k): v for k, v in
                        D.shard_boxes(src, case, info["scales"][0]["sharding"]).items()}
-    out = []
     variants: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = []
     for impl in impls:
         ops = ops_for(p, case, src)
         if impl == "cloud-volume":
             variants.append((impl, "cloud-volume (parallel=1)", {"parallel": 1}, ops))
             for par in p.cv_parallel:
-                if par != 1:
+                if par != 1 and case.slug in p.cv_parallel_cases:
                     extra = {k: ops[k] for k in ("read", "write")}
                     variants.append((impl, f"cloud-volume (parallel={par})", {"parallel": par},
                                      extra))
         else:
             variants.append((impl, impl, {}, ops))
-    for impl, label, options, ops in variants:
-        job = {
-            "impl": impl, "label": label, "options": options, "case": case.to_json(),
-            "url": "file://" + str(data.layer(case)), "source": str(data.source_npy(src.name)),
-            "write_dir": str(data.written(label, case)), "info": info,
-            "shard_boxes": shard_boxes, "ops": ops,
-        }
-        t0 = time.perf_counter()
-        res = run_worker(job, logdir)
-        res["seconds"] = time.perf_counter() - t0
-        written = data.written(label, case)
-        wres = res["ops"].get("write", {})
-        if "times" in wres and written.exists():
-            wres["stored_bytes"] = D.stored_bytes(written)
-            expected = np.load(data.source_npy(src.name), mmap_mode="r")
-            problem = D.spot_check(written, case, src, expected)
-            if problem:
-                wres["error"] = f"written layer is wrong: {problem}"
-            wres["spot_check"] = "ok" if not problem else problem
-        if written.exists():
-            shutil.rmtree(written)
-        log(f"  {case.slug:18s} {label:26s} {res['seconds']:6.1f}s  " + summary_line(res))
-        out.append(res)
-    return out
+    merged: dict[str, dict[str, Any]] = {}
+    for r in range(p.rounds):
+        order = variants if r % 2 == 0 else variants[::-1]
+        for impl, label, options, ops in order:
+            round_ops = _split(ops, p.rounds, r)
+            if not round_ops:
+                continue
+            job = {
+                "impl": impl, "label": label, "options": options, "case": case.to_json(),
+                "url": "file://" + str(data.layer(case)), "source": str(data.source_npy(src.name)),
+                "expected": str(data.expected(case) or ""),
+                "write_dir": str(data.written(label, case)), "info": info,
+                "shard_boxes": shard_boxes, "ops": round_ops,
+            }
+            t0 = time.perf_counter()
+            res = run_worker(job, logdir)
+            res["seconds"] = time.perf_counter() - t0
+            check_written(data, case, src, label, res)
+            log(f"  {case.slug:18s} {label:26s} {res['seconds']:6.1f}s  " + summary_line(res))
+            merged[label] = _merge(merged.get(label), res)
+    return [merged[label] for _, label, _, _ in variants if label in merged]
+
+
+def check_written(data: Data, case: Case, src: Source, label: str, res: dict[str, Any]) -> None:
+    """Size and neutral spot check of the layer a write left behind; then remove it."""
+    written = data.written(label, case)
+    wres = res["ops"].get("write", {})
+    if "times" in wres and written.exists():
+        wres["stored_bytes"] = D.stored_bytes(written)
+        expected = np.load(data.source_npy(src.name), mmap_mode="r")
+        problem = D.spot_check(written, case, src, expected)
+        if problem:
+            wres["error"] = f"written layer is wrong: {problem}"
+        wres["spot_check"] = "ok" if not problem else problem
+    if written.exists():
+        shutil.rmtree(written)
 
 
 def summary_line(res: dict[str, Any]) -> str:
@@ -236,19 +300,15 @@ def bench_s3(p: Plan, data: Data, cases: list[Case], impls: list[str], logdir: P
                 s3 = {"endpoint": server.endpoint, "bucket": bucket, "prefix": prefix,
                       "region": server.region}
                 url = f"s3://{server.endpoint}/{bucket}/{prefix}"
-                env = {"AWS_ACCESS_KEY_ID": server.access_key,
-                       "AWS_SECRET_ACCESS_KEY": server.secret_key,
-                       "AWS_REGION": server.region, "AWS_DEFAULT_REGION": server.region,
-                       "AWS_EC2_METADATA_DISABLED": "true"}
+                envs = s3_environments(server, Path(tmp))
                 per_case = []
                 for impl in impls:
-                    options: dict[str, Any] = {"secrets": server.secrets, "s3": s3}
+                    options: dict[str, Any] = {"secrets": dict(server.secrets), "s3": s3}
                     job = {"impl": impl, "label": impl, "options": options,
                            "case": case.to_json(), "url": url,
-                           "source": str(data.source_npy(src.name)), "env": env,
+                           "source": str(data.source_npy(src.name)), "env": envs[impl],
+                           "expected": str(data.expected(case) or ""),
                            "ops": {"read": {"repeats": p.s3_repeats, "repeats_long": p.s3_repeats}}}
-                    if impl == "TensorStore":
-                        job["options"]["s3"] = s3
                     res = run_worker(job, logdir / "s3")
                     log(f"  s3 {case.slug:15s} {impl:26s} " + summary_line(res))
                     per_case.append(res)
@@ -256,6 +316,30 @@ def bench_s3(p: Plan, data: Data, cases: list[Case], impls: list[str], logdir: P
     except Exception as exc:
         results["na"] = f"S3 server: {type(exc).__name__}: {exc}"
     return results
+
+
+def s3_environments(server: Any, tmp: Path) -> dict[str, dict[str, str]]:
+    """Each client's credentials, explicit, with instance-metadata lookups switched off.
+
+    voxelio gets ``secrets=``; TensorStore's ``s3`` kvstore reads the ``AWS_*`` environment;
+    cloud-files (under cloud-volume) reads a secret file from ``$CLOUD_VOLUME_DIR/secrets``
+    (it ignores ``secrets=`` for its S3 connection pool and needs ``AWS_SESSION_TOKEN`` when it
+    falls back to the environment).
+    """
+    cv_dir = tmp / "cloudvolume-home"
+    (cv_dir / "secrets").mkdir(parents=True, exist_ok=True)
+    secret = json.dumps({**server.secrets, "AWS_DEFAULT_REGION": server.region})
+    for name in ("aws-secret.json", "vxbench-secret.json", "s3-secret.json"):
+        (cv_dir / "secrets" / name).write_text(secret)
+    quiet = {"AWS_EC2_METADATA_DISABLED": "true"}
+    return {
+        "voxelio": dict(quiet),
+        "TensorStore": {**quiet, "AWS_ACCESS_KEY_ID": server.access_key,
+                        "AWS_SECRET_ACCESS_KEY": server.secret_key,
+                        "AWS_REGION": server.region, "AWS_DEFAULT_REGION": server.region},
+        "cloud-volume": {**quiet, "CLOUD_VOLUME_DIR": str(cv_dir),
+                         "CLOUD_FILES_DIR": str(tmp / "cloudfiles-home")},
+    }
 
 
 # ----------------------------------------------------------------------------- main
@@ -267,15 +351,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--check", action="store_true",
                     help="exit 1 on wrong results, crashes or wrong written layers")
     ap.add_argument("--out", default=None,
-                    help="report path (default benchmarks/RESULTS.md; RESULTS-quick.md "
-                         "with --quick)")
+                    help="report path (default benchmarks/RESULTS.md; with --quick, RESULTS.md "
+                         "in the data directory, so a quick run never replaces the full one)")
     ap.add_argument("--data", default=str(REPO / "benchmarks" / "data"),
                     help="cache directory for volumes and layers")
     ap.add_argument("--cases", default="", help="comma-separated case slugs (default: all)")
     ap.add_argument("--impls", default=",".join(IMPL_ORDER), help="comma-separated")
     ap.add_argument("--no-s3", action="store_true", help="skip the S3 whole reads")
     ap.add_argument("--no-limits", action="store_true", help="skip the physical limits")
+    ap.add_argument("--render-only", action="store_true",
+                    help="rewrite the report from the last run's results.json, measuring nothing")
     args = ap.parse_args(argv)
+    if args.render_only:
+        p = plan(args.quick)
+        data = Data(Path(args.data), p)
+        raw = json.loads((data.root / "results.json").read_text())
+        out_path = Path(args.out) if args.out else (
+            data.root / "RESULTS.md" if args.quick else REPO / "benchmarks" / "RESULTS.md")
+        out_path.write_text(render(raw))
+        log(f"wrote {out_path} from {data.root / 'results.json'}")
+        return 0
 
     t_start = time.perf_counter()
     p = plan(args.quick)
@@ -283,9 +378,9 @@ def main(argv: list[str] | None = None) -> int:
         wanted = set(args.cases.split(","))
         p.cases[:] = [c for c in p.cases if c.slug in wanted]
     impls = [i for i in IMPL_ORDER if i in args.impls.split(",")]
-    out_path = Path(args.out) if args.out else (
-        REPO / "benchmarks" / ("RESULTS-quick.md" if args.quick else "RESULTS.md"))
     data = Data(Path(args.data), p)
+    out_path = Path(args.out) if args.out else (
+        data.root / "RESULTS.md" if args.quick else REPO / "benchmarks" / "RESULTS.md")
     env_before = environment()
     log(f"mode {p.mode}; data in {data.root}")
     data.ensure()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import re
 import sys
 import time
 import traceback
@@ -32,7 +33,7 @@ if __package__ in (None, ""):
 
 import numpy as np
 
-from benchmarks.cases import LONG_SECONDS, Case
+from benchmarks.cases import LONG_SECONDS, LONG_WRITE_SECONDS, Case
 from benchmarks.data import Box, compare
 from benchmarks.impls import IMPLS, Impl, NotSupported, remove_layer
 
@@ -58,8 +59,8 @@ def reset_peak() -> bool:
 
 
 def cpu_seconds() -> float:
-    t = os.times()
-    return t.user + t.system
+    t = os.times()  # children: cloud-volume's parallel=2 worker processes
+    return t.user + t.system + t.children_user + t.children_system
 
 
 class Timer:
@@ -86,14 +87,18 @@ class Worker:
         self._source: np.ndarray | None = None
 
     @property
-    def source(self) -> np.ndarray:
+    def expected(self) -> np.ndarray:
+        """What a correct read returns: the source, or the neutral decode of lossy layers."""
         if self._source is None:
-            self._source = np.load(self.job["source"], mmap_mode="r")
+            self._source = np.load(self.job.get("expected") or self.job["source"], mmap_mode="r")
         return self._source
 
     def check(self, got: np.ndarray, box: Box | None) -> None:
-        ref = self.source if box is None else self.source[_slices(box)]
-        problem = compare(got, ref, self.case.lossless)
+        if self.job.get("no_check"):  # profiling: keep the comparison out of the samples
+            return
+        ref = self.expected if box is None else self.expected[_slices(box)]
+        # decoders of the same jpeg bytes may differ by a rounding step, not more
+        problem = compare(got, ref, self.case.lossless, max_diff=2, mean_diff=0.05)
         if problem:
             raise WrongResult(problem)
 
@@ -163,13 +168,16 @@ class Worker:
         self.check(self.impl.read(handle, boxes[0]), boxes[0])
         self.check(self.impl.read(handle, boxes[-1]), boxes[-1])
         times, cpus = [], []
-        for _ in range(spec["repeats"]):
+        repeats = spec["repeats"]
+        while len(times) < repeats:
             gc.collect()
             with Timer() as t:
                 for box in boxes:
                     self.impl.read(handle, box)
             times.append(t.wall)
             cpus.append(t.cpu)
+            if t.wall > LONG_WRITE_SECONDS:
+                repeats = min(repeats, spec.get("repeats_long", repeats))
         return {"times": times, "cpu": cpus, "count": len(boxes)}
 
     def op_write(self, spec: dict[str, Any]) -> dict[str, Any]:
@@ -181,7 +189,8 @@ class Worker:
             shard_boxes = {int(k): tuple(tuple(v) for v in b)
                            for k, b in self.job["shard_boxes"].items()}
         times, cpus = [], []
-        for _ in range(spec["repeats"]):
+        repeats = spec["repeats"]
+        while len(times) < repeats:
             remove_layer(target)
             gc.collect()
             with Timer() as t:
@@ -189,6 +198,8 @@ class Worker:
                                 shard_boxes)  # type: ignore[arg-type]
             times.append(t.wall)
             cpus.append(t.cpu)
+            if t.wall > LONG_WRITE_SECONDS:
+                repeats = min(repeats, spec.get("repeats_long", repeats))
         return {"times": times, "cpu": cpus}
 
     def run(self) -> dict[str, Any]:
@@ -201,13 +212,19 @@ class Worker:
             except WrongResult as exc:
                 results[op] = {"error": f"wrong result: {exc}"}
             except Exception as exc:  # report, never crash the whole benchmark
-                msg = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+                msg = _message(exc)
+                traceback.print_exc(file=sys.stderr)
                 if _unsupported(exc):
                     results[op] = {"na": f"not supported yet ({msg})"}
                 else:
                     results[op] = {"error": msg, "traceback": traceback.format_exc()[-3000:]}
         return {"impl": self.job["impl"], "label": self.job.get("label", self.job["impl"]),
                 "case": self.case.slug, "ops": results}
+
+
+def _message(exc: BaseException) -> str:
+    text = re.sub(r"\x1b\[[0-9;]*m", "", f"{type(exc).__name__}: {exc}")
+    return " ".join(ln.strip() for ln in text.splitlines() if ln.strip())[:300]
 
 
 def _unsupported(exc: BaseException) -> bool:

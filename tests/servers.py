@@ -196,7 +196,7 @@ def seaweedfs_s3(workdir: str | None = None) -> Iterator[S3Server]:
         proc = stack.enter_context(_process(cmd, log, tmpdir=str(root)))
         endpoint = f"http://{HOST}:{ports['s']}"
         server = S3Server(endpoint, server.access_key, server.secret_key)
-        _wait_for(lambda: _s3_ready(server), proc, "SeaweedFS S3", log)
+        _wait_for(lambda: _s3_ready(server), proc, "SeaweedFS S3", log, timeout=120.0)
         yield server
 
 

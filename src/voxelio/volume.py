@@ -11,6 +11,7 @@ carried, stores reconnect lazily), so they can be sent to worker processes.
 
 from __future__ import annotations
 
+import functools
 import sys
 import uuid
 from collections.abc import Sequence
@@ -18,21 +19,21 @@ from typing import Any
 
 import numpy as np
 
+from voxelio.cache.disk import cache_path
+from voxelio.cache.lru import LRU, LRUStore
+from voxelio.cache.service import CacheService
 from voxelio.codecs import get_codec
 from voxelio.compression import Method, normalize_method
 from voxelio.cutout import VolumeCutout
-from voxelio.errors import (
-    InfoUnavailableError,
-    OutOfBoundsError,
-    UnsupportedOptionError,
-)
+from voxelio.errors import InfoUnavailableError, OutOfBoundsError
 from voxelio.formats.precomputed.layer import image_layer
 from voxelio.formats.precomputed.metadata import PrecomputedMetadata, fetch_info
 from voxelio.geometry import Bbox, Vec
 from voxelio.geometry.slicing import resolve
-from voxelio.image import engine
+from voxelio.image import sharedmem
 from voxelio.image.engine import Layer
 from voxelio.image.options import ImageOptions
+from voxelio.image.source import ImageSource
 from voxelio.meta import add_scale, create_new_info, validate_info, validate_provenance
 from voxelio.meta.info import Scale
 from voxelio.paths import CloudPath, parse
@@ -55,11 +56,14 @@ def cdn_cache_control(value: bool | int | str | None) -> str | None:
 class CloudVolume:
     """A Neuroglancer Precomputed layer, read and written like cloud-volume's ``CloudVolume``.
 
-    Every option of cloud-volume's constructor is accepted. ``cache``, ``lru_bytes`` and
-    ``parallel`` greater than one with processes are not built yet: ``cache``/``lru_bytes``
-    raise :class:`UnsupportedOptionError`; ``parallel`` is accepted and sets the number of
-    worker threads (voxelio decodes on all cores with threads already). ``green_threads`` is
-    accepted and has no effect (threads are used).
+    Every option of cloud-volume's constructor is accepted. ``cache`` (True or a directory)
+    keeps a disk copy of what is read (``vol.cache``; ``compress_cache`` gzips it, ``None``
+    means plain files; ``cache_locking`` serializes fills across processes with ``flock``).
+    ``lru_bytes`` bounds an in-memory LRU of stored chunks (``vol.image.lru``; ``lru_encoding``
+    is accepted, chunks are always kept as stored). ``parallel=N`` (or True: all cores) reads
+    and writes with N processes sharing memory; each process also uses threads.
+    ``green_threads`` is accepted and has no effect: voxelio uses threads, which overlap I/O
+    as well as gevent would and also decode in parallel.
     """
 
     def __init__(
@@ -96,10 +100,6 @@ class CloudVolume:
         codec_threads: int = 1,
         overwrite_partial_chunks: bool = False,
     ) -> None:
-        if cache:
-            raise UnsupportedOptionError("cache= (the disk cache) is not supported yet")
-        if lru_bytes:
-            raise UnsupportedOptionError("lru_bytes= (the in-memory LRU) is not supported yet")
         self._secrets = secrets
         self._use_https = use_https
         self.bounded = bounded
@@ -119,7 +119,18 @@ class CloudVolume:
         self.agglomerate = agglomerate
         self.spatial_index_db = spatial_index_db
         self.max_redirects = max_redirects
-        self.meta = self._load(parse(cloudpath), info, max_redirects)
+        self.lru_encoding = lru_encoding
+        path = parse(cloudpath)
+        self._lru = LRU(int(lru_bytes))
+        self.cache = CacheService(
+            self, cache_path(cache if isinstance(cache, str) else True, path.protocol,
+                             path.location),
+            enabled=bool(cache), compress=bool(compress_cache), locking=cache_locking,
+        )  # fmt: skip
+        self.meta = self._load(path, info, max_redirects)
+        if info is None and self.cache.enabled:
+            self.cache.check_info_validity(self.meta.info)
+            self.cache.save_json("info", self.meta.info)
         if provenance is not None:
             self.meta.provenance = _provenance(provenance)
         elif info is None:
@@ -132,8 +143,9 @@ class CloudVolume:
     def _open_store(self, path: CloudPath) -> Store:
         return open_store(path.url, secrets=self._secrets, use_https=self._use_https)
 
-    def _load(self, path: CloudPath, info: dict[str, Any] | None, max_redirects: int
-              ) -> PrecomputedMetadata:
+    def _load(
+        self, path: CloudPath, info: dict[str, Any] | None, max_redirects: int
+    ) -> PrecomputedMetadata:
         if info is not None:
             validate_info(info, f"{path.url}/info (given as info=)")
             return PrecomputedMetadata(path, self._open_store(path), info)
@@ -151,6 +163,7 @@ class CloudVolume:
         state.pop("_mesh", None)
         state.pop("_skeleton", None)
         state.pop("_layers", None)
+        state.pop("_image", None)
         return state
 
     # ---- class helpers ------------------------------------------------------------------
@@ -180,11 +193,21 @@ class CloudVolume:
         vol_path = vol_path or f"mem://voxelio-from-numpy/{uuid.uuid4().hex}"
         arr4 = arr if arr.ndim == 4 else arr.reshape(arr.shape + (1,) * (4 - arr.ndim))
         if layer_type is None:
-            layer_type = "segmentation" if np.dtype(arr.dtype).kind in "ui" and arr.dtype.itemsize >= 4 else "image"
+            layer_type = (
+                "segmentation"
+                if np.dtype(arr.dtype).kind in "ui" and arr.dtype.itemsize >= 4
+                else "image"
+            )
         info = create_new_info(
-            num_channels=arr4.shape[3], layer_type=layer_type, data_type=arr.dtype.name,
-            encoding=encoding, resolution=resolution, voxel_offset=voxel_offset,
-            volume_size=arr4.shape[:3], chunk_size=chunk_size, max_mip=max_mip,
+            num_channels=arr4.shape[3],
+            layer_type=layer_type,
+            data_type=arr.dtype.name,
+            encoding=encoding,
+            resolution=resolution,
+            voxel_offset=voxel_offset,
+            volume_size=arr4.shape[:3],
+            chunk_size=chunk_size,
+            max_mip=max_mip,
         )
         vol = cls(vol_path, info=info, compress=compress, progress=progress, mip=mip, **kwargs)
         vol.commit_info()
@@ -230,12 +253,18 @@ class CloudVolume:
         """Re-read the provenance file."""
         return self.meta.fetch_provenance()
 
-    def add_scale(self, factor: Sequence[int], encoding: str | None = None,
-                  chunk_size: Sequence[int] | None = None, info: dict[str, Any] | None = None,
-                  **params: Any) -> dict[str, Any]:
+    def add_scale(
+        self,
+        factor: Sequence[int],
+        encoding: str | None = None,
+        chunk_size: Sequence[int] | None = None,
+        info: dict[str, Any] | None = None,
+        **params: Any,
+    ) -> dict[str, Any]:
         """Add a scale downsampled by ``factor`` from the last one (not committed)."""
-        return add_scale(self.info if info is None else info, factor, encoding, chunk_size,
-                         **params)
+        return add_scale(
+            self.info if info is None else info, factor, encoding, chunk_size, **params
+        )
 
     def reset_scales(self) -> None:
         """Drop every scale but mip 0 (not committed)."""
@@ -430,18 +459,47 @@ class CloudVolume:
             return None  # TensorStore and static servers read plain chunk files only
         return normalize_method(get_codec(self.encoding).default_compress)
 
+    @property
+    def image(self) -> ImageSource:
+        """The image methods (``download``, ``unique``, ``lru``, ``transfer_to``, ...)."""
+        if "_image" not in self.__dict__:
+            self.__dict__["_image"] = ImageSource(self, self._lru)
+        return self.__dict__["_image"]  # type: ignore[no-any-return]
+
+    def _store_stack(self) -> tuple[Store, tuple[Any, ...]]:
+        """The store reads go through (LRU -> disk cache -> backend) and a key naming it."""
+        store = self.cache.wrap(self.meta.store)
+        if self._lru.size > 0:
+            store = LRUStore(store, self._lru)
+        return store, (
+            self.cache.enabled,
+            self.cache.path,
+            self.cache.compress,
+            self._lru.size > 0,
+            id(self.meta.store),
+        )
+
     def _layer(self, mip: int) -> Layer:
-        """The engine layer of ``mip``, kept while the scale is unchanged (its shard index
-        caches live on it)."""
+        """The engine layer of ``mip``, kept while the scale and the store stack are unchanged
+        (its shard index caches live on it)."""
         scale: Scale = self.meta.scale(mip)
-        cache: dict[int, Layer] = self.__dict__.setdefault("_layers", {})
-        layer = cache.get(mip)
-        if layer is None or layer.scale != scale or layer.dtype != np.dtype(self.dtype) or (
-            layer.num_channels != self.num_channels
+        store, stack = self._store_stack()
+        cache: dict[int, tuple[Any, Layer]] = self.__dict__.setdefault("_layers", {})
+        known, layer = cache.get(mip, (None, None))
+        if (
+            layer is None
+            or known != stack
+            or layer.scale != scale
+            or layer.dtype != np.dtype(self.dtype)
+            or layer.num_channels != self.num_channels
         ):
-            layer = image_layer(self.meta.store, scale, self.dtype, self.num_channels)
-            cache[mip] = layer
+            layer = image_layer(store, scale, self.dtype, self.num_channels)
+            cache[mip] = (stack, layer)
         return layer
+
+    def _make_layer(self, mip: int) -> functools.partial[Layer]:
+        """A picklable callable that rebuilds the layer of ``mip`` (for worker processes)."""
+        return functools.partial(_layer_of, self, mip)
 
     def _bbox(self, bbox: Any, mip: int) -> Bbox:
         box = bbox if isinstance(bbox, Bbox) else Bbox.create(bbox, context=self.mip_bounds(mip))
@@ -451,25 +509,42 @@ class CloudVolume:
         if self.autocrop:
             box = Bbox.intersection(box, bounds)
         elif self.bounded and not bounds.contains_bbox(box):
-            raise OutOfBoundsError(f"{self.cloudpath}: {box} is outside the bounds {bounds} "
-                                   f"of mip {mip}")
+            raise OutOfBoundsError(
+                f"{self.cloudpath}: {box} is outside the bounds {bounds} of mip {mip}"
+            )
         return box
 
-    def download(self, bbox: Any, mip: int | None = None, parallel: int | None = None,
-                 **kwargs: Any) -> VolumeCutout:
-        """Read ``bbox`` (voxels of ``mip``) into a :class:`VolumeCutout` ``[x, y, z, c]``."""
-        if kwargs:
-            raise UnsupportedOptionError(f"download options {sorted(kwargs)} are not supported yet")
-        m = self._m(mip)
-        box = self._bbox(bbox, m)
-        arr = engine.download(self._layer(m), box, self._options())
-        return self._cutout(arr, box, m)
+    def download(
+        self, bbox: Any, mip: int | None = None, parallel: int | bool | None = None,
+        segids: Sequence[int] | None = None, preserve_zeros: bool = False,
+        agglomerate: bool | None = None, timestamp: int | None = None,
+        stop_layer: int | None = None, renumber: bool = False,
+        coord_resolution: Sequence[float] | None = None, label: int | None = None,
+    ) -> Any:  # fmt: skip
+        """Read ``bbox`` (voxels of ``mip``, or units of ``coord_resolution`` nm) into a
+        :class:`VolumeCutout` ``[x, y, z, c]``.
+
+        ``segids``: keep only these labels (others become 0, or the dtype's maximum with
+        ``preserve_zeros``, which keeps 0). ``label``: a boolean mask of that label.
+        ``renumber``: return ``(cutout relabelled 1..N, {original: new})``. ``parallel``:
+        processes (default the volume's). ``agglomerate``/``timestamp``/``stop_layer`` are
+        accepted for graphene compatibility and ignored.
+        """
+        return self.image.download(bbox, mip, parallel, segids, preserve_zeros, renumber,
+                                   label, coord_resolution)  # fmt: skip
 
     def _cutout(self, arr: np.ndarray, box: Bbox, mip: int) -> VolumeCutout:
-        return VolumeCutout(arr, box, mip, self.layer_type, self.mip_resolution(mip),
-                            self.dataset_name, self.layer)
+        return VolumeCutout(
+            arr, box, mip, self.layer_type, self.mip_resolution(mip), self.dataset_name, self.layer
+        )
 
-    def __getitem__(self, index: Any) -> VolumeCutout:
+    def __getitem__(self, index: Any) -> Any:
+        if (
+            isinstance(index, tuple)
+            and len(index) == 3
+            and all(isinstance(i, (list, np.ndarray)) for i in index)
+        ):
+            return self._coordinate_indexing(index)
         if isinstance(index, Bbox) and index.unit != "vx":
             index = index.convert_units("vx", self.resolution)
         req = resolve(index, self.bounds, self.num_channels, self.bounded, self.autocrop)
@@ -484,7 +559,7 @@ class CloudVolume:
         arr = self._as_image(img, box)
         if self.autocrop and box != Bbox.create(bbox, context=self.mip_bounds(m)):
             arr = self._crop_to(arr, Bbox.create(bbox, context=self.mip_bounds(m)), box)
-        engine.upload(self._layer(m), box, arr, self._options())
+        self.image.upload(box, arr, m)
 
     def _as_image(self, img: np.ndarray | int | float, box: Bbox) -> np.ndarray:
         if np.isscalar(img):
@@ -496,25 +571,33 @@ class CloudVolume:
     def _crop_to(arr: np.ndarray, requested: Bbox, cropped: Bbox) -> np.ndarray:
         lo = np.asarray(cropped.minpt) - np.asarray(requested.minpt)
         hi = lo + np.asarray(cropped.size())
-        return arr[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+        return arr[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
 
     def __setitem__(self, index: Any, img: np.ndarray | int | float) -> None:
         req = resolve(index, self.bounds, self.num_channels, self.bounded, self.autocrop)
         if req.steps != (1, 1, 1):
             raise ValueError(f"writes do not support steps, got {req.steps}")
         if req.channels != slice(None) and (req.channels.start, req.channels.stop) != (
-            0, self.num_channels):
+            0,
+            self.num_channels,
+        ):
             raise ValueError("writes must cover every channel")
         self.upload(req.bbox, img)
 
-    def download_point(self, pt: Sequence[int], size: int | Sequence[int] = 256,
-                       mip: int | None = None, coord_resolution: Sequence[float] | None = None,
-                       ) -> VolumeCutout:
+    def download_point(
+        self,
+        pt: Sequence[int],
+        size: int | Sequence[int] = 256,
+        mip: int | None = None,
+        coord_resolution: Sequence[float] | None = None,
+    ) -> VolumeCutout:
         """Read a box of ``size`` voxels centred on ``pt`` (mip-0 voxels, or ``coord_resolution``
         nm per unit) at ``mip``."""
         m = self._m(mip)
-        src_res = np.asarray(coord_resolution if coord_resolution is not None
-                             else self.mip_resolution(0), dtype=float)
+        src_res = np.asarray(
+            coord_resolution if coord_resolution is not None else self.mip_resolution(0),
+            dtype=float,
+        )
         center = np.asarray(pt[:3], dtype=float) * src_res / np.asarray(self.mip_resolution(m))
         half = np.asarray(size if np.ndim(size) else [size] * 3) // 2
         lo = np.floor(center).astype(np.int64) - half
@@ -523,13 +606,115 @@ class CloudVolume:
 
     def exists(self, bbox: Any, mip: int | None = None) -> dict[str, bool]:
         """``{chunk path: exists}`` for the chunks ``bbox`` touches."""
-        m = self._m(mip)
-        return engine.exists(self._layer(m), self._bbox(bbox, m))
+        return self.image.exists(bbox, mip)
 
     def delete(self, bbox: Any, mip: int | None = None) -> None:
         """Delete the chunks inside a chunk-aligned ``bbox``."""
-        m = self._m(mip)
-        engine.delete(self._layer(m), self._bbox(bbox, m), self._options())
+        self.image.delete(bbox, mip)
+
+    def unique(self, bbox: Any, mip: int | None = None, agglomerate: bool | None = None,
+               timestamp: int | None = None, stop_layer: int | None = None,
+               coord_resolution: Sequence[float] | None = None) -> set[int]:  # fmt: skip
+        """The set of labels in ``bbox``, without painting an image."""
+        return self.image.unique(bbox, mip, coord_resolution)
+
+    def scattered_points(
+        self, pts: Any, mip: int | None = None, coord_resolution: Sequence[float] | None = None
+    ) -> dict[Any, Any]:
+        """``{(x, y, z) at mip: value}`` for points in mip-0 voxels (or ``coord_resolution``)."""
+        return self.image.download_points(pts, mip, coord_resolution)
+
+    def _coordinate_indexing(self, index: tuple[Any, ...]) -> np.ndarray:
+        pts = list(zip(*(np.asarray(i).tolist() for i in index)))
+        m0 = [tuple(self.bbox_to_mip(Bbox(p, np.asarray(p) + 1), self.mip, 0).minpt) for p in pts]
+        found = self.image.download_points(m0, self.mip)
+        return np.array([found[tuple(p)] for p in pts], dtype=self.dtype)
+
+    def download_files(
+        self,
+        bbox: Any,
+        mip: int | None = None,
+        parallel: Any = None,
+        segids: Any = None,
+        agglomerate: Any = None,
+        timestamp: Any = None,
+        stop_layer: Any = None,
+        coord_resolution: Sequence[float] | None = None,
+        cache_only: bool = False,
+        decompress: bool = True,
+    ) -> dict[Any, bytes]:
+        """The stored chunks of ``bbox`` undecoded (``{key or chunk id: bytes}``)."""
+        files = self.image.download_files(bbox, mip, decompress, coord_resolution)
+        return {} if cache_only else files
+
+    def memory_cutout(self, bbox: Any, mip: int | None = None, encoding: str | None = None,
+                      compress: Any = None, compress_level: int | None = None,
+                      **kwargs: Any) -> CloudVolume:  # fmt: skip
+        """A disposable ``mem://`` volume holding ``bbox`` (unsharded)."""
+        return self.image.memory_cutout(bbox, mip, encoding, compress, compress_level)  # type: ignore[no-any-return]
+
+    def transfer_to(
+        self,
+        cloudpath: str,
+        bbox: Any,
+        block_size: int | None = None,
+        compress: Any = "auto",
+        encoding: str | None = None,
+        sharded: bool | None = None,
+        mip: int | None = None,
+    ) -> CloudVolume:
+        """Copy ``bbox`` at the working mip to ``cloudpath`` in blocks of ``block_size``
+        chunks, re-encoding when ``encoding`` is given; the destination is created from
+        this info when it has none. Memory stays within a few blocks."""
+        return self.image.transfer_to(
+            cloudpath,
+            bbox,
+            mip,
+            block_size,
+            compress,
+            encoding,  # type: ignore[no-any-return]
+            sharded,
+        )
+
+    # ---- shared memory ------------------------------------------------------------------
+
+    @property
+    def shared_memory_id(self) -> str:
+        """The default shared memory location of this volume."""
+        return self.image.shared_memory_id
+
+    @shared_memory_id.setter
+    def shared_memory_id(self, value: str) -> None:
+        self.image.shared_memory_id = value
+
+    @staticmethod
+    def generate_shared_memory_location() -> str:
+        """A new unique shared memory location name."""
+        return sharedmem.generate_location()
+
+    def download_to_shared_memory(self, slices: Any, location: str | None = None,
+                                  mip: int | None = None) -> Any:  # fmt: skip
+        """Read ``slices`` into shared memory at ``location`` (default ``shared_memory_id``);
+        the caller must unlink it (``unlink_shared_memory``)."""
+        return self.image.download_to_shared_memory(slices, location, mip)
+
+    def download_to_file(self, path: str, bbox: Any, mip: int | None = None) -> Any:
+        """Read ``bbox`` into the raw array file ``path``; returns a memory-mapped cutout."""
+        return self.image.download_to_file(path, bbox, mip)
+
+    def upload_from_shared_memory(self, location: str, bbox: Any, order: str = "F",
+                                  cutout_bbox: Any = None) -> None:  # fmt: skip
+        """Write the shared array at ``location`` (covering ``bbox``) into the layer."""
+        self.image.upload_from_shared_memory(location, bbox, order, cutout_bbox)
+
+    def upload_from_file(self, location: str, bbox: Any, order: str = "F",
+                         cutout_bbox: Any = None) -> None:  # fmt: skip
+        """Write the raw array file ``location`` (covering ``bbox``) into the layer."""
+        self.image.upload_from_file(location, bbox, order, cutout_bbox)
+
+    def unlink_shared_memory(self) -> bool:
+        """Unlink ``shared_memory_id``."""
+        return self.image.unlink_shared_memory()
 
     # ---- meshes and skeletons -----------------------------------------------------------
 
@@ -556,13 +741,19 @@ class CloudVolume:
 
             name = self.skel_dir or self.info.get("skeletons") or "skeletons"
             self.__dict__["_skeleton"] = open_skeleton_source(
-                self._subdir_store(name), self.info, spatial_index_db=self.spatial_index_db,
+                self._subdir_store(name),
+                self.info,
+                spatial_index_db=self.spatial_index_db,
                 progress=self.progress,
             )
         return self.__dict__["_skeleton"]
 
     def __repr__(self) -> str:
         return f"CloudVolume({self.cloudpath!r}, mip={self.mip})"
+
+
+def _layer_of(vol: CloudVolume, mip: int) -> Layer:
+    return vol._layer(mip)
 
 
 def _provenance(value: dict[str, Any] | str) -> dict[str, Any]:

@@ -114,7 +114,8 @@ class DiskCacheStore(Store):
             self.local.delete(key)
 
     def exists(self, key: str) -> bool:
-        return self.local.exists(key) or self.remote.exists(key)
+        """Asks the remote store (the authority; the cache may be stale)."""
+        return self.remote.exists(key)
 
     def list(self, prefix: str = "") -> Iterator[str]:
         return self.remote.list(prefix)

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
-from typing import Hashable
+from collections.abc import Hashable, Iterator
 
 from voxelio.storage.base import NO_OPTIONS, PutOptions, Store
 
@@ -177,7 +176,8 @@ class LRUStore(Store):
         self.inner.delete(key)
 
     def exists(self, key: str) -> bool:
-        return (key, None) in self.lru or self.inner.exists(key)
+        """Asks the wrapped store (the LRU may hold objects deleted since)."""
+        return self.inner.exists(key)
 
     def list(self, prefix: str = "") -> Iterator[str]:
         return self.inner.list(prefix)

@@ -10,6 +10,7 @@ flushing.
 
 from __future__ import annotations
 
+import builtins
 import copy
 import json
 import os
@@ -72,7 +73,7 @@ class CacheService:
     def _dir(self, name: str) -> Path:
         return Path(self.path) / name
 
-    def _names(self, name: str) -> list[str]:
+    def _names(self, name: str) -> builtins.list[str]:
         directory = self._dir(name)
         if not directory.is_dir():
             return []
@@ -81,15 +82,15 @@ class CacheService:
             if not f.startswith(".voxelio-tmp") and (directory / f).is_file()
         )  # fmt: skip
 
-    def list(self, mip: int | None = None) -> list[str]:
+    def list(self, mip: int | None = None) -> builtins.list[str]:
         """File names cached for ``mip`` (default: the layer's working mip)."""
         return self._names(self._layer.mip_key(self._layer.mip if mip is None else mip))
 
-    def list_meshes(self) -> list[str]:
+    def list_meshes(self) -> builtins.list[str]:
         """File names cached in the mesh directory."""
         return self._names(str(self._layer.info.get("mesh") or "mesh"))
 
-    def list_skeletons(self) -> list[str]:
+    def list_skeletons(self) -> builtins.list[str]:
         """File names cached in the skeleton directory."""
         return self._names(str(self._layer.info.get("skeletons") or "skeletons"))
 
@@ -98,11 +99,11 @@ class CacheService:
             return fn(self._layer.mip)
         return [fn(m) for m in self._layer.available_mips]
 
-    def num_files(self, all_mips: bool = False) -> int | list[int]:
+    def num_files(self, all_mips: bool = False) -> int | builtins.list[int]:
         """Number of cached files of the working mip (a list over mips with ``all_mips``)."""
         return self._per_mip(all_mips, lambda m: len(self.list(m)))  # type: ignore[no-any-return]
 
-    def num_bytes(self, all_mips: bool = False) -> int | list[int]:
+    def num_bytes(self, all_mips: bool = False) -> int | builtins.list[int]:
         """Bytes of cached files of the working mip (a list over mips with ``all_mips``)."""
 
         def size(mip: int) -> int:

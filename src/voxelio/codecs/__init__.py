@@ -34,10 +34,18 @@ def known_encodings() -> list[str]:
     return sorted(REGISTRY)
 
 
-@cache
 def get_codec(encoding: str) -> Codec:
-    """The codec for ``encoding`` (case-insensitive); raises for unknown names."""
-    target = REGISTRY.get(str(encoding).lower())
+    """The codec for ``encoding`` (case-insensitive); raises for unknown names.
+
+    Codecs are stateless singletons, safe to share between threads.
+    """
+    return _load(str(encoding).lower())
+
+
+@cache
+def _load(encoding: str) -> Codec:
+    """Import and instantiate the codec registered for a lower-case encoding name."""
+    target = REGISTRY.get(encoding)
     if target is None:
         raise UnsupportedEncodingError(
             f"unknown encoding {encoding!r}; known: {', '.join(known_encodings())}"

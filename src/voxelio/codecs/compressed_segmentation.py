@@ -112,7 +112,9 @@ class CompressedSegmentationCodec(Codec):
         try:
             found = [np.asarray(lib.labels(bytes(s), size, dtype, block)) for s in streams]
         except Exception as exc:
-            raise DecodingError(f"compressed_segmentation chunk: cannot read labels: {exc}") from exc
+            raise DecodingError(
+                f"compressed_segmentation chunk: cannot read labels: {exc}"
+            ) from exc
         return np.unique(np.concatenate(found).astype(dtype, copy=False))
 
     def read_voxel(
@@ -175,4 +177,3 @@ class CompressedSegmentationCodec(Codec):
                 f"remap of a compressed_segmentation chunk: label {exc.args[0]} is not in the "
                 "mapping and preserve_missing_labels is off"
             ) from exc
-

@@ -39,7 +39,9 @@ def check_header(data: bytes, shape: Shape4, dtype: np.dtype) -> None:
         raise DecodingError(
             f"compresso chunk: bad steps {(xs, ys, zs)} or connectivity {conn} in the header"
         )
-    minimum = HEADER.size + ids * width + values * width + locs
+    bits = xs * ys * zs
+    window = 1 if bits <= 8 else 2 if bits <= 16 else 4 if bits <= 32 else 8
+    minimum = HEADER.size + (ids + locs) * width + values * window
     if minimum > len(data):
         raise DecodingError(
             f"compresso chunk: header promises at least {minimum} bytes, got {len(data)}"

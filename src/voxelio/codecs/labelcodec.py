@@ -122,6 +122,14 @@ class LabelCodec(Codec):
         preserve_missing_labels: bool = False,
     ) -> bytes:
         """Rewrite the label table without touching the boundary structure."""
+        if not preserve_missing_labels:
+            present = self.labels(data, shape, dtype, params)
+            missing = [int(v) for v in present if int(v) not in mapping]
+            if missing:
+                raise EncodingError(
+                    f"remap of a {self.name} chunk: label {missing[0]} is not in the mapping "
+                    "and preserve_missing_labels is off"
+                )
         self._validate(data, shape, np.dtype(dtype))
         return bytes(
             self._call(

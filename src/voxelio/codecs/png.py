@@ -22,6 +22,7 @@ from voxelio.codecs.pngwrite import write_png
 from voxelio.errors import DecodingError, EncodingError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
 
 class PngCodec(Codec):
@@ -56,6 +57,10 @@ class PngCodec(Codec):
         dtype = np.dtype(dtype)
         if bytes(data[:8]) != PNG_SIGNATURE:
             raise DecodingError(f"png chunk: no PNG signature ({len(data)} bytes)")
+        if bytes(data[-12:]) != IEND:
+            raise DecodingError(
+                f"png chunk: truncated, no IEND chunk at the end ({len(data)} bytes)"
+            )
         lib = self._lib()
         try:
             head = lib.header(bytes(data))
@@ -66,9 +71,7 @@ class PngCodec(Codec):
                 )
             else:
                 pixels = lib.load(bytes(data))
-        except DecodingError:
-            raise
-        except ImportError:
+        except (DecodingError, ImportError):
             raise
         except Exception as exc:  # libspng/libpng raise RuntimeError/ValueError on bad streams
             raise DecodingError(f"png chunk: cannot decode: {exc}") from exc

@@ -54,11 +54,30 @@ class ZfpcCodec(Codec):
     ) -> np.ndarray:
         if bytes(data[:4]) != MAGIC:
             raise DecodingError(f"zfpc chunk: no zfpc magic ({len(data)} bytes)")
+        lib = self._lib()
         try:
-            arr = np.asarray(self._lib().decompress(bytes(data)))
+            _check_length(lib, bytes(data))
+            arr = np.asarray(lib.decompress(bytes(data)))
+        except DecodingError:
+            raise
         except Exception as exc:  # zfpc raises DecodingError/AssertionError/ValueError
             raise DecodingError(f"zfpc chunk: cannot decode: {exc}") from exc
         if arr.ndim < 4 and arr.size == np.prod(shape):
             arr = arr.reshape(tuple(shape), order="F")
         arr = check_shape(arr, shape, np.dtype(dtype), "zfpc chunk")
         return arr if arr.flags.f_contiguous else np.asfortranarray(arr)
+
+
+def _check_length(lib: Any, data: bytes) -> None:
+    """Raise :class:`DecodingError` unless the stream index accounts for every byte."""
+    head = lib.ZfpcHeader.frombytes(data)
+    nstreams = int(head.num_streams())
+    start = lib.ZfpcHeader.header_size
+    index = np.frombuffer(data[start : start + 8 * (1 + nstreams)], dtype="<u8")
+    if len(index) != 1 + nstreams:
+        raise DecodingError(f"zfpc chunk: {len(data)} bytes cannot hold its stream index")
+    expected = int(index[0]) + sum(int(v) for v in index[1:])
+    if expected != len(data):
+        raise DecodingError(
+            f"zfpc chunk: stream index adds up to {expected} bytes, got {len(data)}"
+        )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import numpy as np
@@ -27,6 +27,7 @@ from voxelio.errors import (
 from voxelio.geometry import Bbox
 from voxelio.image.chunks import ChunkIO
 from voxelio.image.options import ImageOptions
+from voxelio.image.workers import WorkerPool, drain
 from voxelio.meta import Scale
 from voxelio.storage import PutOptions
 
@@ -41,6 +42,7 @@ class Layer:
     dtype: np.dtype
     num_channels: int
     chunks: ChunkIO
+    pool: WorkerPool = field(default_factory=WorkerPool, compare=False, repr=False)
 
     @property
     def codec(self) -> Codec:
@@ -54,15 +56,22 @@ class Layer:
 
 
 def run_tasks(
-    fn: Callable[[T], Any], items: Sequence[T], threads: int, progress: bool, desc: str
+    fn: Callable[[T], Any],
+    items: Sequence[T],
+    threads: int,
+    progress: bool,
+    desc: str,
+    pool: WorkerPool | None = None,
 ) -> None:
-    """Run ``fn`` on every item with ``threads`` worker threads pulling from one queue.
+    """Run ``fn`` on every item with ``threads`` workers pulling from one shared queue.
 
-    The first exception stops the workers (items not started are skipped) and is re-raised.
+    Workers come from ``pool`` when given (reused across calls), else are started for this
+    call. Calls made from inside a pool worker run inline. The first exception stops the
+    workers (items not started are skipped) and is re-raised in the caller's thread.
     """
     bar = tqdm(total=len(items), desc=desc, disable=not progress, unit="chunk")
     try:
-        if threads <= 1 or len(items) <= 1:
+        if threads <= 1 or len(items) <= 1 or (pool is not None and pool.in_worker()):
             for item in items:
                 fn(item)
                 bar.update(1)
@@ -70,26 +79,20 @@ def run_tasks(
         queue = iter(items)  # next() on a list iterator is atomic under the GIL
         errors: list[BaseException] = []
         stop = threading.Event()
+        count = min(threads, len(items))
 
-        def worker() -> None:
-            for item in queue:
-                if stop.is_set():
-                    return
-                try:
-                    fn(item)
-                except BaseException as exc:  # re-raised in the caller's thread
-                    errors.append(exc)
-                    stop.set()
-                    return
-                bar.update(1)
+        def loop() -> None:
+            drain(queue, fn, stop, errors, lambda: bar.update(1))
 
-        pool = [
-            threading.Thread(target=worker, daemon=True) for _ in range(min(threads, len(items)))
-        ]
-        for t in pool:
-            t.start()
-        for t in pool:
-            t.join()
+        if pool is not None:
+            for fut in pool.run(loop, count):
+                fut.result()
+        else:
+            started = [threading.Thread(target=loop, daemon=True) for _ in range(count)]
+            for t in started:
+                t.start()
+            for t in started:
+                t.join()
         if errors:
             raise errors[0]
     finally:
@@ -133,7 +136,7 @@ def download(layer: Layer, bbox: Bbox, options: ImageOptions) -> np.ndarray:
             _paint_one(layer, out, bbox, chunk, data, options)
 
     groups = layer.chunks.groups(chunks, for_write=False)
-    run_tasks(paint, groups, options.threads, options.progress, "Downloading")
+    run_tasks(paint, groups, options.threads, options.progress, "Downloading", layer.pool)
     return out
 
 
@@ -195,7 +198,7 @@ def upload(layer: Layer, bbox: Bbox, image: np.ndarray, options: ImageOptions) -
         layer.chunks.store(items, put_options)
 
     groups = layer.chunks.groups(chunks, for_write=True)
-    run_tasks(write, groups, options.threads, options.progress, "Uploading")
+    run_tasks(write, groups, options.threads, options.progress, "Uploading", layer.pool)
 
 
 def _encode_one(

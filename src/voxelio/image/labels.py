@@ -143,9 +143,7 @@ def download_label(layer: Layer, bbox: Bbox, label: int, options: ImageOptions) 
     return out
 
 
-def mask_segids(
-    img: np.ndarray, segids: Iterable[int], preserve_zeros: bool = False
-) -> np.ndarray:
+def mask_segids(img: np.ndarray, segids: Iterable[int], preserve_zeros: bool = False) -> np.ndarray:
     """Set every voxel not in ``segids`` to 0 (``preserve_zeros``: to the dtype's maximum,
     keeping zeros) in place; returns ``img``."""
     keep = np.asarray(sorted({int(s) for s in segids}), dtype=img.dtype)
@@ -174,13 +172,16 @@ def renumber(img: np.ndarray, background: Any = 0) -> tuple[np.ndarray, dict[int
     return out, mapping
 
 
-def exists_report(layer: Layer, bbox: Bbox) -> dict[str, bool]:
-    """``{chunk location: stored?}`` for every chunk ``bbox`` touches. Unsharded locations
-    are keys relative to the layer (``"<scale key>/<chunk name>"``, as in cloud-volume)."""
+def exists_report(layer: Layer, bbox: Bbox) -> tuple[dict[str, bool], list[str]]:
+    """``({chunk location: stored?}, [missing chunk keys])`` for every chunk ``bbox``
+    touches. Locations are full URLs (unsharded) or shard descriptions (sharded); the
+    missing keys are store keys of unsharded chunks (to evict from caches)."""
     chunks = list(layer.scale.grid.chunk_bboxes(bbox))
     io = layer.chunks
-    names = [io.key(c) if isinstance(io, UnshardedChunks) else io.describe(c) for c in chunks]
-    return dict(zip(names, io.exists(chunks)))
+    found = io.exists(chunks)
+    missing = [io.key(c) for c, ok in zip(chunks, found)
+               if not ok and isinstance(io, UnshardedChunks)]  # fmt: skip
+    return dict(zip((io.describe(c) for c in chunks), found)), missing
 
 
 def has_data(store: Store, scale_key: str) -> bool:

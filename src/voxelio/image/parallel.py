@@ -3,8 +3,12 @@
 A region is cut into slabs whose inner faces lie on the chunk grid, so no two slabs share a
 chunk (writers never race). Each worker process opens the shared array
 (:mod:`voxelio.image.sharedmem`) and reads or writes its slabs with the thread-parallel
-engine; the parent never holds a second copy. Workers are started with ``spawn`` (safe with
-the storage clients' threads) and get the layer through ``make_layer``, a picklable callable
+engine; the parent never holds a second copy. ``start_method`` picks how workers start:
+``fork`` (as cloud-volume does: scripts need no ``__main__`` guard) is only safe for local
+files, because obstore's runtime (s3, gs, http) does not survive a fork; the facade uses
+``spawn`` for those, so scripts reading the cloud with ``parallel > 1`` need the usual
+``if __name__ == "__main__":`` guard. They get the layer through
+``make_layer``, a picklable callable
 (e.g. ``functools.partial`` over a pickled volume) that returns a
 :class:`~voxelio.image.engine.Layer`. ``mem://`` layers live in one process: use one process.
 """
@@ -79,13 +83,16 @@ def _upload_blocks(
         conditional.upload(layer, block, np.asarray(src[_local_slices(bbox, block)]), options)
 
 
-def _run(fn: Callable[..., None], batches: list[list[Bbox]], processes: int, *args: Any) -> None:
+def _run(fn: Callable[..., None], batches: list[list[Bbox]], processes: int, method: str,
+         *args: Any) -> None:  # fmt: skip
     batches = [b for b in batches if b]
     if processes <= 1 or len(batches) <= 1:
         for batch in batches:
             fn(args[0], args[1], batch, *args[2:])
         return
-    ctx = multiprocessing.get_context("spawn")
+    if method not in multiprocessing.get_all_start_methods():
+        method = "spawn"
+    ctx = multiprocessing.get_context(method)
     with ProcessPoolExecutor(max_workers=min(processes, len(batches)), mp_context=ctx) as pool:
         futures = [pool.submit(fn, args[0], args[1], batch, *args[2:]) for batch in batches]
         for fut in futures:
@@ -94,7 +101,7 @@ def _run(fn: Callable[..., None], batches: list[list[Bbox]], processes: int, *ar
 
 def download(
     make_layer: LayerFactory, bbox: Bbox, location: str, options: ImageOptions,
-    processes: int = 1,
+    processes: int = 1, start_method: str = "spawn",
 ) -> np.memmap:  # fmt: skip
     """Read ``bbox`` into a new shared array at ``location`` with ``processes`` workers and
     return the parent's view of it (Fortran order ``[x, y, z, c]``)."""
@@ -109,13 +116,14 @@ def download(
     blocks = split_blocks(layer, inside, _pieces(layer, inside, processes))
     workers = max(1, processes)
     batches = [blocks[i::workers] for i in range(workers)]
-    _run(_download_blocks, batches, processes, make_layer, bbox, location, options)
+    _run(_download_blocks, batches, processes, start_method, make_layer, bbox, location, options)
     return out
 
 
 def upload(
     make_layer: LayerFactory, bbox: Bbox, location: str, options: ImageOptions,
     processes: int = 1, order: str = "F", cutout: Bbox | None = None,
+    start_method: str = "spawn",
 ) -> None:  # fmt: skip
     """Write the shared array at ``location`` (which covers ``bbox``) into the layer; only
     ``cutout`` (default ``bbox``, which must lie inside ``bbox``) is written."""
@@ -126,4 +134,6 @@ def upload(
     blocks = split_blocks(layer, target, _pieces(layer, target, processes))
     workers = max(1, processes)
     batches = [blocks[i::workers] for i in range(workers)]
-    _run(_upload_blocks, batches, processes, make_layer, bbox, location, order, options)
+    _run(
+        _upload_blocks, batches, processes, start_method, make_layer, bbox, location, order, options
+    )

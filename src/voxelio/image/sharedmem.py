@@ -72,7 +72,8 @@ def open_array(
         )
     if nbytes == 0:
         return np.memmap(path, dtype=dtype, mode="r+", shape=(1,))[:0].reshape(tuple(shape))  # type: ignore[return-value]
-    return np.memmap(path, dtype=dtype, mode="r+", shape=tuple(int(s) for s in shape), order=order)
+    dims = tuple(int(s) for s in shape)
+    return np.memmap(path, dtype=dtype, mode="r+", shape=dims, order=order)  # type: ignore[call-overload, no-any-return]
 
 
 def unlink(location: str) -> bool:

@@ -56,6 +56,11 @@ class ImageSource:
             return 1  # mem:// data lives in this process only
         return max(1, int(value or 1))
 
+    def _start(self) -> str:
+        """``fork`` for local files (no ``__main__`` guard needed), ``spawn`` for cloud stores
+        (obstore does not survive a fork)."""
+        return "fork" if self.vol.meta.path.protocol == "file" else "spawn"
+
     # ---- reads --------------------------------------------------------------------------
 
     def download(
@@ -86,7 +91,7 @@ class ImageSource:
         location = sharedmem.generate_location()
         try:
             out = parallel.download(self.vol._make_layer(mip), box, location,
-                                    self.vol._options(), processes)  # fmt: skip
+                                    self.vol._options(), processes, self._start())  # fmt: skip
         finally:
             sharedmem.unlink(location)  # the mapping stays valid until the array is freed
         return np.asarray(out)
@@ -98,8 +103,9 @@ class ImageSource:
         box = self._region(bbox, m, coord_resolution)
         return labels.unique(self.vol._layer(m), box, self.vol._options())
 
-    def download_points(self, pts: Any, mip: int | None = None,
-                        coord_resolution: Sequence[float] | None = None) -> dict[Any, Any]:  # fmt: skip
+    def download_points(
+        self, pts: Any, mip: int | None = None, coord_resolution: Sequence[float] | None = None
+    ) -> dict[Any, Any]:
         """``{(x, y, z): value}`` for points in mip-0 voxels (or ``coord_resolution`` units),
         read at ``mip``; keys are the points converted to ``mip``."""
         m = self.vol._m(mip)
@@ -119,8 +125,13 @@ class ImageSource:
                                            f"outside the bounds {bounds} of mip {m}")  # fmt: skip
         return labels.read_points(self.vol._layer(m), at_mip.tolist(), self.vol._options())
 
-    def download_files(self, bbox: Any, mip: int | None = None, decompress: bool = True,
-                       coord_resolution: Sequence[float] | None = None) -> dict[Any, bytes]:  # fmt: skip
+    def download_files(
+        self,
+        bbox: Any,
+        mip: int | None = None,
+        decompress: bool = True,
+        coord_resolution: Sequence[float] | None = None,
+    ) -> dict[Any, bytes]:
         """The stored chunks of a region without decoding (see
         :func:`voxelio.image.labels.download_files`)."""
         m = self.vol._m(mip)
@@ -128,12 +139,11 @@ class ImageSource:
         return labels.download_files(self.vol._layer(m), box, self.vol._options())
 
     def exists(self, bbox: Any, mip: int | None = None) -> dict[str, bool]:
-        """``{chunk key: stored?}`` for the chunks a region touches."""
+        """``{chunk location: stored?}`` for the chunks a region touches."""
         m = self.vol._m(mip)
-        report = labels.exists_report(self.vol._layer(m), self.vol._bbox(bbox, m))
-        for key, ok in report.items():
-            if not ok:
-                self.lru.pop((key, None))
+        report, missing = labels.exists_report(self.vol._layer(m), self.vol._bbox(bbox, m))
+        for key in missing:
+            self.lru.pop((key, None))
         return report
 
     def has_data(self, mip: int | None = None) -> bool:
@@ -161,8 +171,14 @@ class ImageSource:
         ``shared_memory_id``) and return a cutout viewing it; the caller unlinks it."""
         m = self.vol._m(mip)
         box = self.vol._bbox(bbox, m)
-        out = parallel.download(self.vol._make_layer(m), box, location or self.shared_memory_id,
-                                self.vol._options(), self._processes(None))  # fmt: skip
+        out = parallel.download(
+            self.vol._make_layer(m),
+            box,
+            location or self.shared_memory_id,
+            self.vol._options(),
+            self._processes(None),
+            self._start(),
+        )
         return self.vol._cutout(out, box, m)
 
     def download_to_file(self, path: str, bbox: Any, mip: int | None = None) -> Any:
@@ -170,15 +186,21 @@ class ImageSource:
         memory-mapped cutout of it."""
         return self.download_to_shared_memory(bbox, location=_as_file(path), mip=mip)
 
-    def upload_from_shared_memory(self, location: str, bbox: Any, order: str = "F",
-                                  cutout_bbox: Any = None, mip: int | None = None) -> None:  # fmt: skip
+    def upload_from_shared_memory(
+        self,
+        location: str,
+        bbox: Any,
+        order: str = "F",
+        cutout_bbox: Any = None,
+        mip: int | None = None,
+    ) -> None:
         """Write the shared array at ``location``, which covers ``bbox``, into the layer
         (only ``cutout_bbox`` of it when given)."""
         m = self.vol._m(mip)
         box = self.vol._bbox(bbox, m)
         cut = None if cutout_bbox is None else self.vol._bbox(cutout_bbox, m)
         parallel.upload(self.vol._make_layer(m), box, location, self.vol._options(),
-                        self._processes(None), order, cut)  # fmt: skip
+                        self._processes(None), order, cut, self._start())  # fmt: skip
 
     def upload_from_file(self, path: str, bbox: Any, order: str = "F",
                          cutout_bbox: Any = None, mip: int | None = None) -> None:  # fmt: skip
@@ -199,8 +221,7 @@ class ImageSource:
         info = copy.deepcopy(self.vol.info)
         scale = info["scales"][m]
         scale.pop("sharding", None)
-        if encoding is not None:
-            scale["encoding"] = encoding
+        _set_encoding(scale, encoding)
         info["scales"] = info["scales"][: m + 1]
         dest = type(self.vol)(f"mem://voxelio-cutout/{sharedmem.generate_location()}",
                               info=info, mip=m, compress=compress, progress=False,
@@ -217,6 +238,7 @@ class ImageSource:
         in blocks; returns the destination volume."""
         m = self.vol._m(mip)
         box = self.vol._bbox(bbox, m)
+        transfer.check_block_size(block_size)
         dest = self._destination(cloudpath, m, compress, encoding, sharded)
         self._copy_into(dest, box, m, block_size)
         return dest
@@ -232,8 +254,7 @@ class ImageSource:
             pass
         info = copy.deepcopy(self.vol.info)
         scale = info["scales"][mip]
-        if encoding is not None:
-            scale["encoding"] = encoding
+        _set_encoding(scale, encoding)
         if sharded is False:
             scale.pop("sharding", None)
         elif sharded is True and not scale.get("sharding"):
@@ -248,6 +269,13 @@ class ImageSource:
         transfer.transfer(self.vol._layer(mip), dest._layer(mip), box, src_options,
                           dest._options(), block_size)  # fmt: skip
 
+
+def _set_encoding(scale: dict[str, Any], encoding: str | None) -> None:
+    if encoding is None:
+        return
+    scale["encoding"] = encoding
+    if encoding == "compressed_segmentation":
+        scale.setdefault("compressed_segmentation_block_size", [8, 8, 8])
 
 
 def _as_file(path: str) -> str:

@@ -1,7 +1,8 @@
 """Copy a region of one layer to another in blocks, never holding the whole region.
 
 When both scales have the same chunk grid, encoding and layout (both unsharded), chunks are
-copied as stored bytes with no decode (:func:`copy_chunks`). Otherwise the region is read and
+copied as stored bytes with no decode (:func:`copy_chunks`), so every chunk the region
+touches is copied whole (as cloud-volume does). Otherwise the region is read and
 written in blocks on the destination's chunk grid: for a sharded destination one block is the
 set of chunks of one shard (so each shard file is written once, whole), for an unsharded one
 a box of about ``block_size`` chunks. Memory is a few blocks at a time. Coordinates are voxels
@@ -26,6 +27,14 @@ from voxelio.storage import PutOptions
 DEFAULT_BLOCK_CHUNKS = 64
 
 
+def check_block_size(block_size: int | None) -> int:
+    """``block_size`` as a positive chunk count (the default for ``None``)."""
+    block = DEFAULT_BLOCK_CHUNKS if block_size is None else int(block_size)
+    if block < 1:
+        raise ValueError(f"block_size must be a positive number of chunks, got {block_size}")
+    return block
+
+
 def same_layout(src: Layer, dst: Layer) -> bool:
     """Whether chunks can be copied byte for byte from ``src`` to ``dst``."""
     a, b = src.scale, dst.scale
@@ -45,9 +54,7 @@ def _put_options(dst: Layer, options: ImageOptions) -> PutOptions:
     )  # fmt: skip
 
 
-def copy_chunks(
-    src: Layer, dst: Layer, bbox: Bbox, block_size: int, options: ImageOptions
-) -> None:
+def copy_chunks(src: Layer, dst: Layer, bbox: Bbox, block_size: int, options: ImageOptions) -> None:
     """Copy the stored chunks ``bbox`` touches, ``block_size`` at a time, without decoding."""
     chunks = list(src.scale.grid.chunk_bboxes(bbox))
     put = _put_options(dst, options)
@@ -98,9 +105,7 @@ def transfer(
     block_size: int | None = None,
 ) -> None:  # fmt: skip
     """Copy ``bbox`` from ``src`` to ``dst`` (same bounds) in blocks; see the module docstring."""
-    block = int(block_size or DEFAULT_BLOCK_CHUNKS)
-    if block < 1:
-        raise ValueError(f"block_size must be a positive number of chunks, got {block_size}")
+    block = check_block_size(block_size)
     if same_layout(src, dst):
         copy_chunks(src, dst, bbox, block, dst_options)
         return

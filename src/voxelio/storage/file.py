@@ -158,7 +158,8 @@ class FileStore(Store):
         self._check_writable(key)
         base = self._path(key)
         payload = compress(data, options.compress, options.compress_level)
-        target = base.with_name(base.name + (SUFFIXES[options.compress] if options.compress else ""))
+        suffix = SUFFIXES[options.compress] if options.compress else ""
+        target = base.with_name(base.name + suffix)
         with _path_lock(base):
             current = self.get_with_version(key)
             version = None if current is None else current[1]

@@ -1,0 +1,142 @@
+"""Corrupt, truncated and wrongly sized chunks raise DecodingError for every encoding."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+
+from tests.codecs.cases import PARAMS, SUPPORTED, make_chunk
+from voxelio.codecs import get_codec
+from voxelio.errors import DecodingError
+
+SHAPE = (13, 7, 5)
+# fpzip and kempressed: the fpzip C library crashes on corrupt payloads (no checksum in the
+# format), so only their headers, sizes and types are tested (see the codec docstring).
+ENCODINGS = list(SUPPORTED)
+PAYLOAD_CHECKED = [e for e in ENCODINGS if e not in ("fpzip", "kempressed", "raw")]
+
+
+def _good(enc: str) -> tuple[bytes, tuple[int, int, int, int], np.dtype, dict[str, object]]:
+    dtype, nc = SUPPORTED[enc][-1] if enc != "raw" else ("uint16", 2)
+    chunk = make_chunk((*SHAPE, nc), dtype)
+    params = PARAMS.get(enc, {})
+    return get_codec(enc).encode(chunk, params), chunk.shape, np.dtype(dtype), params
+
+
+@pytest.mark.parametrize("enc", ENCODINGS)
+def test_empty(enc: str) -> None:
+    _, shape, dtype, params = _good(enc)
+    with pytest.raises(DecodingError, match=enc.split("_")[0]):
+        get_codec(enc).decode(b"", shape, dtype, params)
+
+
+@pytest.mark.parametrize("enc", ENCODINGS)
+def test_random_bytes(enc: str) -> None:
+    data, shape, dtype, params = _good(enc)
+    rng = np.random.default_rng(1)
+    # raw has no structure: random bytes of the right length are a valid raw chunk
+    for n in (7, 100) if enc == "raw" else (len(data), 7, 100):
+        with pytest.raises(DecodingError):
+            get_codec(enc).decode(rng.bytes(n), shape, dtype, params)
+
+
+@pytest.mark.parametrize("enc", ["raw", *PAYLOAD_CHECKED])
+def test_truncated(enc: str) -> None:
+    data, shape, dtype, params = _good(enc)
+    codec = get_codec(enc)
+    # compresso ends with a random-access z-index (16 bytes per z) its decoder does not need
+    last = len(data) - (16 * shape[2] + 1 if enc == "compresso" else 1)
+    for n in (len(data) // 2, last, 3, 1):
+        with pytest.raises(DecodingError):
+            codec.decode(data[:n], shape, dtype, params)
+
+
+@pytest.mark.parametrize("enc", ENCODINGS)
+def test_wrong_shape(enc: str) -> None:
+    data, shape, dtype, params = _good(enc)
+    # compressed_segmentation stores no shape: only a different block grid is detectable
+    other = (shape[0] * 2, shape[1], shape[2], shape[3])
+    with pytest.raises(DecodingError):
+        get_codec(enc).decode(data, other, dtype, params)
+
+
+@pytest.mark.parametrize("enc", ["raw", "compresso", "crackle", "fpzip", "kempressed"])
+def test_wrong_dtype(enc: str) -> None:
+    data, shape, dtype, params = _good(enc)
+    other = {"uint64": "uint32", "uint16": "uint8", "float32": "float64"}[dtype.name]
+    with pytest.raises(DecodingError):
+        get_codec(enc).decode(data, shape, np.dtype(other), params)
+
+
+def test_raw_extra_bytes() -> None:
+    data, shape, dtype, params = _good("raw")
+    with pytest.raises(DecodingError, match="raw"):
+        get_codec("raw").decode(data + b"\0\0", shape, dtype, params)
+
+
+@pytest.mark.parametrize("enc", ["compressed_segmentation", "compresso", "crackle"])
+@pytest.mark.parametrize("what", ["labels", "read_voxel", "contains", "remap"])
+def test_capabilities_on_corrupt(enc: str, what: str) -> None:
+    data, shape, dtype, params = _good(enc)
+    codec = get_codec(enc)
+    calls = {
+        "labels": lambda b: codec.labels(b, shape, dtype, params),
+        "read_voxel": lambda b: codec.read_voxel(b, shape, dtype, params, (1, 1, 1)),
+        "contains": lambda b: codec.contains(b, shape, dtype, params, 3),
+        "remap": lambda b: codec.remap(b, shape, dtype, params, {}, True),
+    }
+    for bad in (data[: len(data) // 2], b"", np.random.default_rng(2).bytes(len(data))):
+        with pytest.raises(DecodingError):
+            calls[what](bad)
+
+
+def _cseg_one_channel() -> tuple[bytearray, tuple[int, int, int, int], dict[str, object]]:
+    chunk = make_chunk((*SHAPE, 1), "uint32")
+    params: dict[str, object] = {"compressed_segmentation_block_size": [4, 4, 4]}
+    return (
+        bytearray(get_codec("compressed_segmentation").encode(chunk, params)),
+        (SHAPE[0], SHAPE[1], SHAPE[2], 1),
+        params,
+    )
+
+
+@pytest.mark.parametrize(
+    ("word", "value", "message"),
+    [
+        (0, 10**6, "channel 0 offset"),  # channel table offset past the end
+        (1, (3 << 24) | 4, "bit widths"),  # 3 encoded bits is not allowed
+        (2, 10**6, "encoded values"),  # values offset beyond the stream
+        (1, (16 << 24) | 4, "past the end"),  # 16-bit indices into a short table
+        (1, 0xFFFFFF, "past the end"),  # table offset beyond the stream
+    ],
+)
+def test_cseg_header_corruption(word: int, value: int, message: str) -> None:
+    data, shape, params = _cseg_one_channel()
+    struct.pack_into("<I", data, 4 * word, value)
+    with pytest.raises(DecodingError, match=message):
+        get_codec("compressed_segmentation").decode(bytes(data), shape, np.dtype("uint32"), params)
+
+
+def test_cseg_not_whole_words() -> None:
+    data, shape, params = _cseg_one_channel()
+    with pytest.raises(DecodingError, match="whole number of words"):
+        get_codec("compressed_segmentation").decode(
+            bytes(data) + b"\0", shape, np.dtype("uint32"), params
+        )
+
+
+def test_image_channel_mismatch() -> None:
+    gray = make_chunk((*SHAPE, 1), "uint8")
+    for enc in ("png", "jpeg", "jxl"):
+        data = get_codec(enc).encode(gray, PARAMS.get(enc, {}))
+        with pytest.raises(DecodingError, match="channel"):
+            get_codec(enc).decode(data, (SHAPE[0], SHAPE[1], SHAPE[2], 3), np.dtype("uint8"), {})
+
+
+def test_png_bit_depth_mismatch() -> None:
+    wide = make_chunk((*SHAPE, 1), "uint16")
+    data = get_codec("png").encode(wide, {})
+    with pytest.raises(DecodingError, match="uint16 samples in a uint8 layer"):
+        get_codec("png").decode(data, wide.shape, np.dtype("uint8"), {})

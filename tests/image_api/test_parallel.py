@@ -1,0 +1,102 @@
+"""Processes with shared memory, files as arrays, and the race of concurrent writers."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.image_api.conftest import Backend, make_layer, seg_array
+from voxelio import CloudVolume
+from voxelio.image import sharedmem
+
+
+def test_parallel_download_and_shared_memory(backend: Backend, tmp_path: Path) -> None:
+    path, kw = backend("seg")
+    arr = seg_array()
+    make_layer(path, arr, **kw)
+    vol = CloudVolume(path, parallel=2, **kw)
+    assert np.array_equal(vol[:, :, :][..., 0], arr)
+    assert np.array_equal(
+        vol.download([3, 4, 5, 50, 41, 33], parallel=2)[..., 0], arr[3:50, 4:41, 5:33]
+    )
+    location = vol.generate_shared_memory_location()
+    assert location != vol.shared_memory_id
+    img = vol.download_to_shared_memory(np.s_[:, :, :], location=location)
+    try:
+        assert np.array_equal(img[..., 0], arr)
+        assert (Path(sharedmem.shm_dir()) / location).exists()
+        again = sharedmem.open_array(location, arr.shape + (1,), np.uint32)
+        assert np.array_equal(again[..., 0], arr)
+        again[...] = 7  # write through shared memory, then upload from it
+        vol.upload_from_shared_memory(location, vol.bounds, cutout_bbox=[16, 16, 16, 48, 48, 32])
+    finally:
+        assert sharedmem.unlink(location) and not sharedmem.unlink(location)
+    expected = arr.copy()
+    expected[16:48, 16:48, 16:32] = 7
+    assert np.array_equal(CloudVolume(path, **kw)[:, :, :][..., 0], expected)
+    default = vol.download_to_shared_memory(vol.bounds)
+    assert default.shape == arr.shape + (1,) and vol.unlink_shared_memory()
+
+
+def test_download_to_file_and_upload_from_file(tmp_path: Path) -> None:
+    arr = seg_array()
+    vol = make_layer(f"file://{tmp_path}/seg", arr)
+    target = tmp_path / "array.bin"
+    img = vol.download_to_file(str(target), vol.bounds)
+    assert np.array_equal(img[..., 0], arr) and target.stat().st_size == arr.nbytes
+    dest = make_layer(f"file://{tmp_path}/dst", np.zeros_like(arr))
+    dest.upload_from_file(str(target), dest.bounds)
+    assert np.array_equal(dest[:, :, :][..., 0], arr)
+
+
+def test_bad_shared_memory(tmp_path: Path) -> None:
+    vol = make_layer(f"file://{tmp_path}/seg", seg_array())
+    with pytest.raises(FileNotFoundError):
+        vol.upload_from_shared_memory("voxelio-shm-does-not-exist", vol.bounds)
+    small = vol.generate_shared_memory_location()
+    sharedmem.open_array(small, (2, 2, 2, 1), np.uint32, create=True)
+    try:
+        with pytest.raises(ValueError, match="needs"):
+            vol.upload_from_shared_memory(small, vol.bounds)
+        with pytest.raises(ValueError):
+            sharedmem.open_array(small, (2, 2, 2, 1), np.uint32, order="K")
+    finally:
+        sharedmem.unlink(small)
+    with pytest.raises(ValueError):
+        sharedmem.location_path("")
+
+
+# ---- the race: non-aligned writes into shared chunks, from several processes at once -------
+
+
+def test_concurrent_non_aligned_writes(backend: Backend) -> None:
+    path, kw = backend("race")
+    shape = (64, 48, 48)
+    make_layer(path, np.zeros(shape, np.uint32), **kw)
+    expected = np.zeros(shape, np.uint32)
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(4) as pool:
+        pool.map(_write_disjoint, [(path, kw, i) for i in range(len(DISJOINT))])
+    for i, box in enumerate(DISJOINT):
+        expected[box] = i + 1
+    assert np.array_equal(CloudVolume(path, **kw)[:, :, :][..., 0], expected)
+
+
+# disjoint, non-aligned boxes (chunk 16): every chunk they touch is shared by several writers
+DISJOINT = [
+    np.s_[x : x + 10, y : y + 8, z : z + 12]
+    for x in (3, 13, 23, 33)
+    for y in (5, 13)
+    for z in (2, 14)
+]
+
+
+def _write_disjoint(args: tuple[str, dict, int]) -> None:
+    path, kw, i = args
+    vol = CloudVolume(path, non_aligned_writes=True, **kw)
+    box = DISJOINT[i]
+    for _ in range(2):  # twice, to widen the window of the race
+        vol[box] = np.full((10, 8, 12), i + 1, np.uint32)
