@@ -189,7 +189,8 @@ def seaweedfs_s3(workdir: str | None = None) -> Iterator[S3Server]:
             f"-filer.port={ports['f']}", f"-filer.port.grpc={ports['fg']}",
             "-s3", f"-s3.port={ports['s']}", f"-s3.port.grpc={ports['sg']}",
             f"-s3.config={root / 's3.json'}", "-master.volumeSizeLimitMB=16",
-            "-volume.max=200", "-metricsPort=0",
+            "-volume.max=200", "-metricsPort=0", "-s3.port.iceberg=0", "-s3.port.lance=0",
+            "-master.telemetry=false",
             f"-filer.localSocket={root / 'filer.sock'}", f"-s3.localSocket={root / 's3.sock'}",
         ]  # fmt: skip
         log = root / "weed.log"

@@ -137,3 +137,7 @@ class SkeletonEncodeError(EncodingError):
 
 class SpatialIndexGapError(SpatialIndexError):
     """The spatial index does not cover the requested region (cloud-volume's name)."""
+
+
+class SubvoxelVolumeError(OutOfBoundsError):
+    """A requested box is smaller than one voxel at the target resolution."""

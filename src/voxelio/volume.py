@@ -28,16 +28,17 @@ from voxelio.cutout import VolumeCutout
 from voxelio.errors import InfoUnavailableError, OutOfBoundsError
 from voxelio.formats.precomputed.layer import image_layer
 from voxelio.formats.precomputed.metadata import PrecomputedMetadata, fetch_info
-from voxelio.geometry import Bbox, Vec
+from voxelio.geometry import Bbox
 from voxelio.geometry.slicing import resolve
 from voxelio.image import sharedmem
 from voxelio.image.engine import Layer
 from voxelio.image.options import ImageOptions
 from voxelio.image.source import ImageSource
-from voxelio.meta import add_scale, create_new_info, validate_info, validate_provenance
+from voxelio.meta import create_new_info, validate_info, validate_provenance
 from voxelio.meta.info import Scale
 from voxelio.paths import CloudPath, parse
 from voxelio.storage import Store, open_store
+from voxelio.volume_meta import VolumeMetadata
 
 INTERACTIVE = bool(getattr(sys, "ps1", sys.flags.interactive))
 
@@ -53,7 +54,7 @@ def cdn_cache_control(value: bool | int | str | None) -> str | None:
     return str(value)
 
 
-class CloudVolume:
+class CloudVolume(VolumeMetadata):
     """A Neuroglancer Precomputed layer, read and written like cloud-volume's ``CloudVolume``.
 
     Every option of cloud-volume's constructor is accepted. ``cache`` (True or a directory)
@@ -62,6 +63,8 @@ class CloudVolume:
     ``lru_bytes`` bounds an in-memory LRU of stored chunks (``vol.image.lru``; ``lru_encoding``
     is accepted, chunks are always kept as stored). ``parallel=N`` (or True: all cores) reads
     and writes with N processes sharing memory; each process also uses threads.
+    ``storage_options`` (voxelio only) go to the storage backend: ``endpoint``, ``region``,
+    ``concurrency``, ``retry`` (see :func:`voxelio.storage.open_store`).
     ``green_threads`` is accepted and has no effect: voxelio uses threads, which overlap I/O
     as well as gevent would and also decode in parallel.
     """
@@ -99,8 +102,10 @@ class CloudVolume:
         timestamp: int | None = None,
         codec_threads: int = 1,
         overwrite_partial_chunks: bool = False,
+        storage_options: dict[str, Any] | None = None,
     ) -> None:
         self._secrets = secrets
+        self._storage_options = dict(storage_options or {})
         self._use_https = use_https
         self.bounded = bounded
         self.autocrop = autocrop
@@ -141,7 +146,9 @@ class CloudVolume:
     # ---- construction helpers -----------------------------------------------------------
 
     def _open_store(self, path: CloudPath) -> Store:
-        return open_store(path.url, secrets=self._secrets, use_https=self._use_https)
+        return open_store(
+            path.url, secrets=self._secrets, use_https=self._use_https, **self._storage_options
+        )
 
     def _load(
         self, path: CloudPath, info: dict[str, Any] | None, max_redirects: int
@@ -214,227 +221,6 @@ class CloudVolume:
         lo = np.asarray(voxel_offset)
         vol[Bbox(lo, lo + np.asarray(arr4.shape[:3]))] = arr4
         return vol
-
-    # ---- metadata -----------------------------------------------------------------------
-
-    @property
-    def info(self) -> dict[str, Any]:
-        """The info dict (edit it, then ``commit_info()``)."""
-        return self.meta.info
-
-    @info.setter
-    def info(self, value: dict[str, Any]) -> None:
-        validate_info(value, f"{self.meta.path.url}/info")
-        self.meta.info = value
-
-    @property
-    def provenance(self) -> dict[str, Any]:
-        """The provenance dict (edit it, then ``commit_provenance()``)."""
-        return self.meta.provenance
-
-    @provenance.setter
-    def provenance(self, value: dict[str, Any] | str) -> None:
-        self.meta.provenance = _provenance(value)
-
-    def commit_info(self) -> None:
-        """Write the info file."""
-        self.meta.commit_info()
-
-    def refresh_info(self) -> dict[str, Any]:
-        """Re-read the info file (following redirects)."""
-        self.meta = self._load(self.meta.path, None, self.max_redirects)
-        return self.meta.info
-
-    def commit_provenance(self) -> None:
-        """Write the provenance file."""
-        self.meta.commit_provenance()
-
-    def refresh_provenance(self) -> dict[str, Any]:
-        """Re-read the provenance file."""
-        return self.meta.fetch_provenance()
-
-    def add_scale(
-        self,
-        factor: Sequence[int],
-        encoding: str | None = None,
-        chunk_size: Sequence[int] | None = None,
-        info: dict[str, Any] | None = None,
-        **params: Any,
-    ) -> dict[str, Any]:
-        """Add a scale downsampled by ``factor`` from the last one (not committed)."""
-        return add_scale(
-            self.info if info is None else info, factor, encoding, chunk_size, **params
-        )
-
-    def reset_scales(self) -> None:
-        """Drop every scale but mip 0 (not committed)."""
-        self.info["scales"] = self.info["scales"][:1]
-        self._mip = 0
-
-    @property
-    def mip(self) -> int:
-        """The working mip level; set it by level or by resolution ``[x, y, z]`` in nm."""
-        return self._mip
-
-    @mip.setter
-    def mip(self, value: int | Sequence[float]) -> None:
-        self._mip = self.meta.to_mip(value)
-
-    def _m(self, mip: int | Sequence[float] | None) -> int:
-        return self._mip if mip is None else self.meta.to_mip(mip)
-
-    def mip_scale(self, mip: int | None = None) -> dict[str, Any]:
-        """The scale dict of ``mip``."""
-        return self.info["scales"][self._m(mip)]
-
-    def mip_resolution(self, mip: int | None = None) -> Vec:
-        """nm per voxel at ``mip``."""
-        return self.meta.resolution(self._m(mip))
-
-    def mip_voxel_offset(self, mip: int | None = None) -> Vec:
-        """Voxel offset at ``mip``."""
-        return Vec(*self.meta.scale(self._m(mip)).voxel_offset)
-
-    def mip_volume_size(self, mip: int | None = None) -> Vec:
-        """Size in voxels (x, y, z) at ``mip``."""
-        return Vec(*self.meta.scale(self._m(mip)).size)
-
-    def mip_chunk_size(self, mip: int | None = None) -> Vec:
-        """Chunk size in voxels at ``mip``."""
-        return Vec(*self.meta.scale(self._m(mip)).chunk_size)
-
-    def mip_underlying(self, mip: int | None = None) -> Vec:
-        """The storage chunk size (same as ``mip_chunk_size``)."""
-        return self.mip_chunk_size(mip)
-
-    def mip_key(self, mip: int | None = None) -> str:
-        """The scale's key (directory) at ``mip``."""
-        return self.meta.scale(self._m(mip)).key
-
-    def mip_bounds(self, mip: int | None = None) -> Bbox:
-        """Voxel bounds at ``mip``."""
-        return self.meta.bounds(self._m(mip))
-
-    def mip_shape(self, mip: int | None = None) -> Vec:
-        """``(x, y, z, channels)`` at ``mip``."""
-        return Vec(*self.mip_volume_size(mip), self.num_channels)
-
-    def mip_encoding(self, mip: int | None = None) -> str:
-        """The chunk encoding at ``mip``."""
-        return self.meta.scale(self._m(mip)).encoding
-
-    def mip_downsample_ratio(self, mip: int | None = None) -> Vec:
-        """Resolution of ``mip`` over that of mip 0."""
-        return self.meta.downsample_ratio(self._m(mip))
-
-    def mip_compressed_segmentation_block_size(self, mip: int | None = None) -> Vec | None:
-        """The compressed_segmentation block size at ``mip`` (None for other encodings)."""
-        block = self.mip_scale(mip).get("compressed_segmentation_block_size")
-        return None if block is None else Vec(*block)
-
-    scale = property(lambda self: self.mip_scale(), doc="The working scale dict.")
-    resolution = property(lambda self: self.mip_resolution(), doc="nm per voxel.")
-    voxel_offset = property(lambda self: self.mip_voxel_offset(), doc="Voxel offset.")
-    volume_size = property(lambda self: self.mip_volume_size(), doc="Size (x, y, z) in voxels.")
-    chunk_size = property(lambda self: self.mip_chunk_size(), doc="Chunk size in voxels.")
-    underlying = property(lambda self: self.mip_underlying(), doc="Storage chunk size.")
-    key = property(lambda self: self.mip_key(), doc="The scale key.")
-    bounds = property(lambda self: self.mip_bounds(), doc="Voxel bounds.")
-    shape = property(lambda self: self.mip_shape(), doc="(x, y, z, channels).")
-    encoding = property(lambda self: self.mip_encoding(), doc="Chunk encoding.")
-    downsample_ratio = property(lambda self: self.mip_downsample_ratio(), doc="Ratio to mip 0.")
-    compressed_segmentation_block_size = property(
-        lambda self: self.mip_compressed_segmentation_block_size(), doc="cseg block size."
-    )
-
-    @property
-    def scales(self) -> list[dict[str, Any]]:
-        """``info["scales"]``."""
-        return list(self.info["scales"])
-
-    @property
-    def available_mips(self) -> list[int]:
-        """Every mip level in the info."""
-        return list(range(self.meta.num_mips))
-
-    @property
-    def available_resolutions(self) -> list[Vec]:
-        """The resolution of each mip."""
-        return [self.meta.resolution(m) for m in self.available_mips]
-
-    @property
-    def num_channels(self) -> int:
-        """Channels per voxel."""
-        return int(self.info["num_channels"])
-
-    @property
-    def dtype(self) -> str:
-        """The info's ``data_type``."""
-        return str(self.info["data_type"])
-
-    data_type = dtype
-
-    @property
-    def layer_type(self) -> str:
-        """``"image"`` or ``"segmentation"``."""
-        return str(self.info["type"])
-
-    @property
-    def ndim(self) -> int:
-        """Always 4: x, y, z, channel."""
-        return 4
-
-    @property
-    def cloudpath(self) -> str:
-        """The layer's cloud path."""
-        return self.meta.path.cloudpath
-
-    layer_cloudpath = cloudpath
-
-    @property
-    def base_cloudpath(self) -> str:
-        """The directory holding the layer."""
-        return self.meta.path.basepath
-
-    @property
-    def info_cloudpath(self) -> str:
-        """The info file's path."""
-        return self.meta.path.url + "/info"
-
-    @property
-    def dataset_name(self) -> str:
-        """The dataset (second to last path segment)."""
-        return self.meta.path.dataset
-
-    @property
-    def layer(self) -> str:
-        """The layer name (last path segment)."""
-        return self.meta.path.layer
-
-    # ---- coordinate helpers -------------------------------------------------------------
-
-    def bbox_to_mip(self, bbox: Any, mip: int, to_mip: int) -> Bbox:
-        """Convert a box in voxels of ``mip`` to voxels of ``to_mip`` (outward rounding)."""
-        box = Bbox.create(bbox, context=self.mip_bounds(mip))
-        ratio = np.asarray(self.mip_resolution(mip)) / np.asarray(self.mip_resolution(to_mip))
-        lo = np.floor(np.asarray(box.minpt) * ratio)
-        hi = np.ceil(np.asarray(box.maxpt) * ratio)
-        return Bbox(lo, hi, dtype=np.int64)
-
-    def point_to_mip(self, pt: Sequence[float], mip: int, to_mip: int) -> Vec:
-        """Convert a voxel coordinate from ``mip`` to ``to_mip`` (floored)."""
-        ratio = np.asarray(self.mip_resolution(mip)) / np.asarray(self.mip_resolution(to_mip))
-        return Vec(*np.floor(np.asarray(pt[:3], dtype=float) * ratio).astype(np.int64))
-
-    def slices_from_global_coords(self, slices: Any) -> tuple[slice, ...]:
-        """Mip-0 slices (or box) converted to slices at the working mip."""
-        box = Bbox.create(slices, context=self.mip_bounds(0))
-        return self.bbox_to_mip(box, 0, self.mip).to_slices()
-
-    def slices_to_global_coords(self, slices: Any) -> tuple[slice, ...]:
-        """Working-mip slices (or box) converted to mip-0 slices."""
-        box = Bbox.create(slices, context=self.bounds)
-        return self.bbox_to_mip(box, self.mip, 0).to_slices()
 
     # ---- image I/O ----------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ LAYERS = {
     "spatial_index": 4,
     "formats": 5,
     "volume": 6,
+    "volume_meta": 6,
     "cutout": 6,
     "__init__": 6,
     "demo": 7,

@@ -51,3 +51,27 @@ def test_http_volume_read_fill_missing(http_server: HTTPServer, http_root: Path,
     assert (got == 0).sum() == 16 * 16 * 8
     mask = got != 0
     assert np.array_equal(got[mask], data[mask])
+
+
+def test_gcs_volume_read(gcs_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A layer (gzip objects with Content-Encoding, like cloud-volume uploads) read via gs://."""
+    import gzip
+
+    from voxelio import CloudVolume
+
+    local = tmp_path / "img"
+    vol = CloudVolume(f"file://{local}", info=_info())
+    vol.commit_info()
+    data = np.random.default_rng(2).integers(0, 255, size=(48, 32, 16, 1), dtype=np.uint8)
+    vol[:, :, :] = data
+    bucket = "vol-bucket"
+    gcs_server.create_bucket(bucket)
+    for f in local.rglob("*"):
+        if f.is_file():
+            name = "ds/img/" + f.relative_to(local).as_posix()
+            gcs_server.upload(bucket, name, gzip.compress(f.read_bytes()),
+                              content_encoding="gzip")  # fmt: skip
+    remote = CloudVolume(f"gs://{bucket}/ds/img",
+                         storage_options={"endpoint": gcs_server.endpoint})  # fmt: skip
+    assert np.array_equal(np.asarray(remote[:, :, :]), data)
+    assert np.array_equal(np.asarray(remote[7:40, 1:31, 3:16]), data[7:40, 1:31, 3:16])

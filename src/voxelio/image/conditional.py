@@ -25,7 +25,7 @@ from voxelio.errors import WriteConflictError
 from voxelio.geometry import Bbox
 from voxelio.image import engine
 from voxelio.image.chunks import UnshardedChunks
-from voxelio.image.engine import Layer, _local_slices, decode_chunk, run_tasks
+from voxelio.image.engine import Layer, local_slices, decode_chunk, run_tasks
 from voxelio.image.options import ImageOptions
 from voxelio.storage import PutOptions, Store
 
@@ -63,7 +63,7 @@ def upload(layer: Layer, bbox: Bbox, image: np.ndarray, options: ImageOptions) -
         return
     core = core_box(layer, bbox)
     if core is not None:
-        engine.upload(layer, core, img[_local_slices(bbox, core)], options)
+        engine.upload(layer, core, img[local_slices(bbox, core)], options)
     shell = [c for c in layer.scale.grid.chunk_bboxes(bbox) if Bbox.intersection(c, bbox) != c]
     put_options = PutOptions(
         compress=options.compress, compress_level=options.compress_level,
@@ -82,7 +82,7 @@ def _swap_chunk(
     store: Any = io.store_
     key = io.key(chunk)
     region = Bbox.intersection(chunk, bbox)
-    part = img[_local_slices(bbox, region)]
+    part = img[local_slices(bbox, region)]
     for attempt in range(MAX_ATTEMPTS):
         found = store.get_with_version(key)
         if found is None:
@@ -91,7 +91,7 @@ def _swap_chunk(
         else:
             whole = np.array(decode_chunk(layer, chunk, found[0]), order="F", copy=True)
             version = found[1]
-        whole[_local_slices(chunk, region)] = part
+        whole[local_slices(chunk, region)] = part
         data = layer.codec.encode(whole, layer.scale.params)
         try:
             store.put_if(key, data, put_options, expected_version=version)

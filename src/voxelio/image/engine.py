@@ -99,7 +99,7 @@ def run_tasks(
         bar.close()
 
 
-def _local_slices(outer: Bbox, inner: Bbox) -> tuple[slice, slice, slice]:
+def local_slices(outer: Bbox, inner: Bbox) -> tuple[slice, slice, slice]:
     o, lo, hi = outer._min, inner._min, inner._max
     return (
         slice(lo[0] - o[0], hi[0] - o[0]),
@@ -149,14 +149,14 @@ def _paint_one(
     options: ImageOptions,
 ) -> None:
     region = Bbox.intersection(chunk, bbox)
-    dst = _local_slices(bbox, region)
+    dst = local_slices(bbox, region)
     if data is None:
         if not options.fill_missing:
             raise EmptyVolumeException(f"{layer.chunks.describe(chunk)}: chunk is missing")
         out[dst] = options.background_color
         return
     arr = decode_chunk(layer, chunk, data)
-    out[dst] = arr[_local_slices(chunk, region)]
+    out[dst] = arr[local_slices(chunk, region)]
 
 
 def check_write(layer: Layer, bbox: Bbox, image: np.ndarray, options: ImageOptions) -> np.ndarray:
@@ -206,10 +206,10 @@ def _encode_one(
 ) -> bytes | None:
     """The encoded bytes of one chunk of a write (``None``: delete it as all background)."""
     region = Bbox.intersection(chunk, bbox)
-    part = img[_local_slices(bbox, region)]
+    part = img[local_slices(bbox, region)]
     if region != chunk:
         whole = _existing_chunk(layer, chunk, options)
-        whole[_local_slices(chunk, region)] = part
+        whole[local_slices(chunk, region)] = part
         part = whole
     if options.delete_black_uploads and _is_background(part, options.background_color):
         return None

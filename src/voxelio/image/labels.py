@@ -17,7 +17,7 @@ import numpy as np
 from voxelio.errors import EmptyVolumeException
 from voxelio.geometry import Bbox
 from voxelio.image.chunks import UnshardedChunks
-from voxelio.image.engine import Layer, _local_slices, decode_chunk, download, run_tasks
+from voxelio.image.engine import Layer, local_slices, decode_chunk, download, run_tasks
 from voxelio.image.options import ImageOptions
 from voxelio.storage import Store
 
@@ -57,7 +57,7 @@ def _chunk_labels(
     if region == chunk:
         return layer.codec.labels(data, layer.chunk_shape(chunk), layer.dtype, layer.scale.params)
     arr = decode_chunk(layer, chunk, data)
-    return np.unique(arr[_local_slices(chunk, region)])
+    return np.unique(arr[local_slices(chunk, region)])
 
 
 def read_points(
@@ -125,7 +125,7 @@ def download_label(layer: Layer, bbox: Bbox, label: int, options: ImageOptions) 
 
     def task(group: list[Bbox]) -> None:
         for chunk, data in zip(group, layer.chunks.fetch(group)):
-            dst = _local_slices(bbox, Bbox.intersection(chunk, bbox))
+            dst = local_slices(bbox, Bbox.intersection(chunk, bbox))
             if data is None:
                 _missing(layer, chunk, options)
                 out[dst] = options.background_color == label
@@ -135,7 +135,7 @@ def download_label(layer: Layer, bbox: Bbox, label: int, options: ImageOptions) 
                 out[dst] = False
                 continue
             arr = decode_chunk(layer, chunk, data)
-            out[dst] = arr[_local_slices(chunk, Bbox.intersection(chunk, bbox))] == label
+            out[dst] = arr[local_slices(chunk, Bbox.intersection(chunk, bbox))] == label
 
     chunks = list(layer.scale.grid.chunk_bboxes(bbox))
     run_tasks(task, layer.chunks.groups(chunks, for_write=False), options.threads,

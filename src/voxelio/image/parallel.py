@@ -24,7 +24,7 @@ import numpy as np
 
 from voxelio.geometry import Bbox
 from voxelio.image import conditional, engine
-from voxelio.image.engine import Layer, _local_slices
+from voxelio.image.engine import Layer, local_slices
 from voxelio.image.options import ImageOptions
 from voxelio.image.sharedmem import open_array
 
@@ -68,7 +68,7 @@ def _download_blocks(
     shape = tuple(int(v) for v in bbox.size()) + (layer.num_channels,)
     out = open_array(location, shape, layer.dtype, "F")
     for block in blocks:
-        out[_local_slices(bbox, block)] = engine.download(layer, block, options)
+        out[local_slices(bbox, block)] = engine.download(layer, block, options)
     out.flush()
 
 
@@ -80,7 +80,7 @@ def _upload_blocks(
     shape = tuple(int(v) for v in bbox.size()) + (layer.num_channels,)
     src = open_array(location, shape, layer.dtype, order)
     for block in blocks:
-        conditional.upload(layer, block, np.asarray(src[_local_slices(bbox, block)]), options)
+        conditional.upload(layer, block, np.asarray(src[local_slices(bbox, block)]), options)
 
 
 def _run(fn: Callable[..., None], batches: list[list[Bbox]], processes: int, method: str,

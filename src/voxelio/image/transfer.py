@@ -19,7 +19,7 @@ from tqdm import tqdm
 from voxelio.geometry import Bbox
 from voxelio.image import engine
 from voxelio.image.chunks import UnshardedChunks
-from voxelio.image.engine import Layer, _local_slices
+from voxelio.image.engine import Layer, local_slices
 from voxelio.image.options import ImageOptions
 from voxelio.storage import PutOptions
 
@@ -138,11 +138,11 @@ def _transfer_shards(
             for chunk in group:
                 if Bbox.intersection(chunk, bbox) != chunk:
                     continue  # partial chunks are written below through the engine
-                items.append((chunk, dst.codec.encode(arr[_local_slices(hull, chunk)],
+                items.append((chunk, dst.codec.encode(arr[local_slices(hull, chunk)],
                                                       dst.scale.params)))  # fmt: skip
             dst.chunks.store(items, put)
             partial = [c for c in group if Bbox.intersection(c, bbox) != c]
             for chunk in partial:
                 region = Bbox.intersection(chunk, bbox)
-                engine.upload(dst, region, arr[_local_slices(hull, region)], _quiet(dst_options))
+                engine.upload(dst, region, arr[local_slices(hull, region)], _quiet(dst_options))
             bar.update(1)
