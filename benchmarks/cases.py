@@ -99,20 +99,51 @@ LONG_WRITE_SECONDS = 4.0  # writes and cutout runs longer than this get 2 repeat
 def _cases() -> list[Case]:
     return [
         Case("img-raw-64", "image uint8, raw, 64³ chunks", "image", "raw", (64, 64, 64), s3=True),
-        Case("img-gzip-64", "image uint8, raw+gzip, 64³ chunks", "image", "raw", (64, 64, 64),
-             gzip=True),
+        Case(
+            "img-gzip-64",
+            "image uint8, raw+gzip, 64³ chunks",
+            "image",
+            "raw",
+            (64, 64, 64),
+            gzip=True,
+        ),
         Case("img-jpeg-64", "image uint8, jpeg, 64³ chunks", "image", "jpeg", (64, 64, 64)),
         Case("img-png-64", "image uint8, png, 64³ chunks", "image", "png", (64, 64, 64)),
-        Case("img-raw-128x16", "image uint8, raw, 128×128×16 chunks", "image", "raw",
-             (128, 128, 16)),
-        Case("img-gzip-128x16", "image uint8, raw+gzip, 128×128×16 chunks", "image", "raw",
-             (128, 128, 16), gzip=True),
-        Case("seg-gzip-64", "segmentation uint64, raw+gzip, 64³ chunks", "seg", "raw",
-             (64, 64, 64), gzip=True),
-        Case("seg-cseg-64", "segmentation uint64, compressed_segmentation, 64³ chunks", "seg",
-             "compressed_segmentation", (64, 64, 64), s3=True),
-        Case("seg-cseg-sharded", "segmentation uint64, sharded compressed_segmentation, 64³ chunks",
-             "seg", "compressed_segmentation", (64, 64, 64), sharded=True),
+        Case(
+            "img-raw-128x16", "image uint8, raw, 128×128×16 chunks", "image", "raw", (128, 128, 16)
+        ),
+        Case(
+            "img-gzip-128x16",
+            "image uint8, raw+gzip, 128×128×16 chunks",
+            "image",
+            "raw",
+            (128, 128, 16),
+            gzip=True,
+        ),
+        Case(
+            "seg-gzip-64",
+            "segmentation uint64, raw+gzip, 64³ chunks",
+            "seg",
+            "raw",
+            (64, 64, 64),
+            gzip=True,
+        ),
+        Case(
+            "seg-cseg-64",
+            "segmentation uint64, compressed_segmentation, 64³ chunks",
+            "seg",
+            "compressed_segmentation",
+            (64, 64, 64),
+            s3=True,
+        ),
+        Case(
+            "seg-cseg-sharded",
+            "segmentation uint64, sharded compressed_segmentation, 64³ chunks",
+            "seg",
+            "compressed_segmentation",
+            (64, 64, 64),
+            sharded=True,
+        ),
     ]
 
 
@@ -123,9 +154,20 @@ def plan(quick: bool) -> Plan:
             "image": Source("image", (256, 256, 256), "uint8", "image"),
             "seg": Source("seg", (256, 256, 128), "uint64", "segmentation", labels=1000),
         }
-        return Plan("quick", sources, _cases(), read_repeats=3, write_repeats=2,
-                    subbox_repeats=3, cutout_repeats=2, cutouts=50, limit_repeats=3,
-                    s3_repeats=2, cv_parallel=(1,), rounds=1)
+        return Plan(
+            "quick",
+            sources,
+            _cases(),
+            read_repeats=3,
+            write_repeats=2,
+            subbox_repeats=3,
+            cutout_repeats=2,
+            cutouts=50,
+            limit_repeats=3,
+            s3_repeats=2,
+            cv_parallel=(1,),
+            rounds=1,
+        )
     sources = {
         "image": Source("image", (512, 512, 512), "uint8", "image"),
         "seg": Source("seg", (512, 512, 256), "uint64", "segmentation", labels=4000),

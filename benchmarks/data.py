@@ -26,8 +26,17 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.cases import CSEG_BLOCK, GZIP_LEVEL_NEUTRAL, JPEG_QUALITY, PNG_LEVEL, SCALE_KEY
-from benchmarks.cases import Case, Source, bit_length, layer_info
+from benchmarks.cases import (
+    CSEG_BLOCK,
+    GZIP_LEVEL_NEUTRAL,
+    JPEG_QUALITY,
+    PNG_LEVEL,
+    SCALE_KEY,
+    Case,
+    Source,
+    bit_length,
+    layer_info,
+)
 
 Box = tuple[tuple[int, int, int], tuple[int, int, int]]
 
@@ -53,13 +62,15 @@ def _upsample(a: np.ndarray, up: int) -> np.ndarray:
     return a
 
 
-def _smooth_field(rng: np.random.Generator, shape: tuple[int, int, int], sigma: float,
-                  up: int) -> np.ndarray:
+def _smooth_field(
+    rng: np.random.Generator, shape: tuple[int, int, int], sigma: float, up: int
+) -> np.ndarray:
     from scipy import ndimage
 
     small = [max(2, s // up) for s in shape]
-    f = ndimage.gaussian_filter(rng.standard_normal(small, dtype=np.float32), sigma / up,
-                                mode="wrap")
+    f = ndimage.gaussian_filter(
+        rng.standard_normal(small, dtype=np.float32), sigma / up, mode="wrap"
+    )
     f -= f.mean()
     f *= np.float32(1.0 / f.std())
     f = _upsample(f, up)
@@ -106,7 +117,8 @@ def make_seg(shape: tuple[int, int, int], labels: int, seed: int = 1) -> np.ndar
     ids = np.zeros(int(np.prod(shape)), dtype=np.uint64)
     seeds = np.ravel_multi_index(tuple(pts.T), shape)
     ids[seeds] = np.uint64(864691135000000000) + rng.choice(
-        10**9, size=labels, replace=False).astype(np.uint64)
+        10**9, size=labels, replace=False
+    ).astype(np.uint64)
     out = ids[flat.ravel()].reshape(shape)
     return np.asfortranarray(out)
 
@@ -170,8 +182,9 @@ def shard_boxes(source: Source, case: Case, spec: dict[str, Any]) -> dict[int, B
     """The voxel box each shard covers; raises if a shard is not a box (cloud-volume needs it)."""
     groups: dict[int, list[Box]] = {}
     for box in chunk_boxes(source.shape, case.chunk):
-        groups.setdefault(shard_of(chunk_id(box, source.shape, case.chunk), spec)[0],
-                          []).append(box)
+        groups.setdefault(shard_of(chunk_id(box, source.shape, case.chunk), spec)[0], []).append(
+            box
+        )
     out: dict[int, Box] = {}
     for shard, boxes in groups.items():
         lo = tuple(min(b[0][i] for b in boxes) for i in range(3))
@@ -200,8 +213,11 @@ def encode(arr: np.ndarray, case: Case) -> bytes:
         import simplejpeg
 
         img = _as2d(arr)[:, :, None]
-        return bytes(simplejpeg.encode_jpeg(img, quality=JPEG_QUALITY, colorspace="GRAY",
-                                            colorsubsampling="Gray"))
+        return bytes(
+            simplejpeg.encode_jpeg(
+                img, quality=JPEG_QUALITY, colorspace="GRAY", colorsubsampling="Gray"
+            )
+        )
     if case.encoding == "png":
         import pyspng
 
@@ -293,7 +309,7 @@ def read_shard(blob: bytes, spec: dict[str, Any]) -> dict[int, bytes]:
     for start, end in index:
         if end <= start:
             continue
-        raw = blob[base + int(start): base + int(end)]
+        raw = blob[base + int(start) : base + int(end)]
         if spec["minishard_index_encoding"] == "gzip":
             raw = gunzip(raw)
         arr = np.frombuffer(raw, dtype="<u8").reshape(3, -1)
@@ -301,7 +317,7 @@ def read_shard(blob: bytes, spec: dict[str, Any]) -> dict[int, bytes]:
         pos = 0
         for cid, off, size in zip(ids, arr[1], arr[2]):
             start_c = pos + int(off)
-            data = blob[base + start_c: base + start_c + int(size)]
+            data = blob[base + start_c : base + start_c + int(size)]
             if spec["data_encoding"] == "gzip":
                 data = gunzip(data)
             out[int(cid)] = data
@@ -387,12 +403,15 @@ def iter_chunks(root: Path, case: Case, source: Source) -> Iterator[tuple[Box, b
             yield box, gzip.decompress(path.with_name(path.name + ".gz").read_bytes())
 
 
-def spot_check(root: Path, case: Case, source: Source, expected: np.ndarray, n: int = 24,
-               seed: int = 0) -> str | None:
+def spot_check(
+    root: Path, case: Case, source: Source, expected: np.ndarray, n: int = 24, seed: int = 0
+) -> str | None:
     """Decode ``n`` random chunks of a written layer and compare; ``None`` when all match."""
     boxes = chunk_boxes(source.shape, case.chunk)
-    want = {boxes[i] for i in np.random.default_rng(seed).choice(len(boxes), min(n, len(boxes)),
-                                                               replace=False)}
+    want = {
+        boxes[i]
+        for i in np.random.default_rng(seed).choice(len(boxes), min(n, len(boxes)), replace=False)
+    }
     found = 0
     for box, data in iter_chunks(root, case, source):
         if box not in want:
@@ -409,8 +428,9 @@ def spot_check(root: Path, case: Case, source: Source, expected: np.ndarray, n: 
     return None
 
 
-def compare(got: np.ndarray, ref: np.ndarray, lossless: bool, max_diff: int = 48,
-            mean_diff: float = 5.0) -> str | None:
+def compare(
+    got: np.ndarray, ref: np.ndarray, lossless: bool, max_diff: int = 48, mean_diff: float = 5.0
+) -> str | None:
     """``None`` when ``got`` matches ``ref`` (exactly, or within a tolerance for lossy data).
 
     The default tolerance is for a jpeg encoding compared with its source (q85 on noisy EM:
@@ -428,8 +448,10 @@ def compare(got: np.ndarray, ref: np.ndarray, lossless: bool, max_diff: int = 48
         return None
     diff = np.abs(got.astype(np.int16) - np.asarray(ref).astype(np.int16))
     if diff.max() > max_diff or diff.mean() > mean_diff:
-        return (f"lossy data too far from the reference (max {diff.max()}, "
-                f"mean {diff.mean():.2f}; allowed {max_diff}, {mean_diff})")
+        return (
+            f"lossy data too far from the reference (max {diff.max()}, "
+            f"mean {diff.mean():.2f}; allowed {max_diff}, {mean_diff})"
+        )
     return None
 
 

@@ -50,8 +50,14 @@ class Impl:
     def read(self, handle: Any, box: Box | None) -> np.ndarray:
         raise NotImplementedError
 
-    def write(self, url: str, info: dict[str, Any], arr: np.ndarray, case: Case,
-              shard_boxes: dict[int, Box] | None) -> None:
+    def write(
+        self,
+        url: str,
+        info: dict[str, Any],
+        arr: np.ndarray,
+        case: Case,
+        shard_boxes: dict[int, Box] | None,
+    ) -> None:
         raise NotImplementedError
 
     def counts(self) -> dict[str, int] | None:
@@ -109,8 +115,9 @@ class VoxelioImpl(Impl):
 
             def put_many(self, items, options=None):  # type: ignore[no-untyped-def]
                 counter["put"] += len(items)
-                return (self.inner.put_many(items, options) if options
-                        else self.inner.put_many(items))
+                return (
+                    self.inner.put_many(items, options) if options else self.inner.put_many(items)
+                )
 
             def delete(self, key: str) -> None:
                 counter["delete"] += 1
@@ -151,10 +158,15 @@ class VoxelioImpl(Impl):
             return np.asarray(handle[:, :, :])
         return np.asarray(handle[_slices(box)])
 
-    def write(self, url: str, info: dict[str, Any], arr: np.ndarray, case: Case,
-              shard_boxes: dict[int, Box] | None) -> None:
-        vol = self._cls(url, info=info, compress="gzip" if case.gzip else False,
-                        **self._kwargs())
+    def write(
+        self,
+        url: str,
+        info: dict[str, Any],
+        arr: np.ndarray,
+        case: Case,
+        shard_boxes: dict[int, Box] | None,
+    ) -> None:
+        vol = self._cls(url, info=info, compress="gzip" if case.gzip else False, **self._kwargs())
         vol.commit_info()
         vol[:, :, :] = arr
 
@@ -202,8 +214,11 @@ class CloudVolumeImpl(Impl):
         }
         if self.options.get("secrets"):
             # cloud-files indexes the session token and region directly
-            kw["secrets"] = {"AWS_SESSION_TOKEN": None, "AWS_DEFAULT_REGION": "us-east-1",
-                             **self.options["secrets"]}
+            kw["secrets"] = {
+                "AWS_SESSION_TOKEN": None,
+                "AWS_DEFAULT_REGION": "us-east-1",
+                **self.options["secrets"],
+            }
         return kw
 
     def open(self, url: str) -> Any:
@@ -226,12 +241,17 @@ class CloudVolumeImpl(Impl):
             return np.asarray(handle[:, :, :])
         return np.asarray(handle[_slices(box)])
 
-    def write(self, url: str, info: dict[str, Any], arr: np.ndarray, case: Case,
-              shard_boxes: dict[int, Box] | None) -> None:
+    def write(
+        self,
+        url: str,
+        info: dict[str, Any],
+        arr: np.ndarray,
+        case: Case,
+        shard_boxes: dict[int, Box] | None,
+    ) -> None:
         from cloudvolume import CloudVolume
 
-        vol = CloudVolume(url, info=info, compress="gzip" if case.gzip else False,
-                          **self._kwargs())
+        vol = CloudVolume(url, info=info, compress="gzip" if case.gzip else False, **self._kwargs())
         vol.commit_info()
         if shard_boxes is None:
             vol[:, :, :] = arr
@@ -261,34 +281,51 @@ class TensorStoreImpl(Impl):
     def check(self, case: Case, op: str) -> None:
         if case.gzip and not case.sharded:
             if op == "write":
-                raise NotSupported("TensorStore writes no gzip transport compression for "
-                                   "unsharded chunks")
-            raise NotSupported("TensorStore's file kvstore does not read cloud-volume's "
-                               "gzipped NAME.gz chunk files")
+                raise NotSupported(
+                    "TensorStore writes no gzip transport compression for unsharded chunks"
+                )
+            raise NotSupported(
+                "TensorStore's file kvstore does not read cloud-volume's "
+                "gzipped NAME.gz chunk files"
+            )
 
     def _kvstore(self, url: str) -> dict[str, Any]:
         if url.startswith("file://"):
-            return {"driver": "file", "path": url[len("file://"):].rstrip("/") + "/"}
+            return {"driver": "file", "path": url[len("file://") :].rstrip("/") + "/"}
         if url.startswith("s3://"):
             s3 = self.options["s3"]
-            return {"driver": "s3", "bucket": s3["bucket"], "path": s3["prefix"].rstrip("/") + "/",
-                    "endpoint": s3["endpoint"], "aws_region": s3["region"]}
+            return {
+                "driver": "s3",
+                "bucket": s3["bucket"],
+                "path": s3["prefix"].rstrip("/") + "/",
+                "endpoint": s3["endpoint"],
+                "aws_region": s3["region"],
+            }
         raise NotSupported(f"no kvstore for {url}")
 
     def _context(self) -> dict[str, Any]:
         return {"cache_pool": {"total_bytes_limit": 0}}
 
     def open(self, url: str) -> Any:
-        spec = {"driver": "neuroglancer_precomputed", "kvstore": self._kvstore(url),
-                "context": self._context()}
+        spec = {
+            "driver": "neuroglancer_precomputed",
+            "kvstore": self._kvstore(url),
+            "context": self._context(),
+        }
         return self.ts.open(spec, read=True).result()
 
     def read(self, handle: Any, box: Box | None) -> np.ndarray:
         view = handle if box is None else handle[_slices(box)]
         return view.read(order="F").result()
 
-    def write(self, url: str, info: dict[str, Any], arr: np.ndarray, case: Case,
-              shard_boxes: dict[int, Box] | None) -> None:
+    def write(
+        self,
+        url: str,
+        info: dict[str, Any],
+        arr: np.ndarray,
+        case: Case,
+        shard_boxes: dict[int, Box] | None,
+    ) -> None:
         scale = dict(info["scales"][0])
         scale_meta = {
             "key": scale["key"],
@@ -298,16 +335,23 @@ class TensorStoreImpl(Impl):
             "chunk_size": scale["chunk_sizes"][0],
             "encoding": scale["encoding"],
         }
-        for extra in ("compressed_segmentation_block_size", "jpeg_quality", "png_level",
-                      "sharding"):
+        for extra in (
+            "compressed_segmentation_block_size",
+            "jpeg_quality",
+            "png_level",
+            "sharding",
+        ):
             if extra in scale:
                 scale_meta[extra] = scale[extra]
         spec = {
             "driver": "neuroglancer_precomputed",
             "kvstore": self._kvstore(url),
             "context": self._context(),
-            "multiscale_metadata": {"type": info["type"], "data_type": info["data_type"],
-                                    "num_channels": info["num_channels"]},
+            "multiscale_metadata": {
+                "type": info["type"],
+                "data_type": info["data_type"],
+                "num_channels": info["num_channels"],
+            },
             "scale_metadata": scale_meta,
         }
         store = self.ts.open(spec, create=True, delete_existing=True).result()

@@ -68,8 +68,14 @@ def read_files(paths: list[Path], repeats: int, threads: int = 2) -> float:
 # ----------------------------------------------------------------------------- multi-process
 
 
-def _payloads(kind: str, root: str, case: Case, source: Source, part: int, parts: int,
-              ) -> list[Any]:
+def _payloads(
+    kind: str,
+    root: str,
+    case: Case,
+    source: Source,
+    part: int,
+    parts: int,
+) -> list[Any]:
     """The work items of one process: every ``parts``-th chunk starting at ``part``."""
     items: list[Any] = []
     if kind.startswith("gunzip"):
@@ -112,8 +118,18 @@ def _job(kind: str, items: list[Any], case: Case, source: Source, src: np.ndarra
                 deflate.gzip_compress(data, WRITE_GZIP_LEVEL)
 
 
-def _proc(kind: str, root: str, case: Case, source: Source, npy: str, part: int, parts: int,
-          repeats: int, barrier: Any, queue: Any) -> None:
+def _proc(
+    kind: str,
+    root: str,
+    case: Case,
+    source: Source,
+    npy: str,
+    part: int,
+    parts: int,
+    repeats: int,
+    barrier: Any,
+    queue: Any,
+) -> None:
     try:
         items = _payloads(kind, root, case, source, part, parts)
         src = np.load(npy) if kind == "encode" else None  # in memory, like a writer's input
@@ -128,14 +144,20 @@ def _proc(kind: str, root: str, case: Case, source: Source, npy: str, part: int,
         queue.put((part, [], f"{type(exc).__name__}: {exc}"))
 
 
-def parallel_seconds(kind: str, root: Path, case: Case, source: Source, npy: Path,
-                     procs: int, repeats: int) -> float:
+def parallel_seconds(
+    kind: str, root: Path, case: Case, source: Source, npy: Path, procs: int, repeats: int
+) -> float:
     """Median over repeats of the slowest process's time, ``procs`` processes in step."""
     ctx = mp.get_context("fork")
     barrier = ctx.Barrier(procs)
     queue = ctx.Queue()
-    workers = [ctx.Process(target=_proc, args=(kind, str(root), case, source, str(npy), i, procs,
-                                               repeats, barrier, queue)) for i in range(procs)]
+    workers = [
+        ctx.Process(
+            target=_proc,
+            args=(kind, str(root), case, source, str(npy), i, procs, repeats, barrier, queue),
+        )
+        for i in range(procs)
+    ]
     for w in workers:
         w.start()
     results = [queue.get() for _ in workers]
@@ -148,8 +170,9 @@ def parallel_seconds(kind: str, root: Path, case: Case, source: Source, npy: Pat
     return statistics.median(per_repeat)
 
 
-def case_limits(root: Path, case: Case, source: Source, npy: Path, repeats: int,
-                with_encode: bool = True) -> dict[str, float]:
+def case_limits(
+    root: Path, case: Case, source: Source, npy: Path, repeats: int, with_encode: bool = True
+) -> dict[str, float]:
     """All limits of one case's neutral layer, in seconds."""
     from benchmarks.data import chunk_files
 
@@ -157,10 +180,12 @@ def case_limits(root: Path, case: Case, source: Source, npy: Path, repeats: int,
     out: dict[str, float] = {"read_files": read_files(chunk_files(root), repeats)}
     if case.gzip:
         for lib in ("zlib", "libdeflate"):
-            out[f"gunzip_{lib}_1"] = parallel_seconds(f"gunzip-{lib}", root, case, source, npy,
-                                                      1, repeats)
-            out[f"gunzip_{lib}_all"] = parallel_seconds(f"gunzip-{lib}", root, case, source, npy,
-                                                        n, repeats)
+            out[f"gunzip_{lib}_1"] = parallel_seconds(
+                f"gunzip-{lib}", root, case, source, npy, 1, repeats
+            )
+            out[f"gunzip_{lib}_all"] = parallel_seconds(
+                f"gunzip-{lib}", root, case, source, npy, n, repeats
+            )
     if case.encoding != "raw":
         out["decode_1"] = parallel_seconds("decode", root, case, source, npy, 1, repeats)
         out["decode_all"] = parallel_seconds("decode", root, case, source, npy, n, repeats)

@@ -28,8 +28,9 @@ from benchmarks.cases import layer_info, plan
 from benchmarks.run import REPO, Data, ops_for
 
 
-def job_for(quick: bool, data_dir: Path, slug: str, op: str, impl: str, repeats: int,
-            workdir: Path) -> dict:
+def job_for(
+    quick: bool, data_dir: Path, slug: str, op: str, impl: str, repeats: int, workdir: Path
+) -> dict:
     p = plan(quick)
     case = next(c for c in p.cases if c.slug == slug)
     src = p.sources[case.source]
@@ -40,13 +41,23 @@ def job_for(quick: bool, data_dir: Path, slug: str, op: str, impl: str, repeats:
     spec["repeats_long"] = repeats
     shard_boxes = None
     if case.sharded:
-        shard_boxes = {str(k): v for k, v in
-                       D.shard_boxes(src, case, info["scales"][0]["sharding"]).items()}
-    return {"impl": impl, "label": impl, "options": {"parallel": 1}, "case": case.to_json(),
-            "url": "file://" + str(data.layer(case)), "source": str(data.source_npy(src.name)),
-            "expected": str(data.expected(case) or ""),
-            "write_dir": str(workdir / "written"), "info": info, "shard_boxes": shard_boxes,
-            "ops": {op: spec}, "no_check": True}
+        shard_boxes = {
+            str(k): v for k, v in D.shard_boxes(src, case, info["scales"][0]["sharding"]).items()
+        }
+    return {
+        "impl": impl,
+        "label": impl,
+        "options": {"parallel": 1},
+        "case": case.to_json(),
+        "url": "file://" + str(data.layer(case)),
+        "source": str(data.source_npy(src.name)),
+        "expected": str(data.expected(case) or ""),
+        "write_dir": str(workdir / "written"),
+        "info": info,
+        "shard_boxes": shard_boxes,
+        "ops": {op: spec},
+        "no_check": True,
+    }
 
 
 def summarize(raw: Path, top: int) -> str:
@@ -90,29 +101,45 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--data", default=str(REPO / "benchmarks" / "data"))
     ap.add_argument("--rate", type=int, default=100, help="samples per second")
-    ap.add_argument("--native", action="store_true",
-                    help="include native frames (slows the process down a lot)")
+    ap.add_argument(
+        "--native", action="store_true", help="include native frames (slows the process down a lot)"
+    )
     args = ap.parse_args(argv)
     if shutil.which("py-spy") is None:
         print("py-spy is not installed (pip install py-spy)", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="voxelio-profile-") as tmp:
         workdir = Path(tmp)
-        job = job_for(args.quick, Path(args.data), args.case, args.op, args.impl, args.repeats,
-                      workdir)
+        job = job_for(
+            args.quick, Path(args.data), args.case, args.op, args.impl, args.repeats, workdir
+        )
         (workdir / "job.json").write_text(json.dumps(job))
         for gil in (False, True):
             raw = workdir / ("gil.txt" if gil else "all.txt")
-            cmd = ["py-spy", "record", "--threads", "-r", str(args.rate), "--format",
-                   "raw", "-o", str(raw)] + (["--gil"] if gil else []) + (
-                ["--native"] if args.native else []) + [
-                "--", sys.executable, "-m", "benchmarks.worker", str(workdir / "job.json")]
+            cmd = (
+                [
+                    "py-spy",
+                    "record",
+                    "--threads",
+                    "-r",
+                    str(args.rate),
+                    "--format",
+                    "raw",
+                    "-o",
+                    str(raw),
+                ]
+                + (["--gil"] if gil else [])
+                + (["--native"] if args.native else [])
+                + ["--", sys.executable, "-m", "benchmarks.worker", str(workdir / "job.json")]
+            )
             proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
             if proc.returncode != 0 or not raw.exists():
                 print(proc.stderr[-2000:], file=sys.stderr)
                 return 1
-            print(f"==== {args.impl} {args.case} {args.op}: "
-                  + ("samples holding the GIL" if gil else "all active threads"))
+            print(
+                f"==== {args.impl} {args.case} {args.op}: "
+                + ("samples holding the GIL" if gil else "all active threads")
+            )
             print(summarize(raw, args.top))
             print()
             if not gil:

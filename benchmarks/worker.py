@@ -117,9 +117,15 @@ class Worker:
             import resource
 
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        out = {"peak_rss": peak, "rss_before": before, "extra": peak - before,
-               "out_bytes": int(arr.nbytes), "ratio": (peak - before) / arr.nbytes,
-               "hwm_reset": exact, "first_read_s": t.wall}
+        out = {
+            "peak_rss": peak,
+            "rss_before": before,
+            "extra": peak - before,
+            "out_bytes": int(arr.nbytes),
+            "ratio": (peak - before) / arr.nbytes,
+            "hwm_reset": exact,
+            "first_read_s": t.wall,
+        }
         self.check(arr, None)
         return out
 
@@ -186,16 +192,18 @@ class Worker:
         target = Path(self.job["write_dir"])
         shard_boxes = None
         if self.job.get("shard_boxes"):
-            shard_boxes = {int(k): tuple(tuple(v) for v in b)
-                           for k, b in self.job["shard_boxes"].items()}
+            shard_boxes = {
+                int(k): tuple(tuple(v) for v in b) for k, b in self.job["shard_boxes"].items()
+            }
         times, cpus = [], []
         repeats = spec["repeats"]
         while len(times) < repeats:
             remove_layer(target)
             gc.collect()
             with Timer() as t:
-                self.impl.write("file://" + str(target), self.job["info"], arr, self.case,
-                                shard_boxes)  # type: ignore[arg-type]
+                self.impl.write(
+                    "file://" + str(target), self.job["info"], arr, self.case, shard_boxes
+                )  # type: ignore[arg-type]
             times.append(t.wall)
             cpus.append(t.cpu)
             if t.wall > LONG_WRITE_SECONDS:
@@ -218,8 +226,12 @@ class Worker:
                     results[op] = {"na": f"not supported yet ({msg})"}
                 else:
                     results[op] = {"error": msg, "traceback": traceback.format_exc()[-3000:]}
-        return {"impl": self.job["impl"], "label": self.job.get("label", self.job["impl"]),
-                "case": self.case.slug, "ops": results}
+        return {
+            "impl": self.job["impl"],
+            "label": self.job.get("label", self.job["impl"]),
+            "case": self.case.slug,
+            "ops": results,
+        }
 
 
 def _message(exc: BaseException) -> str:

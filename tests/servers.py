@@ -98,12 +98,21 @@ def _process(
     env = dict(os.environ, TMPDIR=tmpdir) if tmpdir else None  # the child's scratch files
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )  # fmt: skip
     try:
         yield proc
     finally:
         _kill_group(proc)
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL when the test process dies, even if it is killed hard."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

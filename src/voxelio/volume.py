@@ -137,9 +137,9 @@ class CloudVolume(VolumeMetadata):
             self.cache.check_info_validity(self.meta.info)
             self.cache.save_json("info", self.meta.info)
         if provenance is not None:
-            self.meta.provenance = _provenance(provenance)
-        elif info is None:
-            self._try_fetch_provenance()
+            self.meta.provenance = validate_provenance(provenance)
+        elif info is not None:
+            self.meta.provenance = validate_provenance({})
         self._mip = 0
         self.mip = mip
 
@@ -158,12 +158,6 @@ class CloudVolume(VolumeMetadata):
             return PrecomputedMetadata(path, self._open_store(path), info)
         found, final, store = fetch_info(path, self._open_store, max_redirects)
         return PrecomputedMetadata(final, store, found, redirected=final.url != path.url)
-
-    def _try_fetch_provenance(self) -> None:
-        try:
-            self.meta.fetch_provenance()
-        except Exception:  # a missing or odd provenance must not stop reads
-            self.meta.provenance = _provenance({})
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -540,10 +534,6 @@ class CloudVolume(VolumeMetadata):
 
 def _layer_of(vol: CloudVolume, mip: int) -> Layer:
     return vol._layer(mip)
-
-
-def _provenance(value: dict[str, Any] | str) -> dict[str, Any]:
-    return validate_provenance(value)
 
 
 def exists_layer(cloudpath: str) -> bool:

@@ -11,6 +11,8 @@ LAYERS = {
     "paths": 0,
     "meta": 0,
     "sharding.spec": 0,
+    "sharding.planning": 0,
+    "sharding.image": 0,
     "codecs": 1,
     "compression": 1,
     "storage": 2,

@@ -55,8 +55,32 @@ def test_bad_transfer(tmp_path: Path) -> None:
     src = make_layer(f"file://{tmp_path}/src", seg_array())
     with pytest.raises(ValueError):
         src.transfer_to(f"file://{tmp_path}/x", src.bounds, block_size=0)
-    with pytest.raises(Exception, match="sharded"):
-        src.transfer_to(f"file://{tmp_path}/y", src.bounds, sharded=True)
+
+
+def test_transfer_unsharded_to_planned_shards(tmp_path: Path) -> None:
+    arr = seg_array()
+    src = make_layer(f"file://{tmp_path}/src", arr)
+    out = src.transfer_to(f"file://{tmp_path}/y", src.bounds, sharded=True)
+    spec = out.info["scales"][0]["sharding"]
+    assert spec["hash"] == "identity" and spec["@type"] == "neuroglancer_uint64_sharded_v1"
+    files = list((tmp_path / "y" / out.key).iterdir())
+    assert files and all(p.suffix == ".shard" for p in files)
+    assert np.array_equal(CloudVolume(f"file://{tmp_path}/y")[:, :, :][..., 0], arr)
+
+
+def test_make_scale_sharded_plans_by_target_size() -> None:
+    from voxelio.meta.sharding import make_scale_sharded, make_scale_unsharded
+
+    info = CloudVolume.create_new_info(1, "image", "uint8", "raw", [4, 4, 40], [0, 0, 0],
+                                       [1024, 1024, 512], chunk_size=[64, 64, 64])  # fmt: skip
+    spec = make_scale_sharded(info, 0, target_shard_bytes=8 << 20)  # 32 chunks of 256 KiB
+    from voxelio.sharding.spec import ShardingSpec
+
+    parsed = ShardingSpec.from_json(spec)
+    assert parsed.preshift_bits + parsed.minishard_bits == 5  # 2**5 chunks per shard
+    assert parsed.shard_bits == 11 - 5  # a 16x16x8 grid: 11 bits of Morton code
+    make_scale_unsharded(info, 0)
+    assert "sharding" not in info["scales"][0]
 
 
 # ---- peak memory, measured in fresh processes ---------------------------------------------

@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from voxelio.cache.lru import LRU
-from voxelio.errors import InfoUnavailableError, OutOfBoundsError, UnsupportedOptionError
+from voxelio.errors import InfoUnavailableError, OutOfBoundsError
 from voxelio.geometry import Bbox
 from voxelio.image import conditional, engine, labels, parallel, sharedmem, transfer
+from voxelio.meta.sharding import make_scale_sharded
 
 
 class ImageSource:
@@ -258,8 +259,7 @@ class ImageSource:
         if sharded is False:
             scale.pop("sharding", None)
         elif sharded is True and not scale.get("sharding"):
-            raise UnsupportedOptionError("transfer_to(sharded=True) needs a sharded source scale "
-                                         "or a destination info with a sharding spec")  # fmt: skip
+            make_scale_sharded(info, mip)
         dest = cls(cloudpath, info=info, **kw)
         dest.commit_info()
         return dest

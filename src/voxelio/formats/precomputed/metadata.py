@@ -85,7 +85,10 @@ class PrecomputedMetadata:
         self.path = path
         self.store = store
         self.info = info
-        self.provenance = validate_provenance(provenance or {})
+        # None until first asked for: opening a layer costs no provenance request
+        self._provenance: dict[str, Any] | None = (
+            None if provenance is None else validate_provenance(provenance)
+        )
         self.redirected = redirected
 
     # ---- I/O ----------------------------------------------------------------------------
@@ -95,6 +98,21 @@ class PrecomputedMetadata:
         self._check_writable("info")
         validate_info(self.info, f"{self.path.url}/info")
         self.store.put("info", to_json_bytes(self.info), JSON_OPTIONS)
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """The provenance, read on first use (a default one when absent or unreadable)."""
+        if self._provenance is None:
+            try:
+                self.fetch_provenance()
+            except Exception:  # a missing or odd provenance must not stop data access
+                self._provenance = validate_provenance({})
+        assert self._provenance is not None
+        return self._provenance
+
+    @provenance.setter
+    def provenance(self, value: dict[str, Any] | str) -> None:
+        self._provenance = validate_provenance(value)
 
     def fetch_provenance(self) -> dict[str, Any]:
         """Read ``provenance`` (a default one when absent)."""
