@@ -1,0 +1,81 @@
+"""Sharded image layers over real servers: nginx (HTTP Range) and SeaweedFS (S3)."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.core.conftest import random_array
+from tests.interop.peers import ts_create
+from tests.servers import HTTPServer, S3Server
+from voxelio import CloudVolume
+
+pytestmark = pytest.mark.interop
+
+SIZE, OFFSET, CHUNK = (100, 70, 30), (3, 5, 7), (16, 16, 8)
+SPECS = [
+    {"@type": "neuroglancer_uint64_sharded_v1", "preshift_bits": 2, "hash": "identity",
+     "minishard_bits": 2, "shard_bits": 3, "minishard_index_encoding": "raw",
+     "data_encoding": "raw"},
+    {"@type": "neuroglancer_uint64_sharded_v1", "preshift_bits": 1, "hash": "murmurhash3_x86_128",
+     "minishard_bits": 2, "shard_bits": 2, "minishard_index_encoding": "gzip",
+     "data_encoding": "gzip"},
+]  # fmt: skip
+
+
+def _tensorstore_layer(tmp_path: Path, spec: dict) -> tuple[Path, np.ndarray]:
+    data = random_array(SIZE + (1,), "uint16", seed=7)
+    local = tmp_path / "ts-layer"
+    ts_create(local, data, OFFSET, CHUNK, sharding=spec)
+    return local, data
+
+
+def _upload_dir(server: S3Server, bucket: str, local: Path, prefix: str) -> None:
+    client = server.boto3_client()
+    for f in local.rglob("*"):
+        if f.is_file():
+            client.put_object(Bucket=bucket, Key=f"{prefix}/{f.relative_to(local).as_posix()}",
+                              Body=f.read_bytes())  # fmt: skip
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=["identity-raw", "murmur-gzip"])
+def test_tensorstore_shards_over_nginx(tmp_path: Path, http_server: HTTPServer,
+                                      http_root: Path, spec: dict) -> None:  # fmt: skip
+    local, data = _tensorstore_layer(tmp_path, spec)
+    name = "sharded-" + uuid.uuid4().hex[:8]
+    shutil.copytree(local, http_root / name)
+    vol = CloudVolume(f"{http_server.url}/{name}")
+    np.testing.assert_array_equal(vol[:, :, :], data)
+    np.testing.assert_array_equal(vol[20:57, 9:40, 11:30], data[17:54, 4:35, 4:23])
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=["identity-raw", "murmur-gzip"])
+def test_tensorstore_shards_over_s3(tmp_path: Path, s3_server: S3Server, s3_bucket: str,
+                                    spec: dict) -> None:  # fmt: skip
+    local, data = _tensorstore_layer(tmp_path, spec)
+    _upload_dir(s3_server, s3_bucket, local, "ds/layer")
+    vol = CloudVolume(f"s3://{s3_server.endpoint}/{s3_bucket}/ds/layer",
+                      secrets=s3_server.secrets)  # fmt: skip
+    np.testing.assert_array_equal(vol[:, :, :], data)
+    np.testing.assert_array_equal(vol[20:57, 9:40, 11:30], data[17:54, 4:35, 4:23])
+
+
+def test_voxelio_shards_written_to_s3_in_pieces(s3_server: S3Server, s3_bucket: str) -> None:
+    info = CloudVolume.create_new_info(1, "image", "uint16", "raw", [4, 4, 40], OFFSET, SIZE,
+                                       chunk_size=CHUNK, sharding=SPECS[1])  # fmt: skip
+    path = f"s3://{s3_server.endpoint}/{s3_bucket}/ds/written"
+    vol = CloudVolume(path, info=info, secrets=s3_server.secrets, non_aligned_writes=True,
+                      fill_missing=True)  # fmt: skip
+    vol.commit_info()
+    data = random_array(SIZE + (1,), "uint16", seed=8)
+    expected = np.zeros_like(data)
+    for lo, hi in [((3, 5, 7), (50, 40, 20)), ((30, 20, 10), (103, 75, 37))]:
+        sl = tuple(slice(a - o, b - o) for a, b, o in zip(lo, hi, OFFSET))
+        vol[tuple(slice(a, b) for a, b in zip(lo, hi))] = data[sl]
+        expected[sl] = data[sl]
+    again = CloudVolume(path, secrets=s3_server.secrets, fill_missing=True)
+    np.testing.assert_array_equal(again[:, :, :], expected)
