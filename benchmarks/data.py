@@ -422,7 +422,22 @@ def spot_check(
         ref = expected[x0:x1, y0:y1, z0:z1]
         problem = compare(got, ref, case.lossless)
         if problem:
-            return f"chunk {chunk_name(box)}: {problem}"
+            same = next(
+                (
+                    b
+                    for b in boxes
+                    if b != box
+                    and compare(
+                        got,
+                        expected[b[0][0] : b[1][0], b[0][1] : b[1][1], b[0][2] : b[1][2]],
+                        case.lossless,
+                    )
+                    is None
+                ),
+                None,
+            )
+            hint = f"; it holds the source of {chunk_name(same)}" if same else ""
+            return f"chunk {chunk_name(box)}: {problem}{hint}"
     if found != len(want):
         return f"{len(want) - found} of {len(want)} sampled chunks missing"
     return None

@@ -55,9 +55,14 @@ def validate_channel(
         bad = sorted(set(bits.tolist()) - set(VALID_BITS))
         raise DecodingError(f"{what}: invalid encoded bit widths {bad[:5]}")
     bvol = block[0] * block[1] * block[2]
+    nwords = -(-bits * bvol // 32)
+    if (values + nwords > n).any():
+        raise DecodingError(f"{what}: encoded values run past the end of the stream")
+    # Only blocks whose largest possible index would leave the stream need their indices read.
+    risky = table + (np.left_shift(1, bits)) * wpv > n
     max_index = np.zeros(nblocks, dtype=np.int64)
     for b in VALID_BITS[1:]:
-        sel = np.flatnonzero(bits == b)
+        sel = np.flatnonzero(risky & (bits == b))
         if len(sel):
             max_index[sel] = _max_indices(stream, values[sel], b, bvol, what)
     if (table + (max_index + 1) * wpv > n).any():
