@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from voxelio.cache.disk import LOCK_DIR, DiskCacheStore
 from voxelio.geometry import Bbox
 from voxelio.storage.base import Store
-from voxelio.storage.file import _strip_suffix, atomic_write
+from voxelio.storage.file import atomic_write, strip_suffix
 
 
 class LayerView(Protocol):
@@ -141,7 +141,7 @@ class CacheService:
         directory = self._dir(self._layer.mip_key(mip))
         for name in self.list(mip):
             try:
-                chunk = Bbox.from_filename(_strip_suffix(name))
+                chunk = Bbox.from_filename(strip_suffix(name))
             except ValueError:
                 continue
             if Bbox.intersects(chunk, box) != keep_inside:

@@ -47,9 +47,22 @@ class PngCodec(Codec):
         img = to_image(chunk)
         if img.shape[2] == 1:
             img = img[:, :, 0]
+        fast = _imagecodecs()
+        if fast is not None:  # releases the GIL, so chunks encode in parallel
+            return bytes(fast.png_encode(img, level=level))
         if img.dtype.itemsize == 2 and chunk.shape[3] in (1, 3):
             return write_png(img, level)  # libspng cannot encode gray16 or RGB16
         return bytes(self._lib().encode(img, compress_level=level))
+
+    def _decode_spng(self, data: bytes) -> np.ndarray:
+        lib = self._lib()
+        head = lib.header(bytes(data))
+        if head["bit_depth"] == 16 and head["color_type"] in (0, 2):
+            # libspng returns 16-bit gray/RGB in a mis-shaped buffer: that needs libpng
+            return import_optional("imagecodecs", "imagecodecs", "image", "png").png_decode(
+                bytes(data)
+            )
+        return lib.load(bytes(data))
 
     def decode(
         self, data: bytes, shape: Shape4, dtype: np.dtype, params: Mapping[str, Any]
@@ -61,16 +74,12 @@ class PngCodec(Codec):
             raise DecodingError(
                 f"png chunk: truncated, no IEND chunk at the end ({len(data)} bytes)"
             )
-        lib = self._lib()
+        fast = _imagecodecs()
         try:
-            head = lib.header(bytes(data))
-            if head["bit_depth"] == 16 and head["color_type"] in (0, 2):
-                # libspng returns 16-bit gray/RGB in a mis-shaped buffer: use libpng instead
-                pixels = import_optional("imagecodecs", "imagecodecs", "jxl", "png").png_decode(
-                    bytes(data)
-                )
+            if fast is not None:  # libpng via imagecodecs releases the GIL: decodes in parallel
+                pixels = fast.png_decode(bytes(data))
             else:
-                pixels = lib.load(bytes(data))
+                pixels = self._decode_spng(data)
         except (DecodingError, ImportError):
             raise
         except Exception as exc:  # libspng/libpng raise RuntimeError/ValueError on bad streams
@@ -84,3 +93,12 @@ class PngCodec(Codec):
                 raise DecodingError(f"png chunk: {pixels.dtype} samples in a {dtype} layer")
             pixels = pixels.astype(dtype)
         return from_image(pixels, shape, "png chunk")
+
+
+def _imagecodecs() -> Any:
+    """The imagecodecs module when installed (extra ``image``), else ``None``."""
+    try:
+        import imagecodecs
+    except ImportError:
+        return None
+    return imagecodecs

@@ -69,7 +69,7 @@ def run_tasks(
     call. Calls made from inside a pool worker run inline. The first exception stops the
     workers (items not started are skipped) and is re-raised in the caller's thread.
     """
-    bar = tqdm(total=len(items), desc=desc, disable=not progress, unit="chunk")
+    bar = tqdm(total=len(items), desc=desc, unit="chunk") if progress else _NO_BAR
     try:
         if threads <= 1 or len(items) <= 1 or (pool is not None and pool.in_worker()):
             for item in items:
@@ -97,6 +97,19 @@ def run_tasks(
             raise errors[0]
     finally:
         bar.close()
+
+
+class _NoBar:
+    """Stands in for a tqdm bar when progress is off (tqdm costs ~0.1 ms even disabled)."""
+
+    def update(self, n: int = 1) -> None:
+        """Do nothing."""
+
+    def close(self) -> None:
+        """Do nothing."""
+
+
+_NO_BAR = _NoBar()
 
 
 def local_slices(outer: Bbox, inner: Bbox) -> tuple[slice, slice, slice]:

@@ -14,6 +14,7 @@ import fcntl
 import hashlib
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from voxelio.errors import ReadOnlyException, StorageError, WriteConflictError
 from voxelio.storage.base import NO_OPTIONS, PutOptions, Store, check_key
 
 _SUFFIX_TO_METHOD: dict[str, Method] = {SUFFIXES[m]: m for m in METHODS}
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
 _READ_ORDER: tuple[tuple[str, Method | None], ...] = (("", None),) + tuple(
     (SUFFIXES[m], m) for m in METHODS
 )
@@ -88,19 +90,19 @@ class FileStore(Store):
         base = self._path(key)
         payload = compress(data, options.compress, options.compress_level)
         suffix = SUFFIXES[options.compress] if options.compress else ""
-        target = base.with_name(base.name + suffix)
-        atomic_write(target, payload)
-        self._remove_twins(base, keep=target)
+        atomic_write(str(base) + suffix, payload)
+        self._remove_twins(str(base), keep=suffix)
 
-    def _remove_twins(self, base: Path, keep: Path) -> None:
-        for candidate in [base] + [base.with_name(base.name + s) for s in SUFFIXES.values()]:
-            if candidate != keep:
-                candidate.unlink(missing_ok=True)
+    def _remove_twins(self, base: str, keep: str | None) -> None:
+        """Remove ``base`` under every suffix but ``keep`` (a stale twin would shadow it)."""
+        for suffix, _method in _READ_ORDER:
+            if suffix != keep:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(base + suffix)
 
     def delete(self, key: str) -> None:
         self._check_writable(key)
-        base = self._path(key)
-        self._remove_twins(base, keep=Path())
+        self._remove_twins(str(self._path(key)), keep=None)
 
     def exists(self, key: str) -> bool:
         return self._find(key) is not None
@@ -116,7 +118,7 @@ class FileStore(Store):
                 if name.startswith(".voxelio-tmp"):
                     continue
                 rel = os.path.relpath(os.path.join(dirpath, name), self.root).replace(os.sep, "/")
-                key = _strip_suffix(rel)
+                key = strip_suffix(rel)
                 if key.startswith(prefix) and key not in seen:
                     seen.add(key)
                     yield key
@@ -159,7 +161,6 @@ class FileStore(Store):
         base = self._path(key)
         payload = compress(data, options.compress, options.compress_level)
         suffix = SUFFIXES[options.compress] if options.compress else ""
-        target = base.with_name(base.name + suffix)
         with _path_lock(base):
             current = self.get_with_version(key)
             version = None if current is None else current[1]
@@ -168,8 +169,8 @@ class FileStore(Store):
                     f"{self.url}/{key}: the object changed since it was read "
                     f"(expected version {expected_version}, found {version})"
                 )
-            atomic_write(target, payload)
-            self._remove_twins(base, keep=target)
+            atomic_write(str(base) + suffix, payload)
+            self._remove_twins(str(base), keep=suffix)
         return hashlib.sha256(payload).hexdigest()
 
 
@@ -192,24 +193,34 @@ def _path_lock(path: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def _strip_suffix(name: str) -> str:
+def strip_suffix(name: str) -> str:
+    """``name`` without a transport-compression suffix (``.gz``, ``.br``, ``.zstd``)."""
     for suffix in _SUFFIX_TO_METHOD:
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return name
 
 
-def atomic_write(target: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``target`` through a temporary file and ``os.replace``."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".voxelio-tmp", dir=target.parent)
+def atomic_write(target: Path | str, payload: bytes) -> None:
+    """Write ``payload`` to ``target`` through a temporary file and ``os.replace``.
+
+    The temporary name is unique per process and thread; parent directories are made only
+    when the first attempt finds them missing.
+    """
+    path = os.fspath(target)
+    tmp = f"{os.path.dirname(path)}/.voxelio-tmp-{os.getpid()}-{threading.get_ident()}"
     try:
+        try:
+            fd = os.open(tmp, _WRITE_FLAGS, 0o644)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd = os.open(tmp, _WRITE_FLAGS, 0o644)
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
+        os.replace(tmp, path)
     except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
         if isinstance(exc, OSError):
-            raise StorageError(f"{target}: write failed ({exc})") from exc
+            raise StorageError(f"{path}: write failed ({exc})") from exc
         raise
