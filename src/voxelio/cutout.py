@@ -47,14 +47,31 @@ class VolumeCutout(np.ndarray):
     def __array_finalize__(self, obj: Any) -> None:
         if obj is None:
             return
-        for name, default in (("bounds", None), ("mip", 0), ("layer_type", "image"),
-                              ("resolution", None), ("dataset_name", ""), ("layer", "")):
+        for name, default in (
+            ("bounds", None),
+            ("mip", 0),
+            ("layer_type", "image"),
+            ("resolution", None),
+            ("dataset_name", ""),
+            ("layer", ""),
+        ):
             setattr(self, name, getattr(obj, name, default))
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (_rebuild, (np.asarray(self), self.bounds, self.mip, self.layer_type,
-                           tuple(np.asarray(self.resolution).tolist()) if self.resolution is not None
-                           else (1, 1, 1), self.dataset_name, self.layer))
+        return (
+            _rebuild,
+            (
+                np.asarray(self),
+                self.bounds,
+                self.mip,
+                self.layer_type,
+                tuple(np.asarray(self.resolution).tolist())
+                if self.resolution is not None
+                else (1, 1, 1),
+                self.dataset_name,
+                self.layer,
+            ),
+        )
 
     @property
     def num_channels(self) -> int:
@@ -62,7 +79,10 @@ class VolumeCutout(np.ndarray):
         return int(self.shape[3]) if self.ndim >= 4 else 1
 
     def save_images(
-        self, directory: str | None = None, axis: str = "z", channel: int | None = None,
+        self,
+        directory: str | None = None,
+        axis: str = "z",
+        channel: int | None = None,
         image_format: str = "png",
     ) -> str:
         """Write one PNG per slice along ``axis`` into ``directory`` (default ``./saved_images``).
@@ -98,6 +118,13 @@ def _to_uint8(arr: np.ndarray) -> np.ndarray:
     return np.nan_to_num((arr - lo) * scale).astype(np.uint8)
 
 
-def _rebuild(arr: np.ndarray, bounds: Bbox, mip: int, layer_type: str, resolution: Any,
-             dataset_name: str, layer: str) -> VolumeCutout:
+def _rebuild(
+    arr: np.ndarray,
+    bounds: Bbox,
+    mip: int,
+    layer_type: str,
+    resolution: Any,
+    dataset_name: str,
+    layer: str,
+) -> VolumeCutout:
     return VolumeCutout(arr, bounds, mip, layer_type, resolution, dataset_name, layer)

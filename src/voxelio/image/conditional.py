@@ -25,7 +25,7 @@ from voxelio.errors import WriteConflictError
 from voxelio.geometry import Bbox
 from voxelio.image import engine
 from voxelio.image.chunks import UnshardedChunks
-from voxelio.image.engine import Layer, local_slices, decode_chunk, run_tasks
+from voxelio.image.engine import Layer, decode_chunk, local_slices, run_tasks
 from voxelio.image.options import ImageOptions
 from voxelio.storage import PutOptions, Store
 

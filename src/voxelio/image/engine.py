@@ -65,13 +65,14 @@ def run_tasks(
 ) -> None:
     """Run ``fn`` on every item with ``threads`` workers pulling from one shared queue.
 
-    Workers come from ``pool`` when given (reused across calls), else are started for this
-    call. Calls made from inside a pool worker run inline. The first exception stops the
+    Workers come from ``pool`` when given (reused across calls, the caller working too),
+    else are started for this call. Small batches on a cold pool, and calls made from inside
+    a pool worker, run inline. The first exception stops the
     workers (items not started are skipped) and is re-raised in the caller's thread.
     """
     bar = tqdm(total=len(items), desc=desc, unit="chunk") if progress else _NO_BAR
     try:
-        if threads <= 1 or len(items) <= 1 or (pool is not None and pool.in_worker()):
+        if threads <= 1 or len(items) <= 1 or (pool is not None and pool.inline(len(items))):
             for item in items:
                 fn(item)
                 bar.update(1)
@@ -85,7 +86,9 @@ def run_tasks(
             drain(queue, fn, stop, errors, lambda: bar.update(1))
 
         if pool is not None:
-            for fut in pool.run(loop, count):
+            futures = pool.run(loop, count - 1)  # the calling thread is the last worker
+            loop()
+            for fut in futures:
                 fut.result()
         else:
             started = [threading.Thread(target=loop, daemon=True) for _ in range(count)]

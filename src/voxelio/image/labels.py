@@ -17,7 +17,7 @@ import numpy as np
 from voxelio.errors import EmptyVolumeException
 from voxelio.geometry import Bbox
 from voxelio.image.chunks import UnshardedChunks
-from voxelio.image.engine import Layer, local_slices, decode_chunk, download, run_tasks
+from voxelio.image.engine import Layer, decode_chunk, download, local_slices, run_tasks
 from voxelio.image.options import ImageOptions
 from voxelio.storage import Store
 

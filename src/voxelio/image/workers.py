@@ -14,6 +14,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+#: up to this many tasks run in the caller's thread while the pool is not started
+COLD_INLINE_TASKS = 16
+
 
 class WorkerPool:
     """A thread pool started on first use with at least the requested number of threads."""
@@ -32,6 +35,15 @@ class WorkerPool:
         """True when called from one of this pool's threads."""
         return bool(getattr(self._local, "active", False))
 
+    def inline(self, items: int) -> bool:
+        """Whether ``items`` tasks are better run in the calling thread.
+
+        True inside a worker (no nesting), and for a few tasks while the pool has not started:
+        starting threads costs about a millisecond each here, more than a few chunks take.
+        """
+        cold = self._executor is None or self._pid != os.getpid()
+        return self.in_worker() or (cold and items <= COLD_INLINE_TASKS)
+
     def _get(self, threads: int) -> ThreadPoolExecutor:
         with self._lock:
             if self._executor is None or self._pid != os.getpid() or self._size < threads:
@@ -49,6 +61,8 @@ class WorkerPool:
 
     def run(self, loop: Callable[[], None], threads: int) -> list[Future[Any]]:
         """Start ``threads`` copies of ``loop`` on the pool; returns their futures."""
+        if threads <= 0:
+            return []
         executor = self._get(threads)
         return [executor.submit(loop) for _ in range(threads)]
 
