@@ -79,3 +79,50 @@ def test_voxelio_shards_written_to_s3_in_pieces(s3_server: S3Server, s3_bucket: 
         expected[sl] = data[sl]
     again = CloudVolume(path, secrets=s3_server.secrets, fill_missing=True)
     np.testing.assert_array_equal(again[:, :, :], expected)
+
+
+def _ts_read(kvstore: dict) -> np.ndarray:
+    import tensorstore as ts
+
+    spec = {"driver": "neuroglancer_precomputed", "kvstore": kvstore,
+            "context": {"cache_pool": {"total_bytes_limit": 0}}}  # fmt: skip
+    return np.asarray(ts.open(spec, read=True).result().read().result())
+
+
+def _voxelio_sharded(tmp_path: Path, spec: dict) -> tuple[Path, np.ndarray]:
+    info = CloudVolume.create_new_info(1, "image", "uint16", "raw", [4, 4, 40], OFFSET, SIZE,
+                                       chunk_size=CHUNK, sharding=spec)  # fmt: skip
+    local = tmp_path / "vx-layer"
+    vol = CloudVolume(f"file://{local}", info=info)
+    vol.commit_info()
+    data = random_array(SIZE + (1,), "uint16", seed=9)
+    vol[:, :, :] = data
+    return local, data
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=["identity-raw", "murmur-gzip"])
+def test_tensorstore_reads_voxelio_shards_over_nginx(tmp_path: Path, http_server: HTTPServer,
+                                                     http_root: Path, spec: dict) -> None:  # fmt: skip
+    local, data = _voxelio_sharded(tmp_path, spec)
+    name = "vx-sharded-" + uuid.uuid4().hex[:8]
+    shutil.copytree(local, http_root / name)
+    got = _ts_read({"driver": "http", "base_url": f"{http_server.url}/{name}/"})
+    np.testing.assert_array_equal(got, data)
+
+
+def test_tensorstore_reads_voxelio_shards_over_s3(tmp_path: Path, s3_server: S3Server,
+                                                  s3_bucket: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    path = f"s3://{s3_server.endpoint}/{s3_bucket}/ds/vx"
+    info = CloudVolume.create_new_info(1, "image", "uint16", "raw", [4, 4, 40], OFFSET, SIZE,
+                                       chunk_size=CHUNK, sharding=SPECS[1])  # fmt: skip
+    vol = CloudVolume(path, info=info, secrets=s3_server.secrets)
+    vol.commit_info()
+    data = random_array(SIZE + (1,), "uint16", seed=10)
+    vol[:, :, :] = data
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
+    got = _ts_read({"driver": "s3", "bucket": s3_bucket, "path": "ds/vx/",
+                    "endpoint": s3_server.endpoint, "aws_region": "us-east-1",
+                    "aws_credentials": {"type": "environment"}})  # fmt: skip
+    np.testing.assert_array_equal(got, data)
