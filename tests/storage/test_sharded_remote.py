@@ -101,8 +101,9 @@ def _voxelio_sharded(tmp_path: Path, spec: dict) -> tuple[Path, np.ndarray]:
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=["identity-raw", "murmur-gzip"])
-def test_tensorstore_reads_voxelio_shards_over_nginx(tmp_path: Path, http_server: HTTPServer,
-                                                     http_root: Path, spec: dict) -> None:  # fmt: skip
+def test_tensorstore_reads_voxelio_shards_over_nginx(
+    tmp_path: Path, http_server: HTTPServer, http_root: Path, spec: dict
+) -> None:
     local, data = _voxelio_sharded(tmp_path, spec)
     name = "vx-sharded-" + uuid.uuid4().hex[:8]
     shutil.copytree(local, http_root / name)
@@ -110,9 +111,9 @@ def test_tensorstore_reads_voxelio_shards_over_nginx(tmp_path: Path, http_server
     np.testing.assert_array_equal(got, data)
 
 
-def test_tensorstore_reads_voxelio_shards_over_s3(tmp_path: Path, s3_server: S3Server,
-                                                  s3_bucket: str,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_tensorstore_reads_voxelio_shards_over_s3(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = f"s3://{s3_server.endpoint}/{s3_bucket}/ds/vx"
     info = CloudVolume.create_new_info(1, "image", "uint16", "raw", [4, 4, 40], OFFSET, SIZE,
                                        chunk_size=CHUNK, sharding=SPECS[1])  # fmt: skip
