@@ -3,6 +3,7 @@ cloud-volume (every encoding it writes), in both directions."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from pathlib import Path
@@ -14,8 +15,8 @@ import pytest
 from tests.codecs.cases import make_chunk, smooth_uint8
 from voxelio.codecs import get_codec
 
-ts = pytest.importorskip("tensorstore")
-cv_chunks = pytest.importorskip("cloudvolume.chunks")
+ts = importlib.import_module("tensorstore")
+cv_chunks = importlib.import_module("cloudvolume.chunks")
 
 pytestmark = pytest.mark.interop
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from tests.skeletons.test_skeleton import random_tree
 from voxelio.skeletons import Skeleton, SkeletonInfo, open_skeleton_source
 from voxelio.storage.file import FileStore
 
-cloudvolume = pytest.importorskip("cloudvolume")
+cloudvolume = importlib.import_module("cloudvolume")
 pytestmark = pytest.mark.interop
 
 

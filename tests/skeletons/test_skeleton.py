@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import pickle
 import struct
 
@@ -243,7 +244,7 @@ def test_swc_malformed_row_names_the_line() -> None:
 
 
 def test_osteoid_conversion_round_trip() -> None:
-    osteoid = pytest.importorskip("osteoid")
+    osteoid = importlib.import_module("osteoid")
     skel = random_tree(7)
     theirs = skel.to_osteoid()
     assert isinstance(theirs, osteoid.Skeleton)
@@ -251,7 +252,7 @@ def test_osteoid_conversion_round_trip() -> None:
 
 
 def test_viewer_runs_headless(monkeypatch: pytest.MonkeyPatch) -> None:
-    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib = importlib.import_module("matplotlib")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

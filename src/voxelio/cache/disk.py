@@ -23,6 +23,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from voxelio.cache.wrapper import StoreWrapper
 from voxelio.storage.base import NO_OPTIONS, PutOptions, Store
 from voxelio.storage.file import FileStore
 
@@ -48,20 +49,22 @@ def cache_path(cache: bool | str, protocol: str, location: str) -> Path:
     return cache_base(cache).joinpath(protocol, *parts)
 
 
-class DiskCacheStore(Store):
+class DiskCacheStore(StoreWrapper):
     """``remote`` with a local copy at ``root``; see the module docstring."""
 
     def __init__(
         self, remote: Store, root: str | os.PathLike[str], compress: bool = False,
         locking: bool = True,
     ) -> None:  # fmt: skip
-        self.remote = remote
+        super().__init__(remote)
         self.local = FileStore(root)
         self.compress = compress
         self.locking = locking
-        self.url = remote.url
-        self.read_only = remote.read_only
-        self.concurrency = remote.concurrency
+
+    @property
+    def remote(self) -> Store:
+        """The store being cached (the authority)."""
+        return self.inner
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
         return (DiskCacheStore, (self.remote, str(self.local.root), self.compress, self.locking))
@@ -112,25 +115,6 @@ class DiskCacheStore(Store):
         self.remote.delete(key)
         with self._lock(key):
             self.local.delete(key)
-
-    def exists(self, key: str) -> bool:
-        """Asks the remote store (the authority; the cache may be stale)."""
-        return self.remote.exists(key)
-
-    def list(self, prefix: str = "") -> Iterator[str]:
-        return self.remote.list(prefix)
-
-    def size(self, key: str) -> int | None:
-        return self.remote.size(key)
-
-    @property
-    def conditional(self) -> bool:
-        """Whether the remote store offers conditional writes (``put_if``)."""
-        return hasattr(self.remote, "put_if")
-
-    def get_with_version(self, key: str) -> tuple[bytes, str] | None:
-        """The remote store's ``get_with_version`` (the cache is bypassed)."""
-        return self.remote.get_with_version(key)  # type: ignore[attr-defined, no-any-return]
 
     def put_if(
         self,

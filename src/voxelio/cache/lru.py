@@ -16,6 +16,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Iterator
 
+from voxelio.cache.wrapper import StoreWrapper
 from voxelio.storage.base import NO_OPTIONS, PutOptions, Store
 
 
@@ -120,7 +121,7 @@ class LRU:
         return f"LRU(size={self.size}, len={len(self)}, nbytes={self.nbytes})"
 
 
-class LRUStore(Store):
+class LRUStore(StoreWrapper):
     """``store`` with an :class:`LRU` in front of ``get`` and ``get_range``.
 
     Entries are keyed ``(key, None)`` for whole objects and ``(key, (start, length))`` for
@@ -128,11 +129,8 @@ class LRUStore(Store):
     """
 
     def __init__(self, store: Store, lru: LRU) -> None:
-        self.inner = store
+        super().__init__(store)
         self.lru = lru
-        self.url = store.url
-        self.read_only = store.read_only
-        self.concurrency = store.concurrency
         self._ranges: dict[str, set[tuple[int, int]]] = {}
         self._lock = threading.Lock()
 
@@ -174,25 +172,6 @@ class LRUStore(Store):
     def delete(self, key: str) -> None:
         self._forget(key)
         self.inner.delete(key)
-
-    def exists(self, key: str) -> bool:
-        """Asks the wrapped store (the LRU may hold objects deleted since)."""
-        return self.inner.exists(key)
-
-    def list(self, prefix: str = "") -> Iterator[str]:
-        return self.inner.list(prefix)
-
-    def size(self, key: str) -> int | None:
-        return self.inner.size(key)
-
-    @property
-    def conditional(self) -> bool:
-        """Whether the wrapped store offers conditional writes (``put_if``)."""
-        return hasattr(self.inner, "put_if")
-
-    def get_with_version(self, key: str) -> tuple[bytes, str] | None:
-        """The wrapped store's ``get_with_version`` (never served from the LRU)."""
-        return self.inner.get_with_version(key)  # type: ignore[attr-defined, no-any-return]
 
     def put_if(
         self,

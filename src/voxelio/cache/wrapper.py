@@ -1,0 +1,41 @@
+"""``StoreWrapper``: a store adapter that passes what it does not change to an inner store.
+
+The disk cache and the LRU both wrap a store; this base holds what they share: metadata and
+listing go to the inner store (the authority), and conditional writes are offered exactly when
+the inner store offers them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from voxelio.storage import Store
+
+
+class StoreWrapper(Store):
+    """A store in front of ``inner``; subclasses override the calls they serve themselves."""
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+        self.url = inner.url
+        self.read_only = inner.read_only
+        self.concurrency = inner.concurrency
+
+    def exists(self, key: str) -> bool:
+        """Asks the inner store (a cache may hold objects deleted since)."""
+        return self.inner.exists(key)
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        return self.inner.list(prefix)
+
+    def size(self, key: str) -> int | None:
+        return self.inner.size(key)
+
+    @property
+    def conditional(self) -> bool:
+        """Whether the inner store offers conditional writes (``put_if``)."""
+        return hasattr(self.inner, "put_if")
+
+    def get_with_version(self, key: str) -> tuple[bytes, str] | None:
+        """The inner store's ``get_with_version`` (never served from a cache)."""
+        return self.inner.get_with_version(key)  # type: ignore[attr-defined, no-any-return]
