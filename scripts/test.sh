@@ -20,7 +20,10 @@ fi
 
 python3 -m pip install -q -e '.[test]'
 
-# Root gets a plain network namespace; other users a user namespace mapped to root.
-UNSHARE="unshare -n"
-if [ "$(id -u)" -ne 0 ]; then UNSHARE="unshare -rn"; fi
-exec $UNSHARE sh -c 'ip link set lo up && exec python3 -m pytest "$@"' sh "$@"
+# Loopback only: a new network namespace in which only lo exists (and is brought up).
+# Root gets a plain one; other users a user namespace mapped to root.
+if [ "$(id -u)" -eq 0 ]; then
+  exec unshare -n sh -c 'ip link set lo up && exec python3 -m pytest "$@"' sh "$@"
+else
+  exec unshare -rn sh -c 'ip link set lo up && exec python3 -m pytest "$@"' sh "$@"
+fi
