@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from voxelio.codecs import get_codec
 from voxelio.geometry import Bbox, Vec
 
 
@@ -90,8 +91,6 @@ class VolumeCutout(np.ndarray):
         Segmentation is written as its low 8 bits; images are scaled to 0-255 when not uint8.
         Returns the directory.
         """
-        from voxelio.codecs import get_codec
-
         directory = directory or os.path.join(os.getcwd(), "saved_images")
         os.makedirs(directory, exist_ok=True)
         arr = np.asarray(self)

@@ -25,7 +25,7 @@ from voxelio.cache.service import CacheService
 from voxelio.codecs import get_codec
 from voxelio.compression import Method, normalize_method
 from voxelio.cutout import VolumeCutout
-from voxelio.errors import InfoUnavailableError, OutOfBoundsError
+from voxelio.errors import OutOfBoundsError
 from voxelio.formats.precomputed.layer import image_layer
 from voxelio.formats.precomputed.metadata import PrecomputedMetadata, fetch_info
 from voxelio.geometry import Bbox
@@ -34,9 +34,11 @@ from voxelio.image import sharedmem
 from voxelio.image.engine import Layer
 from voxelio.image.options import ImageOptions
 from voxelio.image.source import ImageSource
+from voxelio.meshes import open_mesh_source
 from voxelio.meta import create_new_info, validate_info, validate_provenance
 from voxelio.meta.info import Scale
 from voxelio.paths import CloudPath, parse
+from voxelio.skeletons import open_skeleton_source
 from voxelio.storage import Store, open_store
 from voxelio.volume_meta import VolumeMetadata
 
@@ -505,8 +507,6 @@ class CloudVolume(VolumeMetadata):
     def mesh(self) -> Any:
         """Mesh access (``get``, ``put``, ``save``...); see :mod:`voxelio.meshes`."""
         if "_mesh" not in self.__dict__:
-            from voxelio.meshes import open_mesh_source
-
             name = self.mesh_dir or self.info.get("mesh") or "mesh"
             self.__dict__["_mesh"] = open_mesh_source(
                 self._subdir_store(name), self.info, progress=self.progress
@@ -517,8 +517,6 @@ class CloudVolume(VolumeMetadata):
     def skeleton(self) -> Any:
         """Skeleton access (``get``, ``upload``...); see :mod:`voxelio.skeletons`."""
         if "_skeleton" not in self.__dict__:
-            from voxelio.skeletons import open_skeleton_source
-
             name = self.skel_dir or self.info.get("skeletons") or "skeletons"
             self.__dict__["_skeleton"] = open_skeleton_source(
                 self._subdir_store(name),
@@ -536,13 +534,4 @@ def _layer_of(vol: CloudVolume, mip: int) -> Layer:
     return vol._layer(mip)
 
 
-def exists_layer(cloudpath: str) -> bool:
-    """Whether a layer has an info file at ``cloudpath``."""
-    try:
-        path = parse(cloudpath)
-        return open_store(path.url).exists("info")
-    except InfoUnavailableError:
-        return False
-
-
-__all__ = ["CloudVolume", "cdn_cache_control", "exists_layer"]
+__all__ = ["CloudVolume", "cdn_cache_control"]

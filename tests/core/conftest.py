@@ -2,19 +2,9 @@ import numpy as np
 import pytest
 
 from voxelio import CloudVolume
+from voxelio.meta.info import DATA_TYPES
 
-DTYPES = [
-    "uint8",
-    "int8",
-    "uint16",
-    "int16",
-    "uint32",
-    "int32",
-    "uint64",
-    "int64",
-    "float32",
-    "float64",
-]
+DTYPES = list(DATA_TYPES)  # every data_type the info accepts
 
 
 def random_array(shape, dtype, seed=0):

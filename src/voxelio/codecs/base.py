@@ -102,6 +102,7 @@ class Codec(ABC):
         xyz: tuple[int, int, int],
     ) -> np.ndarray:
         """The channel values at chunk-local voxel ``xyz`` (a 1-D array of length ``c``)."""
+        check_xyz(xyz, shape)
         arr = self.decode(data, shape, dtype, params)
         return np.asarray(arr[xyz[0], xyz[1], xyz[2], :])
 

@@ -34,14 +34,3 @@ class RawCodec(Codec):
         check_size(data, math.prod(shape) * le.itemsize, "raw chunk")
         arr = np.frombuffer(data, dtype=le).reshape(shape, order="F")
         return arr if le == native else arr.astype(native)
-
-    def read_voxel(
-        self,
-        data: bytes,
-        shape: Shape4,
-        dtype: np.dtype,
-        params: Mapping[str, Any],
-        xyz: tuple[int, int, int],
-    ) -> np.ndarray:
-        arr = self.decode(data, shape, dtype, params)
-        return np.array(arr[xyz[0], xyz[1], xyz[2], :])

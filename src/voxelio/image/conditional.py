@@ -25,7 +25,7 @@ from voxelio.errors import WriteConflictError
 from voxelio.geometry import Bbox
 from voxelio.image import engine
 from voxelio.image.chunks import UnshardedChunks
-from voxelio.image.engine import Layer, decode_chunk, local_slices, run_tasks
+from voxelio.image.engine import Layer, local_slices, run_tasks
 from voxelio.image.options import ImageOptions
 from voxelio.storage import PutOptions, Store
 
@@ -71,7 +71,7 @@ def upload(layer: Layer, bbox: Bbox, image: np.ndarray, options: ImageOptions) -
     )  # fmt: skip
     run_tasks(
         lambda chunk: _swap_chunk(layer, io, chunk, bbox, img, options, put_options),
-        shell, options.threads, options.progress, "Uploading",
+        shell, options.threads, options.progress, "Uploading", layer.pool,
     )  # fmt: skip
 
 
@@ -81,17 +81,10 @@ def _swap_chunk(
 ) -> None:  # fmt: skip
     store: Any = io.store_
     key = io.key(chunk)
-    region = Bbox.intersection(chunk, bbox)
-    part = img[local_slices(bbox, region)]
     for attempt in range(MAX_ATTEMPTS):
         found = store.get_with_version(key)
-        if found is None:
-            whole = np.full(layer.chunk_shape(chunk), options.background_color, layer.dtype, "F")
-            version = None
-        else:
-            whole = np.array(decode_chunk(layer, chunk, found[0]), order="F", copy=True)
-            version = found[1]
-        whole[local_slices(chunk, region)] = part
+        stored, version = (None, None) if found is None else found
+        whole = engine.patch_chunk(layer, chunk, stored, bbox, img, options)
         data = layer.codec.encode(whole, layer.scale.params)
         try:
             store.put_if(key, data, put_options, expected_version=version)

@@ -61,18 +61,17 @@ def run_tasks(
     threads: int,
     progress: bool,
     desc: str,
-    pool: WorkerPool | None = None,
+    pool: WorkerPool,
 ) -> None:
     """Run ``fn`` on every item with ``threads`` workers pulling from one shared queue.
 
-    Workers come from ``pool`` when given (reused across calls, the caller working too),
-    else are started for this call. Small batches on a cold pool, and calls made from inside
-    a pool worker, run inline. The first exception stops the
-    workers (items not started are skipped) and is re-raised in the caller's thread.
+    Workers come from ``pool`` (reused across calls; the calling thread works too). Small
+    batches on a cold pool, and calls made from inside a pool worker, run inline. The first
+    exception stops the workers (items not started are skipped) and is re-raised here.
     """
     bar = tqdm(total=len(items), desc=desc, unit="chunk") if progress else _NO_BAR
     try:
-        if threads <= 1 or len(items) <= 1 or (pool is not None and pool.inline(len(items))):
+        if threads <= 1 or len(items) <= 1 or pool.inline(len(items)):
             for item in items:
                 fn(item)
                 bar.update(1)
@@ -80,22 +79,14 @@ def run_tasks(
         queue = iter(items)  # next() on a list iterator is atomic under the GIL
         errors: list[BaseException] = []
         stop = threading.Event()
-        count = min(threads, len(items))
 
         def loop() -> None:
             drain(queue, fn, stop, errors, lambda: bar.update(1))
 
-        if pool is not None:
-            futures = pool.run(loop, count - 1)  # the calling thread is the last worker
-            loop()
-            for fut in futures:
-                fut.result()
-        else:
-            started = [threading.Thread(target=loop, daemon=True) for _ in range(count)]
-            for t in started:
-                t.start()
-            for t in started:
-                t.join()
+        futures = pool.run(loop, min(threads, len(items)) - 1)  # the caller is the last worker
+        loop()
+        for fut in futures:
+            fut.result()
         if errors:
             raise errors[0]
     finally:
@@ -224,21 +215,31 @@ def _encode_one(
     region = Bbox.intersection(chunk, bbox)
     part = img[local_slices(bbox, region)]
     if region != chunk:
-        whole = _existing_chunk(layer, chunk, options)
-        whole[local_slices(chunk, region)] = part
-        part = whole
+        part = patch_chunk(layer, chunk, layer.chunks.fetch([chunk])[0], bbox, img, options)
     if options.delete_black_uploads and _is_background(part, options.background_color):
         return None
     return layer.codec.encode(part, layer.scale.params)
 
 
-def _existing_chunk(layer: Layer, chunk: Bbox, options: ImageOptions) -> np.ndarray:
-    data = layer.chunks.fetch([chunk])[0]
-    if data is None:
-        return np.full(
+def patch_chunk(
+    layer: Layer,
+    chunk: Bbox,
+    stored: bytes | None,
+    bbox: Bbox,
+    img: np.ndarray,
+    options: ImageOptions,
+) -> np.ndarray:
+    """A whole chunk for a write that covers part of it: the ``stored`` chunk decoded (or
+    ``background_color`` when missing) with the part of ``img`` (at ``bbox``) painted in."""
+    if stored is None:
+        whole = np.full(
             layer.chunk_shape(chunk), options.background_color, dtype=layer.dtype, order="F"
         )
-    return np.array(decode_chunk(layer, chunk, data), order="F", copy=True)
+    else:
+        whole = np.array(decode_chunk(layer, chunk, stored), order="F", copy=True)
+    region = Bbox.intersection(chunk, bbox)
+    whole[local_slices(chunk, region)] = img[local_slices(bbox, region)]
+    return whole
 
 
 def _is_background(arr: np.ndarray, background: Any) -> bool:

@@ -43,7 +43,7 @@ def unique(layer: Layer, bbox: Bbox, options: ImageOptions) -> set[int]:
 
     chunks = list(layer.scale.grid.chunk_bboxes(bbox))
     run_tasks(task, layer.chunks.groups(chunks, for_write=False), options.threads,
-              options.progress, "Unique")  # fmt: skip
+              options.progress, "Unique", layer.pool)  # fmt: skip
     return {v.item() if isinstance(v, np.generic) else v for v in found}
 
 
@@ -85,7 +85,7 @@ def read_points(
                 out.update(values)
 
     groups = layer.chunks.groups(list(by_chunk), for_write=False)
-    run_tasks(task, groups, options.threads, options.progress, "Points")
+    run_tasks(task, groups, options.threads, options.progress, "Points", layer.pool)
     return out
 
 
@@ -139,7 +139,7 @@ def download_label(layer: Layer, bbox: Bbox, label: int, options: ImageOptions) 
 
     chunks = list(layer.scale.grid.chunk_bboxes(bbox))
     run_tasks(task, layer.chunks.groups(chunks, for_write=False), options.threads,
-              options.progress, "Downloading")  # fmt: skip
+              options.progress, "Downloading", layer.pool)  # fmt: skip
     return out
 
 
@@ -210,7 +210,7 @@ def download_files(layer: Layer, bbox: Bbox, options: ImageOptions) -> dict[Any,
             out.update(found)
 
     run_tasks(task, io.groups(chunks, for_write=False), options.threads, options.progress,
-              "Downloading")  # fmt: skip
+              "Downloading", layer.pool)  # fmt: skip
     return out
 
 

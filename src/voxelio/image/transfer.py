@@ -68,7 +68,7 @@ def copy_chunks(src: Layer, dst: Layer, bbox: Bbox, block_size: int, options: Im
                 if data is not None:
                     dst.chunks.store([(chunk, data)], put)
 
-            engine.run_tasks(copy, batch, options.threads, False, "")
+            engine.run_tasks(copy, batch, options.threads, False, "", dst.pool)
             bar.update(len(batch))
     finally:
         bar.close()

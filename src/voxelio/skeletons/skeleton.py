@@ -31,6 +31,7 @@ import numpy as np
 from voxelio.errors import MissingCodecError, SkeletonDecodeError
 from voxelio.skeletons.info import DEFAULT_ATTRIBUTES, VertexAttribute
 from voxelio.skeletons.precomputed import decode_skeleton, encode_skeleton
+from voxelio.skeletons.viewer import view_skeleton
 
 IDENTITY: tuple[tuple[float, ...], ...] = ((1, 0, 0, 0), (0, 1, 0, 0), (0, 0, 1, 0))
 
@@ -473,8 +474,6 @@ class Skeleton:
     def viewer(self, **kwargs: Any) -> Any:
         """Plot in 3D with matplotlib (needs ``voxelio[viewer]``); see
         :func:`voxelio.skeletons.viewer.view_skeleton` for the options."""
-        from voxelio.skeletons.viewer import view_skeleton
-
         return view_skeleton(self, **kwargs)
 
 

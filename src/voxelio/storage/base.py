@@ -15,16 +15,14 @@ Stores are thread safe and pickle cheaply (they re-open connections lazily after
 from __future__ import annotations
 
 import builtins
-import os
 import posixpath
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from voxelio.compression import Method
 from voxelio.errors import PathError
+from voxelio.storage.pool import ThreadPool
 
 DEFAULT_CONCURRENCY = 16
 
@@ -45,40 +43,6 @@ class PutOptions:
 
 
 NO_OPTIONS = PutOptions()
-
-
-class StorePool:
-    """The threads of one store's bulk calls, started on first use and kept for later calls.
-
-    Restarts after ``fork``; pickles as a new, empty pool. A bulk call made from one of its
-    own threads runs inline, so wrapped stores cannot deadlock on it.
-    """
-
-    def __init__(self) -> None:
-        self._executor: ThreadPoolExecutor | None = None
-        self._pid = 0
-        self._lock = threading.Lock()
-        self._local = threading.local()
-
-    def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (StorePool, ())
-
-    def in_worker(self) -> bool:
-        """True when called from one of this pool's threads."""
-        return bool(getattr(self._local, "active", False))
-
-    def _mark(self) -> None:
-        self._local.active = True
-
-    def executor(self, workers: int) -> ThreadPoolExecutor:
-        """The executor (created with ``workers`` threads at most, once per process)."""
-        with self._lock:
-            if self._executor is None or self._pid != os.getpid():
-                self._executor = ThreadPoolExecutor(
-                    max_workers=workers, thread_name_prefix="voxelio-store", initializer=self._mark
-                )
-                self._pid = os.getpid()
-            return self._executor
 
 
 def check_key(key: str) -> str:
@@ -161,9 +125,9 @@ class Store(ABC):
         return dict(self._map(lambda k: (k, self.exists(k)), list(keys)))
 
     def _map(self, fn, items: builtins.list):  # type: ignore[no-untyped-def]
-        pool: StorePool | None = self.__dict__.get("_pool")
+        pool: ThreadPool | None = self.__dict__.get("_pool")
         if pool is None:
-            pool = self.__dict__.setdefault("_pool", StorePool())
+            pool = self.__dict__.setdefault("_pool", ThreadPool("voxelio-store"))
         if len(items) <= 1 or self.concurrency <= 1 or pool.in_worker():
             return [fn(item) for item in items]
         return list(pool.executor(self.concurrency).map(fn, items))
