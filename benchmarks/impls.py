@@ -65,10 +65,21 @@ class Impl:
         return None
 
 
+class CountingImpl(Impl):
+    """An implementation whose storage requests are tallied in ``self._counter``."""
+
+    _counter: Counter[str]
+
+    def counts(self) -> dict[str, int]:
+        out = dict(self._counter)
+        self._counter.clear()
+        return out
+
+
 # ----------------------------------------------------------------------------- voxelio
 
 
-class VoxelioImpl(Impl):
+class VoxelioImpl(CountingImpl):
     name = "voxelio"
 
     def __init__(self, options: dict[str, Any]) -> None:
@@ -170,16 +181,11 @@ class VoxelioImpl(Impl):
         vol.commit_info()
         vol[:, :, :] = arr
 
-    def counts(self) -> dict[str, int]:
-        out = dict(self._counter)
-        self._counter.clear()
-        return out
-
 
 # ----------------------------------------------------------------------------- cloud-volume
 
 
-class CloudVolumeImpl(Impl):
+class CloudVolumeImpl(CountingImpl):
     name = "cloud-volume"
 
     def __init__(self, options: dict[str, Any]) -> None:
@@ -258,11 +264,6 @@ class CloudVolumeImpl(Impl):
             return
         for box in shard_boxes.values():  # cloud-volume writes one whole shard per upload
             vol[_slices(box)] = arr[_slices(box)]
-
-    def counts(self) -> dict[str, int]:
-        out = dict(self._counter)
-        self._counter.clear()
-        return out
 
 
 # ----------------------------------------------------------------------------- TensorStore
