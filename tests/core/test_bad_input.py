@@ -39,6 +39,18 @@ def test_corrupt_gzip_chunk_names_the_file(tmp_path):
         vol[3:10, 5:10, 7:10]
 
 
+def test_truncated_fpzip_chunk_is_an_error_not_a_crash(tmp_path):
+    """fpzip's C decoder segfaults on this chunk; voxelio reports it and keeps running."""
+    vol = new_volume(f"file://{tmp_path}", dtype="float32", encoding="fpzip")
+    data = random_array((100, 70, 30, 1), "float32")
+    vol[:] = data
+    chunk = tmp_path / "4_4_40" / "3-35_5-37_7-23"
+    chunk.write_bytes(chunk.read_bytes()[:40])
+    with pytest.raises(DecodingError, match="3-35_5-37_7-23.*fpzip"):
+        vol[3:10, 5:10, 7:10]
+    assert np.array_equal(vol[40:60, 40:60, 20:30], data[37:57, 35:55, 13:23])
+
+
 def test_failed_write_leaves_old_chunk_intact(tmp_path, monkeypatch):
     path = f"file://{tmp_path}"
     vol = new_volume(path)

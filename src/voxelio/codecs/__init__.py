@@ -37,7 +37,8 @@ def known_encodings() -> list[str]:
 def get_codec(encoding: str) -> Codec:
     """The codec for ``encoding`` (case-insensitive); raises for unknown names.
 
-    Codecs are stateless singletons, safe to share between threads.
+    Codecs are shared singletons, safe between threads (fpzip and kempressed keep their
+    idle decoder processes, see :mod:`voxelio.codecs.isolated`).
     """
     return _load(str(encoding).lower())
 

@@ -9,9 +9,16 @@ fpzip stream (nx, ny, nz, nf = x, y, z, c). Lossless unless ``fpzip_precision`` 
 and subtracts 2. Not bit-exact (the +2/-2 rounds).
 
 Library ``fpzip`` (extra ``fp``); neither Neuroglancer nor TensorStore reads these. No
-transport compression by default. Known limit: the stream has no checksum and the fpzip C
-library can crash on a corrupt or truncated payload; only undecodable headers and wrong
-shapes or types are caught. Stateless, thread safe.
+transport compression by default.
+
+The fpzip C library reads its stream without bounds checks and crashes (segmentation fault)
+on most corrupt or truncated payloads, so decoding runs in child processes
+(:class:`~voxelio.codecs.isolated.IsolatedDecoder`): a crash becomes a
+:class:`~voxelio.errors.DecodingError` naming the chunk. A truncated stream that does not
+crash is caught by decoding it twice, padded with zeros and with ``0xff`` bytes: a complete
+stream never reads the padding, so the two must agree. The format has no checksum, so (as
+for ``raw``) a flipped byte that still decodes gives wrong values without an error. Encoding
+runs in-process. Thread safe; the codec keeps its idle decoder processes.
 """
 
 from __future__ import annotations
@@ -22,32 +29,52 @@ from typing import Any
 import numpy as np
 
 from voxelio.codecs.base import Codec, Shape4, check_chunk, check_shape, import_optional
+from voxelio.codecs.isolated import IsolatedDecoder
 from voxelio.errors import DecodingError, EncodingError
 
 FLOATS = frozenset(["float32", "float64"])
+_PAD = 4096
 
 
-def _decompress(lib: Any, data: bytes, what: str) -> np.ndarray:
-    """Run fpzip's decoder, turning its errors into :class:`DecodingError`."""
-    if len(data) == 0:
-        raise DecodingError(f"{what}: empty stream")
-    try:
-        return np.asarray(lib.decompress(bytes(data), order="F"))
-    except Exception as exc:  # FpzipReadError and friends
-        raise DecodingError(f"{what}: cannot decode: {exc}") from exc
+def decompress_checked(data: bytes) -> np.ndarray:
+    """fpzip's decoder, run twice with different padding after the stream (see above).
+
+    Runs inside the decoder child process; raises ``ValueError`` for a truncated stream.
+    """
+    fpzip = import_optional("fpzip", "fpzip", "fp", "fpzip")
+    first = fpzip.decompress(bytes(data) + b"\0" * _PAD, order="F")
+    second = fpzip.decompress(bytes(data) + b"\xff" * _PAD, order="F")
+    if not np.array_equal(first, second, equal_nan=True):
+        raise ValueError("the stream is truncated (decoding reads past its end)")
+    return np.asarray(first)
 
 
-class FpzipCodec(Codec):
-    """fpzip chunks (float32/float64, any channel count)."""
+class _FpzipDecoding(Codec):
+    """Shared by both encodings: the library check and isolated decoding."""
 
-    name = "fpzip"
     dtypes = FLOATS
     default_compress = None
     extra = "fp"
-    level_param = "fpzip_precision"
+
+    def __init__(self) -> None:
+        self._decoder = IsolatedDecoder("voxelio.codecs.fpzip:decompress_checked", "fpzip")
 
     def _lib(self) -> Any:
         return import_optional("fpzip", "fpzip", self.extra, self.name)
+
+    def _decompress(self, data: bytes, what: str) -> np.ndarray:
+        """The decoded stream as an array; every failure is a :class:`DecodingError`."""
+        self._lib()  # a missing library is a MissingCodecError here, not a child's death
+        if len(data) == 0:
+            raise DecodingError(f"{what}: empty stream")
+        return self._decoder.decode(data, what)
+
+
+class FpzipCodec(_FpzipDecoding):
+    """fpzip chunks (float32/float64, any channel count)."""
+
+    name = "fpzip"
+    level_param = "fpzip_precision"
 
     def encode(self, chunk: np.ndarray, params: Mapping[str, Any]) -> bytes:
         check_chunk(chunk, self)
@@ -61,23 +88,17 @@ class FpzipCodec(Codec):
     def decode(
         self, data: bytes, shape: Shape4, dtype: np.dtype, params: Mapping[str, Any]
     ) -> np.ndarray:
-        arr = _decompress(self._lib(), data, "fpzip chunk")
+        arr = self._decompress(data, "fpzip chunk")
         if arr.ndim < 4 and arr.size == np.prod(shape):
             arr = arr.reshape(tuple(shape), order="F")
         return check_shape(arr, shape, np.dtype(dtype), "fpzip chunk")
 
 
-class KempressedCodec(Codec):
+class KempressedCodec(_FpzipDecoding):
     """kempressed chunks: fpzip of ``2 + chunk`` in ``[x, y, c, z]`` order."""
 
     name = "kempressed"
-    dtypes = FLOATS
-    default_compress = None
     lossless = False
-    extra = "fp"
-
-    def _lib(self) -> Any:
-        return import_optional("fpzip", "fpzip", self.extra, self.name)
 
     def encode(self, chunk: np.ndarray, params: Mapping[str, Any]) -> bytes:
         check_chunk(chunk, self)
@@ -87,7 +108,7 @@ class KempressedCodec(Codec):
     def decode(
         self, data: bytes, shape: Shape4, dtype: np.dtype, params: Mapping[str, Any]
     ) -> np.ndarray:
-        arr = _decompress(self._lib(), data, "kempressed chunk")
+        arr = self._decompress(data, "kempressed chunk")
         swapped = (shape[0], shape[1], shape[3], shape[2])
         if arr.ndim < 4 and arr.size == np.prod(shape):
             arr = arr.reshape(swapped, order="F")
