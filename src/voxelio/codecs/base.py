@@ -3,8 +3,9 @@
 A codec turns one chunk, a 4-D numpy array ``[x, y, z, channel]`` (any memory order; it is
 read as Fortran order ``x`` fastest), into bytes and back. Codec parameters come from the
 scale's ``info`` entry (``jpeg_quality``, ``compressed_segmentation_block_size``, ...),
-passed as a read-only mapping. Codecs are thread safe and hold no chunk state; the libraries they call
-release the GIL where they can (fpzip, which does not and can crash, runs in child processes).
+passed as a read-only mapping. Codecs are thread safe and hold no chunk state; the libraries
+they call release the GIL where they can (fpzip, which does not and can crash, decodes in
+child processes).
 """
 
 from __future__ import annotations
