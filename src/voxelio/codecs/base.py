@@ -57,6 +57,9 @@ class Codec(ABC):
     level_param: str | None = None
     #: the scale key that cloud-volume's ``encoding_effort`` sets (``"jxl_effort"``)
     effort_param: str | None = None
+    #: ``decode`` accepts a ``memoryview`` (the engine may pass a reused read buffer, and
+    #: copies the decoded array out before the buffer is reused)
+    decodes_views: bool = False
 
     def check(self, dtype: np.dtype | str, num_channels: int) -> None:
         """Raise :class:`UnsupportedEncodingError` if this encoding cannot hold the layer."""
@@ -172,7 +175,7 @@ def check_xyz(xyz: tuple[int, int, int], shape: Shape4) -> None:
         raise IndexError(f"voxel {tuple(xyz)} is outside the chunk of shape {tuple(shape[:3])}")
 
 
-def check_size(data: bytes, expected: int, what: str) -> None:
+def check_size(data: bytes | memoryview, expected: int, what: str) -> None:
     """Raise :class:`DecodingError` unless ``len(data) == expected``."""
     if len(data) != expected:
         raise DecodingError(f"{what}: expected {expected} bytes, got {len(data)}")

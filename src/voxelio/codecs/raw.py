@@ -21,13 +21,14 @@ class RawCodec(Codec):
     name = "raw"
     dtypes = ALL_DTYPES
     default_compress = "gzip"
+    decodes_views = True
 
     def encode(self, chunk: np.ndarray, params: Mapping[str, Any]) -> bytes:
         little = chunk.astype(chunk.dtype.newbyteorder("<"), copy=False)
         return little.tobytes(order="F")
 
     def decode(
-        self, data: bytes, shape: Shape4, dtype: np.dtype, params: Mapping[str, Any]
+        self, data: bytes | memoryview, shape: Shape4, dtype: np.dtype, params: Mapping[str, Any]
     ) -> np.ndarray:
         native = np.dtype(dtype)
         le = native.newbyteorder("<")

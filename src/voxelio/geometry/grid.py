@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -24,11 +25,11 @@ class ChunkGrid:
     size: tuple[int, int, int]
     chunk_size: tuple[int, int, int]
 
-    @property
+    @cached_property
     def bounds(self) -> Bbox:
         """The scale's extent ``[offset, offset + size)``."""
-        lo = np.asarray(self.voxel_offset)
-        return Bbox(lo, lo + np.asarray(self.size))
+        lo = tuple(int(v) for v in self.voxel_offset)
+        return Bbox._from_ints(lo, tuple(a + int(s) for a, s in zip(lo, self.size)))
 
     @property
     def grid_shape(self) -> tuple[int, int, int]:
@@ -37,23 +38,33 @@ class ChunkGrid:
 
     def cell_range(self, bbox: Bbox) -> tuple[np.ndarray, np.ndarray]:
         """Grid cells ``[lo, hi)`` touched by ``bbox`` (clipped to the grid)."""
-        box = Bbox.intersection(bbox, self.bounds)
-        off, cs = np.asarray(self.voxel_offset), np.asarray(self.chunk_size)
-        if box.empty():
-            zero = np.zeros(3, dtype=np.int64)
-            return zero, zero
-        lo = (np.asarray(box.minpt) - off) // cs
-        hi = -(-(np.asarray(box.maxpt) - off) // cs)
-        return lo.astype(np.int64), hi.astype(np.int64)
+        lo, hi = self._cell_range(bbox)
+        return np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
+
+    def _cell_range(self, bbox: Bbox) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """:meth:`cell_range` in Python ints (``(0,0,0), (0,0,0)`` when nothing is touched)."""
+        lo: list[int] = []
+        hi: list[int] = []
+        for a, b, o, s, c in zip(
+            bbox._min, bbox._max, self.voxel_offset, self.size, self.chunk_size
+        ):
+            a, b = max(a, o), min(b, o + s)
+            if b <= a:
+                return (0, 0, 0), (0, 0, 0)
+            lo.append(int((a - o) // c))
+            hi.append(int(-(-(b - o) // c)))
+        return tuple(lo), tuple(hi)
 
     def cells(self, bbox: Bbox) -> np.ndarray:
         """An ``(N, 3)`` array of grid coordinates touched by ``bbox``, x fastest."""
-        lo, hi = self.cell_range(bbox)
-        if np.any(hi <= lo):
-            return np.zeros((0, 3), dtype=np.int64)
-        axes = [np.arange(a, b) for a, b in zip(lo, hi)]
-        zz, yy, xx = np.meshgrid(axes[2], axes[1], axes[0], indexing="ij")
-        return np.stack([xx.ravel(), yy.ravel(), zz.ravel()], axis=1)
+        return np.array(list(self._cells(bbox)), dtype=np.int64).reshape(-1, 3)
+
+    def _cells(self, bbox: Bbox) -> Iterator[tuple[int, int, int]]:
+        (x0, y0, z0), (x1, y1, z1) = self._cell_range(bbox)
+        for z in range(z0, z1):
+            for y in range(y0, y1):
+                for x in range(x0, x1):
+                    yield x, y, z
 
     def cell_bbox(self, cell: np.ndarray | tuple[int, int, int]) -> Bbox:
         """The clipped voxel extent of grid cell ``cell``."""
@@ -66,7 +77,7 @@ class ChunkGrid:
 
     def chunk_bboxes(self, bbox: Bbox) -> Iterator[Bbox]:
         """The clipped extents of every chunk ``bbox`` touches."""
-        for cell in self.cells(bbox).tolist():
+        for cell in self._cells(bbox):
             yield self.cell_bbox(cell)
 
     def is_aligned(self, bbox: Bbox) -> bool:

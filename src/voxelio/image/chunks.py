@@ -12,6 +12,10 @@ from collections.abc import Sequence
 from voxelio.geometry import Bbox
 from voxelio.meta import Scale
 from voxelio.storage import PutOptions, Store, join_key
+from voxelio.storage.buffers import ReadBuffers
+
+#: the bytes of one chunk: owned, a view of a read buffer, or ``None`` when missing
+Data = bytes | memoryview | None
 
 
 class ChunkIO(ABC):
@@ -31,6 +35,12 @@ class ChunkIO(ABC):
     @abstractmethod
     def fetch(self, chunks: Sequence[Bbox]) -> list[bytes | None]:
         """Encoded bytes of each chunk (transport compression removed), ``None`` when missing."""
+
+    def fetch_into(self, chunks: Sequence[Bbox], buffers: ReadBuffers) -> list[Data]:
+        """Like :meth:`fetch`, but the bytes may be views of the calling thread's buffer in
+        ``buffers``, valid until its next ``fetch_into``: the caller decodes and copies them
+        out first."""
+        return list(self.fetch(chunks))
 
     @abstractmethod
     def store(self, items: Sequence[tuple[Bbox, bytes | None]], options: PutOptions) -> None:
@@ -57,6 +67,11 @@ class UnshardedChunks(ChunkIO):
 
     def fetch(self, chunks: Sequence[Bbox]) -> list[bytes | None]:
         return [self.store_.get(self.key(c)) for c in chunks]
+
+    def fetch_into(self, chunks: Sequence[Bbox], buffers: ReadBuffers) -> list[Data]:
+        if len(chunks) != 1:  # each later read would overwrite the one before
+            return list(self.fetch(chunks))
+        return [self.store_.get_into(self.key(chunks[0]), buffers)]
 
     def store(self, items: Sequence[tuple[Bbox, bytes | None]], options: PutOptions) -> None:
         for chunk, data in items:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 from tqdm import tqdm
@@ -25,11 +25,12 @@ from voxelio.errors import (
     EncodingError,
 )
 from voxelio.geometry import Bbox
-from voxelio.image.chunks import ChunkIO
+from voxelio.image.chunks import ChunkIO, Data
 from voxelio.image.options import ImageOptions
 from voxelio.image.workers import WorkerPool, drain
 from voxelio.meta import Scale
 from voxelio.storage import PutOptions
+from voxelio.storage.buffers import ReadBuffers
 
 T = TypeVar("T")
 
@@ -43,6 +44,7 @@ class Layer:
     num_channels: int
     chunks: ChunkIO
     pool: WorkerPool = field(default_factory=WorkerPool, compare=False, repr=False)
+    buffers: ReadBuffers = field(default_factory=ReadBuffers, compare=False, repr=False)
 
     @property
     def codec(self) -> Codec:
@@ -115,10 +117,12 @@ def local_slices(outer: Bbox, inner: Bbox) -> tuple[slice, slice, slice]:
     )
 
 
-def decode_chunk(layer: Layer, chunk: Bbox, data: bytes) -> np.ndarray:
+def decode_chunk(layer: Layer, chunk: Bbox, data: bytes | memoryview) -> np.ndarray:
     """Decode one chunk's bytes, naming the chunk's location in any error."""
     try:
-        return layer.codec.decode(data, layer.chunk_shape(chunk), layer.dtype, layer.scale.params)
+        # a memoryview only reaches codecs that declare ``decodes_views``
+        raw = cast(bytes, data)
+        return layer.codec.decode(raw, layer.chunk_shape(chunk), layer.dtype, layer.scale.params)
     except DecodingError as exc:
         raise DecodingError(f"{layer.chunks.describe(chunk)}: {exc}") from exc
 
@@ -137,8 +141,14 @@ def download(layer: Layer, bbox: Bbox, options: ImageOptions) -> np.ndarray:
         out = np.full(shape, options.background_color, dtype=layer.dtype, order="F")
     chunks = list(layer.scale.grid.chunk_bboxes(bbox))
 
+    views = layer.codec.decodes_views
+
     def paint(group: list[Bbox]) -> None:
-        datas = layer.chunks.fetch(group)
+        datas: list[Data]
+        if views:
+            datas = layer.chunks.fetch_into(group, layer.buffers)
+        else:
+            datas = list(layer.chunks.fetch(group))
         for chunk, data in zip(group, datas):
             _paint_one(layer, out, bbox, chunk, data, options)
 
@@ -152,7 +162,7 @@ def _paint_one(
     out: np.ndarray,
     bbox: Bbox,
     chunk: Bbox,
-    data: bytes | None,
+    data: Data,
     options: ImageOptions,
 ) -> None:
     region = Bbox.intersection(chunk, bbox)

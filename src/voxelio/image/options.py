@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -30,4 +31,11 @@ class ImageOptions:
     @property
     def threads(self) -> int:
         """Number of worker threads to use."""
-        return self.workers if self.workers > 0 else max(4, 2 * (os.cpu_count() or 1))
+        return self.workers if self.workers > 0 else default_threads()
+
+
+@functools.cache
+def default_threads() -> int:
+    """Worker threads when none are set: twice the cores, at least 4 (asked once: the call
+    costs about 25 us, more than a small read's other overhead)."""
+    return max(4, 2 * (os.cpu_count() or 1))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -61,12 +62,12 @@ class Scale:
             params=dict(scale),
         )
 
-    @property
+    @cached_property
     def grid(self) -> ChunkGrid:
         """The chunk grid of this scale."""
         return ChunkGrid(self.voxel_offset, self.size, self.chunk_size)
 
-    @property
+    @cached_property
     def bounds(self) -> Bbox:
         """``[voxel_offset, voxel_offset + size)``."""
         return self.grid.bounds

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from voxelio.compression import Method
 from voxelio.errors import PathError
+from voxelio.storage.buffers import ReadBuffers
 from voxelio.storage.pool import ThreadPool
 
 DEFAULT_CONCURRENCY = 16
@@ -75,6 +76,15 @@ class Store(ABC):
     @abstractmethod
     def get(self, key: str) -> bytes | None:
         """The decompressed object at ``key``, or ``None`` when it does not exist."""
+
+    def get_into(self, key: str, buffers: ReadBuffers) -> bytes | memoryview | None:
+        """Like :meth:`get`, but the bytes may be a view of this thread's buffer in
+        ``buffers``, valid only until the thread's next ``get_into`` with them.
+
+        For callers that consume the bytes at once; stores that read into memory they own
+        (local files) override it, the others return :meth:`get`.
+        """
+        return self.get(key)
 
     @abstractmethod
     def get_range(self, key: str, start: int, length: int) -> bytes | None:

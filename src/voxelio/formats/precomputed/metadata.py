@@ -7,6 +7,7 @@ does I/O only in the explicit ``fetch``/``commit``/``refresh`` methods.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -90,6 +91,8 @@ class PrecomputedMetadata:
             None if provenance is None else validate_provenance(provenance)
         )
         self.redirected = redirected
+        # mip -> (a copy of the scale dict, its parsed Scale); re-parsed when the dict changes
+        self._scales: dict[int, tuple[dict[str, Any], Scale]] = {}
 
     # ---- I/O ----------------------------------------------------------------------------
 
@@ -149,7 +152,13 @@ class PrecomputedMetadata:
             raise ScaleUnavailableError(
                 f"{self.path.url}: mip {mip} not available (mips 0..{self.num_mips - 1})"
             )
-        return Scale.from_json(self.info["scales"][mip], f"{self.path.url}/info scales[{mip}]")
+        raw = self.info["scales"][mip]
+        cached = self._scales.get(mip)
+        if cached is not None and cached[0] == raw:  # users may edit info in place
+            return cached[1]
+        scale = Scale.from_json(raw, f"{self.path.url}/info scales[{mip}]")
+        self._scales[mip] = (copy.deepcopy(raw), scale)
+        return scale
 
     def to_mip(self, mip: int | Sequence[float]) -> int:
         """A mip level from a level or a resolution triple in nm."""
