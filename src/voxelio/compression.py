@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from typing import Literal
+from typing import Literal, cast
 
 from voxelio.errors import DecodingError, EncodingError
 
@@ -61,7 +61,7 @@ def _gzip_compress(data: bytes, level: int) -> bytes:
         import deflate
     except ImportError:
         return gzip.compress(data, compresslevel=level, mtime=0)
-    return bytes(deflate.gzip_compress(bytes(data), max(1, min(level, 12))))
+    return cast(bytes, deflate.gzip_compress(data, max(1, min(level, 12))))  # a bytearray
 
 
 def decompress(data: bytes, method: Method | None, key: str = "") -> bytes:
@@ -89,7 +89,9 @@ def _gzip_decompress(data: bytes) -> bytes:
         fast = None  # type: ignore[assignment]
     if fast is not None and data[:2] == b"\x1f\x8b":
         try:
-            out = bytes(fast.gzip_decompress(data))
+            # a bytearray, handed on as bytes (nobody mutates it): copying it to bytes cost
+            # 40% of a gzip read of 256 KiB chunks and 75% for 2 MiB ones (fresh pages)
+            out = cast(bytes, fast.gzip_decompress(data))
         except Exception:
             out = b""  # multi-member or odd streams: zlib below decides
         # libdeflate can also return b"" for garbage: an empty result is always re-checked
