@@ -60,6 +60,9 @@ class Codec(ABC):
     #: ``decode`` accepts a ``memoryview`` (the engine may pass a reused read buffer, and
     #: copies the decoded array out before the buffer is reused)
     decodes_views: bool = False
+    #: the library holds the GIL for much of a decode: a few chunks decode faster in one
+    #: thread than handed between threads
+    gil_bound: bool = False
 
     def check(self, dtype: np.dtype | str, num_channels: int) -> None:
         """Raise :class:`UnsupportedEncodingError` if this encoding cannot hold the layer."""

@@ -49,6 +49,7 @@ class CompressedSegmentationCodec(Codec):
     channels = None
     default_compress = "gzip"
     extra = "seg"
+    gil_bound = True
 
     def _lib(self) -> Any:
         return import_optional(

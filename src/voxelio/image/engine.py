@@ -10,6 +10,7 @@ in as arguments, so the functions are thread safe.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
@@ -64,19 +65,23 @@ def run_tasks(
     progress: bool,
     desc: str,
     pool: WorkerPool,
+    gil_bound: bool = False,
 ) -> None:
     """Run ``fn`` on every item with ``threads`` workers pulling from one shared queue.
 
     Workers come from ``pool`` (reused across calls; the calling thread works too). Small
-    batches on a cold pool, and calls made from inside a pool worker, run inline. The first
-    exception stops the workers (items not started are skipped) and is re-raised here.
+    batches of light or GIL-bound tasks, and calls made from inside a pool worker, run
+    inline (see :meth:`WorkerPool.inline`). The first exception stops the workers (items not
+    started are skipped) and is re-raised here.
     """
     bar = tqdm(total=len(items), desc=desc, unit="chunk") if progress else _NO_BAR
     try:
-        if threads <= 1 or len(items) <= 1 or pool.inline(len(items)):
+        if threads <= 1 or len(items) <= 1 or pool.inline(len(items), gil_bound):
+            start = time.perf_counter()
             for item in items:
                 fn(item)
                 bar.update(1)
+            pool.record_inline(time.perf_counter() - start, len(items))
             return
         queue = iter(items)  # next() on a list iterator is atomic under the GIL
         errors: list[BaseException] = []
@@ -153,7 +158,8 @@ def download(layer: Layer, bbox: Bbox, options: ImageOptions) -> np.ndarray:
             _paint_one(layer, out, bbox, chunk, data, options)
 
     groups = layer.chunks.groups(chunks, for_write=False)
-    run_tasks(paint, groups, options.threads, options.progress, "Downloading", layer.pool)
+    run_tasks(paint, groups, options.threads, options.progress, "Downloading", layer.pool,
+              layer.codec.gil_bound)  # fmt: skip
     return out
 
 

@@ -14,20 +14,37 @@ from typing import Any
 
 from voxelio.storage.pool import ThreadPool
 
-#: up to this many tasks run in the caller's thread while the pool is not started
-COLD_INLINE_TASKS = 16
+#: batches of up to this many tasks may run in the calling thread
+SMALL_BATCH = 16
+#: seconds per task below which a thread hand-off costs more than it saves (measured here:
+#: a hand-off is ~50 us, a raw 64^3 chunk read and copy ~100 us)
+LIGHT_TASK = 0.0003
 
 
 class WorkerPool(ThreadPool):
-    """The chunk-task pool of one layer."""
+    """The chunk-task pool of one layer; it remembers how long tasks run inline."""
 
-    def inline(self, items: int) -> bool:
+    def __init__(self, name: str = "voxelio") -> None:
+        super().__init__(name)
+        self._task_seconds: float | None = None  # per task, last batch run inline
+
+    def inline(self, items: int, gil_bound: bool = False) -> bool:
         """Whether ``items`` tasks are better run in the calling thread.
 
-        True inside a worker (no nesting), and for a few tasks while the pool has not started:
-        starting threads costs about a millisecond each here, more than a few chunks take.
+        True inside a worker (no nesting). A small batch runs inline when its tasks hold the
+        GIL (``gil_bound``: threads only contend), when they are light (measured on the
+        last inline batch), or until that is known; otherwise threads share it.
         """
-        return self.in_worker() or (not self.started() and items <= COLD_INLINE_TASKS)
+        if self.in_worker():
+            return True
+        if items > SMALL_BATCH:
+            return False
+        return gil_bound or self._task_seconds is None or self._task_seconds < LIGHT_TASK
+
+    def record_inline(self, seconds: float, items: int) -> None:
+        """Note the wall time of a batch of ``items`` tasks run in the calling thread."""
+        if items > 1:
+            self._task_seconds = seconds / items
 
     def run(self, loop: Callable[[], None], threads: int) -> list[Future[Any]]:
         """Start ``threads`` copies of ``loop`` on the pool; returns their futures."""
