@@ -333,6 +333,38 @@ def decode_limit(raw: dict[str, Any], view: CaseView) -> tuple[float, str] | Non
     return None
 
 
+def read_bound(raw: dict[str, Any], view: CaseView) -> tuple[float, str] | None:
+    """What caps a whole read, in MVx/s: the decode limit of the case's encoding or gzip,
+    or for plain raw chunks reading the bytes and then copying them into a new array."""
+    dl = decode_limit(raw, view)
+    if dl is not None:
+        return dl
+    lim = raw["limits"].get(view.case["slug"]) or {}
+    mem = raw["limits"].get(f"memcpy:{view.case['source']}", {})
+    if "read_files" not in lim or "memcpy_new" not in mem:
+        return None
+    seconds = lim["read_files"] + mem["memcpy_new"]
+    return mvx(view.voxels["read"], seconds), "reading the bytes, then copying into a new array"
+
+
+def write_bound(raw: dict[str, Any], view: CaseView) -> tuple[float, str] | None:
+    """The all-cores encode limit of the case, in MVx/s, when measured."""
+    lim = raw["limits"].get(view.case["slug"]) or {}
+    if "encode_all" not in lim:
+        return None
+    return mvx(view.voxels["write"], lim["encode_all"]), "encoding on all cores"
+
+
+def bound_note(needed: float | None, bound: tuple[float, str] | None) -> str:
+    """Where the speed a target asks for stands against a measured limit."""
+    if needed is None or bound is None:
+        return ""
+    where = "above" if needed > bound[0] else "below"
+    return (
+        f"; the target, {fmt(needed)} MVx/s, is {where} the limit of {bound[1]} ({fmt(bound[0])})"
+    )
+
+
 # ----------------------------------------------------------------------------- targets
 
 
@@ -359,12 +391,15 @@ def targets(raw: dict[str, Any], views: list[CaseView]) -> list[str]:
                 peer_label, peer_speed = lb, s
         vx, _ = view.best("voxelio", "read")
         r = None if vx is None or peer_speed is None else vx / peer_speed
+        read_note = ""
+        if r is not None and peer_speed is not None and r < TARGET_READ:
+            read_note = bound_note(TARGET_READ * peer_speed, read_bound(raw, view))
         rows.append(
             (
                 "whole read ≥ 1.5x faster peer",
                 slug,
                 f"{fx(r)} vs {peer_label or 'no peer'}",
-                verdict(r, TARGET_READ),
+                verdict(r, TARGET_READ) + read_note,
             )
         )
         if view.case["gzip"]:
@@ -387,12 +422,15 @@ def targets(raw: dict[str, Any], views: list[CaseView]) -> list[str]:
         vw, _ = view.best("voxelio", "write")
         rw = None if vw is None or best_w is None else vw / best_w
         sr = size_ratio(view, wpeer) if wpeer else None
+        write_note = ""
+        if rw is not None and best_w is not None and rw < TARGET_WRITE:
+            write_note = bound_note(TARGET_WRITE * best_w, write_bound(raw, view))
         rows.append(
             (
                 "whole write ≥ 1.5x faster peer",
                 slug,
                 f"{fx(rw)} vs {wlabel or 'no peer'}",
-                verdict(rw, TARGET_WRITE),
+                verdict(rw, TARGET_WRITE) + write_note,
             )
         )
         rows.append(
