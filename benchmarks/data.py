@@ -132,9 +132,12 @@ def chunk_boxes(shape: tuple[int, int, int], chunk: tuple[int, int, int]) -> lis
     for z in range(0, shape[2], chunk[2]):
         for y in range(0, shape[1], chunk[1]):
             for x in range(0, shape[0], chunk[0]):
-                lo = (x, y, z)
-                hi = tuple(min(lo[i] + chunk[i], shape[i]) for i in range(3))
-                boxes.append((lo, hi))  # type: ignore[arg-type]
+                hi = (
+                    min(x + chunk[0], shape[0]),
+                    min(y + chunk[1], shape[1]),
+                    min(z + chunk[2], shape[2]),
+                )
+                boxes.append(((x, y, z), hi))
     return boxes
 
 

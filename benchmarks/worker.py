@@ -132,7 +132,8 @@ class Worker:
     def op_read(self, spec: dict[str, Any]) -> dict[str, Any]:
         self.impl.check(self.case, "read")
         handle = self.impl.open(self.job["url"])
-        times, cpus = [], []
+        times: list[float] = []
+        cpus: list[float] = []
         repeats = spec["repeats"]
         i = 0
         while i < repeats:
@@ -173,7 +174,8 @@ class Worker:
         handle = self.impl.open(self.job["url"])
         self.check(self.impl.read(handle, boxes[0]), boxes[0])
         self.check(self.impl.read(handle, boxes[-1]), boxes[-1])
-        times, cpus = [], []
+        times: list[float] = []
+        cpus: list[float] = []
         repeats = spec["repeats"]
         while len(times) < repeats:
             gc.collect()
@@ -190,12 +192,14 @@ class Worker:
         self.impl.check(self.case, "write")
         arr = np.asfortranarray(np.load(self.job["source"]))[..., None]
         target = Path(self.job["write_dir"])
-        shard_boxes = None
+        shard_boxes: dict[int, Box] | None = None
         if self.job.get("shard_boxes"):
             shard_boxes = {
-                int(k): tuple(tuple(v) for v in b) for k, b in self.job["shard_boxes"].items()
+                int(k): (tuple(b[0]), tuple(b[1]))  # type: ignore[misc]
+                for k, b in self.job["shard_boxes"].items()
             }
-        times, cpus = [], []
+        times: list[float] = []
+        cpus: list[float] = []
         repeats = spec["repeats"]
         while len(times) < repeats:
             remove_layer(target)
@@ -203,7 +207,7 @@ class Worker:
             with Timer() as t:
                 self.impl.write(
                     "file://" + str(target), self.job["info"], arr, self.case, shard_boxes
-                )  # type: ignore[arg-type]
+                )
             times.append(t.wall)
             cpus.append(t.cpu)
             if t.wall > LONG_WRITE_SECONDS:

@@ -51,7 +51,7 @@ def validate_channel(
     table = (hdr[:, 0] & 0xFFFFFF).astype(np.int64)
     bits = (hdr[:, 0] >> 24).astype(np.int64)
     values = hdr[:, 1].astype(np.int64)
-    if not np.isin(bits, VALID_BITS).all():
+    if ((bits & (bits - 1)) | (bits > 32)).any():  # a width other than 0, 1, 2, 4, ..., 32
         bad = sorted(set(bits.tolist()) - set(VALID_BITS))
         raise DecodingError(f"{what}: invalid encoded bit widths {bad[:5]}")
     bvol = block[0] * block[1] * block[2]
@@ -60,6 +60,8 @@ def validate_channel(
         raise DecodingError(f"{what}: encoded values run past the end of the stream")
     # Only blocks whose largest possible index would leave the stream need their indices read.
     risky = table + (np.left_shift(1, bits)) * wpv > n
+    if not risky.any():
+        return
     max_index = np.zeros(nblocks, dtype=np.int64)
     for b in VALID_BITS[1:]:
         sel = np.flatnonzero(risky & (bits == b))
