@@ -35,7 +35,13 @@ class ImageOptions:
 
 
 @functools.cache
+def cpu_count() -> int:
+    """The number of cores (asked once: the call costs about 25 us, more than a small
+    read's other overhead)."""
+    return os.cpu_count() or 1
+
+
 def default_threads() -> int:
-    """Worker threads when none are set: twice the cores, at least 4 (asked once: the call
-    costs about 25 us, more than a small read's other overhead)."""
-    return max(4, 2 * (os.cpu_count() or 1))
+    """Worker threads when none are set: twice the cores, at least 4, so requests to a
+    remote store overlap their latency."""
+    return max(4, 2 * cpu_count())

@@ -15,7 +15,7 @@ from typing import Any
 from voxelio.storage.pool import ThreadPool
 
 #: batches of up to this many tasks may run in the calling thread
-SMALL_BATCH = 16
+SMALL_BATCH = 64
 #: seconds per task below which a thread hand-off costs more than it saves (measured here:
 #: a hand-off is ~50 us, a raw 64^3 chunk read and copy ~100 us)
 LIGHT_TASK = 0.0003
