@@ -21,30 +21,43 @@ SMALL_BATCH = 64
 LIGHT_TASK = 0.0003
 
 
+#: small batches run inline to (re)measure their tasks: the first ones (the very first
+#: carries one-time costs such as imports), then one in this many
+PROBE_EVERY = 16
+
+
 class WorkerPool(ThreadPool):
-    """The chunk-task pool of one layer; it remembers how long tasks run inline."""
+    """The chunk-task pool of one layer; it measures how long tasks take inline."""
 
     def __init__(self, name: str = "voxelio") -> None:
         super().__init__(name)
-        self._task_seconds: float | None = None  # per task, last batch run inline
+        self._task_seconds: float | None = None  # per task, last batch measured inline
+        self._probes = 0
+        self._small_batches = 0
 
     def inline(self, items: int, gil_bound: bool = False) -> bool:
         """Whether ``items`` tasks are better run in the calling thread.
 
         True inside a worker (no nesting). A small batch runs inline when its tasks hold the
-        GIL (``gil_bound``: threads only contend), when they are light (measured on the
-        last inline batch), or until that is known; otherwise threads share it.
+        GIL (``gil_bound``: threads only contend), when they are light (as last measured),
+        and when it is a probe that measures them; otherwise threads share it.
         """
         if self.in_worker():
             return True
         if items > SMALL_BATCH:
             return False
-        return gil_bound or self._task_seconds is None or self._task_seconds < LIGHT_TASK
+        if gil_bound:
+            return True
+        self._small_batches += 1
+        if self._probes < 2 or self._small_batches % PROBE_EVERY == 0:
+            return True
+        return self._task_seconds is not None and self._task_seconds < LIGHT_TASK
 
     def record_inline(self, seconds: float, items: int) -> None:
         """Note the wall time of a batch of ``items`` tasks run in the calling thread."""
         if items > 1:
             self._task_seconds = seconds / items
+            self._probes += 1
 
     def run(self, loop: Callable[[], None], threads: int) -> list[Future[Any]]:
         """Start ``threads`` copies of ``loop`` on the pool; returns their futures."""
