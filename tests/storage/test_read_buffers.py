@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import threading
 
 import numpy as np
@@ -66,3 +67,10 @@ def test_get_into_keeps_keys_inside_the_store(tmp_path) -> None:
     store = FileStore(str(tmp_path / "layer"))
     with pytest.raises(PathError, match="outside the layer root"):
         store.get_into("../bad", ReadBuffers())
+
+
+def test_pickles_as_empty_buffers() -> None:
+    buffers = ReadBuffers()
+    buffers.view(10)
+    copy = pickle.loads(pickle.dumps(buffers))
+    assert isinstance(copy, ReadBuffers) and len(copy.view(5)) == 5

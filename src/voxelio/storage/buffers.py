@@ -26,6 +26,9 @@ class ReadBuffers:
     def __init__(self) -> None:
         self._local = threading.local()
 
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (ReadBuffers, ())  # buffers are per process: a copy starts empty
+
     def view(self, size: int) -> memoryview:
         """A writable view of ``size`` bytes of this thread's buffer (grown when needed)."""
         buf: memoryview | None = getattr(self._local, "buf", None)
