@@ -62,3 +62,10 @@ def test_fork_starts_new_children_and_leaves_the_parents_alone() -> None:
     assert decoder.decode(b"abc", "chunk").tobytes() == b"abc"
     assert decoder._idle == [parents_child]
     decoder.close()
+
+
+def test_a_decoder_that_cannot_start_is_named() -> None:
+    decoder = IsolatedDecoder("voxelio.no_such_module:decode", "test")
+    expected = "chunk f: cannot start the test decoder process: .*No module named 'voxelio.no_"
+    with pytest.raises(DecodingError, match=expected):
+        decoder.decode(b"x", "chunk f")

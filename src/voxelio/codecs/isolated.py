@@ -59,17 +59,36 @@ def _receive(stream: IO[bytes]) -> bytes:
     return _read_exact(stream, n)
 
 
+_READY = b"\x02"
+
+
+class ChildStartError(RuntimeError):
+    """A decoder process could not start (the message is its last error line)."""
+
+
 class _Child:
     """One decoder subprocess and its pipes."""
 
     def __init__(self, target: str) -> None:
+        """Start the child and wait until it has imported ``target``; raises
+        :class:`ChildStartError` with the child's last error line when it cannot."""
         self.owner = os.getpid()
+        # the child sees this process's import path, wherever voxelio was found
+        path = os.pathsep.join(p for p in sys.path if p)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "voxelio.codecs.isolated", target],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": path},
         )
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        ready = self.proc.stdout.read(1)
+        if ready != _READY:
+            lines = self.proc.stderr.read().decode("utf-8", "replace").strip().splitlines()
+            self.stop()
+            raise ChildStartError(lines[-1] if lines else f"exited with {self.proc.returncode}")
+        self.proc.stderr.close()  # the child now writes its errors to /dev/null
 
     def decode(self, data: bytes) -> np.ndarray:
         """Send one stream, return the decoded array; raises ``ValueError`` with the
@@ -99,7 +118,7 @@ class _Child:
         """Close the pipes and end the child (only from the process that started it)."""
         if os.getpid() != self.owner:
             return
-        for pipe in (self.proc.stdin, self.proc.stdout):
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             if pipe is not None:
                 pipe.close()
         if self.proc.poll() is None:
@@ -130,14 +149,19 @@ class IsolatedDecoder:
         self._pid = os.getpid()
         self._finalizer = weakref.finalize(self, _stop_all, self._idle)
 
-    def _take(self) -> _Child:
+    def _take(self, what: str) -> _Child:
         with self._lock:
             if self._pid != os.getpid():  # forked: the pipes belong to the parent
                 self._idle.clear()
                 self._pid = os.getpid()
             if self._idle:
                 return self._idle.pop()
-        return _Child(self.target)
+        try:
+            return _Child(self.target)
+        except (ChildStartError, OSError) as exc:
+            raise DecodingError(
+                f"{what}: cannot start the {self.library} decoder process: {exc}"
+            ) from exc
 
     def _give_back(self, child: _Child) -> None:
         with self._lock:
@@ -148,7 +172,7 @@ class IsolatedDecoder:
 
     def decode(self, data: bytes, what: str) -> np.ndarray:
         """Decode ``data`` in a child; errors name ``what`` (the chunk) and the cause."""
-        child = self._take()
+        child = self._take(what)
         try:
             arr = child.decode(data)
         except ValueError as exc:
@@ -192,6 +216,11 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     module_name, function_name = argv[0].split(":")
     function = getattr(importlib.import_module(module_name), function_name)
+    quiet = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(quiet, 2)  # nobody reads stderr after the start: it must not fill a pipe
+    os.close(quiet)
+    sys.stdout.buffer.write(_READY)
+    sys.stdout.buffer.flush()
     _serve(function, sys.stdin.buffer, sys.stdout.buffer)
     return 0
 
