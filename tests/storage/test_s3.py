@@ -17,6 +17,7 @@ from voxelio.errors import (
     WriteConflictError,
 )
 from voxelio.storage import PutOptions, open_store
+from voxelio.storage.buffers import ReadBuffers
 from voxelio.storage.s3 import S3Store
 
 
@@ -32,6 +33,11 @@ def test_roundtrip_plain_and_compressed(s3_server: S3Server, s3_bucket: str) -> 
     for method in (None, "gzip", "br", "zstd"):
         store.put(f"k/{method}", data, PutOptions(compress=method))
         assert store.get(f"k/{method}") == data
+        got = store.get(f"k/{method}")
+        assert isinstance(got, bytes) and got == data
+        view = store.get_into(f"k/{method}", ReadBuffers())  # obstore's buffer, not copied
+        assert view is not None and bytes(view) == data
+    assert store.get_into("missing", ReadBuffers()) is None
     client = s3_server.boto3_client()
     head = client.head_object(Bucket=s3_bucket, Key="layer/k/gzip")
     assert head["ContentEncoding"] == "gzip"

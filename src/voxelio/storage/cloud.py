@@ -32,6 +32,7 @@ from voxelio.errors import (
     WriteConflictError,
 )
 from voxelio.storage.base import DEFAULT_CONCURRENCY, NO_OPTIONS, PutOptions, Store, check_key
+from voxelio.storage.buffers import ReadBuffers
 from voxelio.storage.retry import (
     RETRYABLE_STATUS,
     RetryPolicy,
@@ -133,7 +134,7 @@ def translate_error(exc: Exception, what: str, auth_hint: str) -> Exception:
     return StorageError(f"{what}: {text}")
 
 
-def decode_body(data: bytes, encoding: str | None, what: str) -> bytes:
+def decode_body(data: bytes | memoryview, encoding: str | None, what: str) -> bytes | memoryview:
     """Undo ``Content-Encoding``; bytes the transport already decoded pass through."""
     if not encoding or encoding.lower() in ("identity", "none"):
         return data
@@ -145,7 +146,7 @@ def decode_body(data: bytes, encoding: str | None, what: str) -> bytes:
         return data  # transparently decompressed on the way (e.g. GCS transcoding)
     if method == "zstd" and data[:4] != b"\x28\xb5\x2f\xfd":
         return data
-    return decompress(data, method, what)
+    return decompress(bytes(data), method, what)
 
 
 class CloudStore(Store):
@@ -261,24 +262,37 @@ class CloudStore(Store):
 
     # ------------------------------------------------------------------ reads
 
-    def _fetch(self, key: str, options: dict[str, Any] | None) -> tuple[bytes, Any]:
+    def _fetch(self, key: str, options: dict[str, Any] | None) -> tuple[memoryview, Any]:
+        """The body as a view of obstore's buffer (no copy), and the result's metadata."""
         obstore = require_obstore(self.extra)
         result = obstore.get(self._client("range" if options else "default"), key, options=options)
-        data = bytes(result.bytes())
-        return data, result
+        return memoryview(result.bytes()), result
 
     def get(self, key: str) -> bytes | None:
         """The decompressed object at ``key``, or ``None`` when missing."""
         found = self.get_with_version(key)
         return None if found is None else found[0]
 
+    def get_into(self, key: str, buffers: ReadBuffers) -> bytes | memoryview | None:
+        """Like :meth:`get`, without copying the body out of obstore's buffer (``buffers``
+        are not needed: the view stays valid)."""
+        found = self._get(key)
+        return None if found is None else found[0]
+
     def get_with_version(self, key: str) -> tuple[bytes, str] | None:
         """``(decompressed bytes, version)`` of ``key`` or ``None``; pass the version to
         :meth:`put_if`. The version is the object's ETag (GCS: its generation when known)."""
+        found = self._get(key)
+        if found is None:
+            return None
+        body, version = found
+        return (bytes(body) if isinstance(body, memoryview) else body), version
+
+    def _get(self, key: str) -> tuple[bytes | memoryview, str] | None:
         key = check_key(key)
         what = self._what("GET", key)
 
-        def once() -> tuple[bytes, str]:
+        def once() -> tuple[bytes | memoryview, str]:
             data, result = self._fetch(key, None)
             meta = result.meta
             if meta.get("size") is not None and len(data) < int(meta["size"]):
@@ -315,7 +329,7 @@ class CloudStore(Store):
             expected = length if size is None else max(0, min(length, int(size) - start))
             if len(data) < expected:
                 raise TransientError(f"{what}: body truncated ({len(data)} of {expected} B)")
-            return data[:length]
+            return bytes(data[:length])
 
         try:
             return self._call(f"GET bytes {start}+{length}", key, once)
