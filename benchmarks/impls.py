@@ -66,14 +66,22 @@ class Impl:
 
 
 class CountingImpl(Impl):
-    """An implementation whose storage requests are tallied in ``self._counter``."""
+    """A cloud-volume-like implementation (reads by slicing) whose storage requests are
+    tallied in ``self._counter``."""
 
-    _counter: Counter[str]
+    def __init__(self, options: dict[str, Any]) -> None:
+        super().__init__(options)
+        self._counter: Counter[str] = Counter()
 
     def counts(self) -> dict[str, int]:
         out = dict(self._counter)
         self._counter.clear()
         return out
+
+    def read(self, handle: Any, box: Box | None) -> np.ndarray:
+        if box is None:
+            return np.asarray(handle[:, :, :])
+        return np.asarray(handle[_slices(box)])
 
 
 # ----------------------------------------------------------------------------- voxelio
@@ -84,27 +92,24 @@ class VoxelioImpl(CountingImpl):
 
     def __init__(self, options: dict[str, Any]) -> None:
         super().__init__(options)
-        self._counter: Counter[str] = Counter()
         self._cls = self._counting_class()
 
     def _counting_class(self) -> Any:
         import voxelio
-        from voxelio.storage import Store
+        from voxelio.storage.wrapper import StoreWrapper
 
         counter = self._counter
 
-        class CountingStore(Store):
+        class CountingStore(StoreWrapper):
             """Counts the requests that reach the backend store (after any coalescing)."""
-
-            def __init__(self, inner: Store) -> None:
-                self.inner = inner
-                self.url = inner.url
-                self.read_only = inner.read_only
-                self.concurrency = inner.concurrency
 
             def get(self, key: str) -> bytes | None:
                 counter["get"] += 1
                 return self.inner.get(key)
+
+            def get_into(self, key, buffers):  # type: ignore[no-untyped-def]
+                counter["get"] += 1  # the backend's own buffered read, as without the wrapper
+                return self.inner.get_into(key, buffers)
 
             def get_range(self, key: str, start: int, length: int) -> bytes | None:
                 counter["get_range"] += 1
@@ -164,11 +169,6 @@ class VoxelioImpl(CountingImpl):
     def open(self, url: str) -> Any:
         return self._cls(url, **self._kwargs())
 
-    def read(self, handle: Any, box: Box | None) -> np.ndarray:
-        if box is None:
-            return np.asarray(handle[:, :, :])
-        return np.asarray(handle[_slices(box)])
-
     def write(
         self,
         url: str,
@@ -192,7 +192,6 @@ class CloudVolumeImpl(CountingImpl):
         super().__init__(options)
         import cloudvolume  # noqa: F401  (import cost outside timings)
 
-        self._counter: Counter[str] = Counter()
         self._patch_counting()
 
     def _patch_counting(self) -> None:
@@ -241,11 +240,6 @@ class CloudVolumeImpl(CountingImpl):
 
         cloudfiles.paths.add_alias("vxbench", f"s3://{s3['endpoint']}/")
         return f"vxbench://{s3['bucket']}/{s3['prefix']}"
-
-    def read(self, handle: Any, box: Box | None) -> np.ndarray:
-        if box is None:
-            return np.asarray(handle[:, :, :])
-        return np.asarray(handle[_slices(box)])
 
     def write(
         self,

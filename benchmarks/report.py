@@ -333,6 +333,16 @@ def decode_limit(raw: dict[str, Any], view: CaseView) -> tuple[float, str] | Non
     return None
 
 
+def fastest_peer(view: CaseView, op: str) -> tuple[float | None, str, str]:
+    """``(speed, label, peer)`` of the fastest peer on ``op`` (``None, "", ""`` when none ran)."""
+    best: tuple[float | None, str, str] = (None, "", "")
+    for peer in PEERS:
+        speed, label = view.best(peer, op)
+        if speed is not None and (best[0] is None or speed > best[0]):
+            best = (speed, label, peer)
+    return best
+
+
 def read_bound(raw: dict[str, Any], view: CaseView) -> tuple[float, str] | None:
     """What caps a whole read, in MVx/s: the decode limit of the case's encoding or gzip,
     or for plain raw chunks reading the bytes and then copying them into a new array."""
@@ -395,11 +405,7 @@ def targets(raw: dict[str, Any], views: list[CaseView]) -> list[str]:
 
     for view in views:
         slug = view.case["slug"]
-        peer_label, peer_speed = "", None
-        for peer in PEERS:
-            s, lb = view.best(peer, "read")
-            if s is not None and (peer_speed is None or s > peer_speed):
-                peer_label, peer_speed = lb, s
+        peer_speed, peer_label, _ = fastest_peer(view, "read")
         vx, _ = view.best("voxelio", "read")
         r = None if vx is None or peer_speed is None else vx / peer_speed
         read_note = ""
@@ -430,11 +436,7 @@ def targets(raw: dict[str, Any], views: list[CaseView]) -> list[str]:
                 )
             )
         # writes
-        best_w, wlabel, wpeer = None, "", ""
-        for peer in PEERS:
-            s, lb = view.best(peer, "write")
-            if s is not None and (best_w is None or s > best_w):
-                best_w, wlabel, wpeer = s, lb, peer
+        best_w, wlabel, wpeer = fastest_peer(view, "write")
         vw, _ = view.best("voxelio", "write")
         rw = None if vw is None or best_w is None else vw / best_w
         sr = size_ratio(view, wpeer) if wpeer else None
@@ -458,11 +460,7 @@ def targets(raw: dict[str, Any], views: list[CaseView]) -> list[str]:
             )
         )
         # cutouts
-        best_c, clabel = None, ""
-        for peer in PEERS:
-            s, lb = view.best(peer, "cutouts")
-            if s is not None and (best_c is None or s > best_c):
-                best_c, clabel = s, lb
+        best_c, clabel, _ = fastest_peer(view, "cutouts")
         vc, _ = view.best("voxelio", "cutouts")
         rc = None if vc is None or best_c is None else vc / best_c
         rows.append(

@@ -23,6 +23,7 @@ from voxelio.cache.disk import cache_path
 from voxelio.cache.lru import LRU, LRUStore
 from voxelio.cache.service import CacheService
 from voxelio.codecs import get_codec
+from voxelio.codecs.parallel import default_workers
 from voxelio.compression import Method, normalize_method
 from voxelio.cutout import VolumeCutout
 from voxelio.errors import OutOfBoundsError
@@ -32,7 +33,7 @@ from voxelio.geometry import Bbox
 from voxelio.geometry.slicing import resolve
 from voxelio.image import sharedmem
 from voxelio.image.engine import Layer
-from voxelio.image.options import ImageOptions, cpu_count
+from voxelio.image.options import ImageOptions
 from voxelio.image.source import ImageSource
 from voxelio.meshes import open_mesh_source
 from voxelio.meta import create_new_info, validate_info, validate_provenance
@@ -225,7 +226,7 @@ class CloudVolume(VolumeMetadata):
         if workers == 0 and self.meta.path.protocol in ("file", "mem"):
             # no network latency to hide: a thread per core (measured: 4 threads on 2 cores
             # read a raw layer 25% slower than 2)
-            workers = cpu_count()
+            workers = default_workers()
         return ImageOptions(
             fill_missing=self.fill_missing,
             background_color=self.background_color,

@@ -9,16 +9,14 @@ from collections.abc import Iterator
 import numpy as np
 
 from voxelio.storage.base import NO_OPTIONS, PutOptions, Store
+from voxelio.storage.wrapper import StoreWrapper
 
 
-class CountingStore(Store):
+class CountingStore(StoreWrapper):
     """Wraps a real store and counts the requests that reach it, by method."""
 
     def __init__(self, inner: Store) -> None:
-        self.inner = inner
-        self.url = inner.url
-        self.read_only = inner.read_only
-        self.concurrency = inner.concurrency
+        super().__init__(inner)
         self.calls: Counter[str] = Counter()
         self.ranges: list[tuple[str, int, int]] = []
         self._lock = threading.Lock()

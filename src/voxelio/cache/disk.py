@@ -23,9 +23,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from voxelio.cache.wrapper import StoreWrapper
 from voxelio.storage.base import NO_OPTIONS, PutOptions, Store
 from voxelio.storage.file import FileStore
+from voxelio.storage.wrapper import StoreWrapper
 
 #: lock files used by cache fills, below the cache base directory
 LOCK_DIR = ".voxelio-locks"

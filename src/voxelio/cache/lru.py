@@ -16,8 +16,8 @@ import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Iterator
 
-from voxelio.cache.wrapper import StoreWrapper
 from voxelio.storage.base import NO_OPTIONS, PutOptions, Store
+from voxelio.storage.wrapper import StoreWrapper
 
 
 class LRU:

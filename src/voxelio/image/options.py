@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import functools
-import os
 from dataclasses import dataclass
 from typing import Any
 
+from voxelio.codecs.parallel import default_workers
 from voxelio.compression import Method
 
 
@@ -34,17 +33,10 @@ class ImageOptions:
         return self.workers if self.workers > 0 else default_threads()
 
 
-@functools.cache
-def cpu_count() -> int:
-    """The number of cores (asked once: the call costs about 25 us, more than a small
-    read's other overhead)."""
-    return os.cpu_count() or 1
-
-
 def default_threads() -> int:
     """Worker threads when none are set (remote stores; local ones use a thread per core):
     four per core, at least 8, so requests overlap their latency. Measured with
     ``python -m benchmarks.latency`` (20 ms per request, 2 cores): 8 threads read 1.6x
     faster than 4; 16 and 32 were no faster there, where the loopback server and proxy
     share the two cores."""
-    return max(8, 4 * cpu_count())
+    return max(8, 4 * default_workers())

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from voxelio.cache.lru import LRU
+from voxelio.codecs.parallel import default_workers
 from voxelio.errors import InfoUnavailableError, OutOfBoundsError
 from voxelio.geometry import Bbox
 from voxelio.image import conditional, engine, labels, parallel, sharedmem, transfer
-from voxelio.image.options import cpu_count
 from voxelio.meta.sharding import make_scale_sharded
 
 
@@ -51,7 +51,7 @@ class ImageSource:
     def _processes(self, parallel_: int | bool | None) -> int:
         value = self.vol.parallel if parallel_ is None else parallel_
         if value is True:
-            value = cpu_count()
+            value = default_workers()
         if self.vol.meta.path.protocol == "mem":
             return 1  # mem:// data lives in this process only
         return max(1, int(value or 1))

@@ -57,8 +57,11 @@ class FileStore(Store):
         return None
 
     def get(self, key: str) -> bytes | None:
-        base = os.path.join(self._root_str, check_key(key))
-        for suffix, method in _READ_ORDER:
+        return self._read(os.path.join(self._root_str, check_key(key)), _READ_ORDER)
+
+    def _read(self, base: str, order: tuple[tuple[str, Method | None], ...]) -> bytes | None:
+        """The first of ``base`` + suffix (in ``order``) that exists, decompressed."""
+        for suffix, method in order:
             path = base + suffix
             try:
                 with open(path, "rb") as fh:
@@ -76,12 +79,14 @@ class FileStore(Store):
         path = os.path.join(self._root_str, check_key(key))
         try:
             fd = os.open(path, os.O_RDONLY)
-        except OSError:  # missing, a compressed twin, or an error: the general path decides
-            return self.get(key)
+        except (FileNotFoundError, NotADirectoryError):  # a compressed twin, or missing
+            return self._read(path, _READ_ORDER[1:])
+        except OSError as exc:
+            raise StorageError(f"{path}: cannot read ({exc})") from exc
         try:
             info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
-                return self.get(key)
+            if stat.S_ISDIR(info.st_mode):
+                return None  # as get() answers for a directory
             view = buffers.view(info.st_size + 1)  # one byte more: a file that grew shows
             n = os.readv(fd, [view])
         except OSError as exc:

@@ -1,15 +1,15 @@
 """``StoreWrapper``: a store adapter that passes what it does not change to an inner store.
 
-The disk cache and the LRU both wrap a store; this base holds what they share: metadata and
-listing go to the inner store (the authority), and conditional writes are offered exactly when
-the inner store offers them.
+The disk cache, the LRU and the request-counting stores of the tests and the benchmark wrap a
+store; this base holds what they share: metadata and listing go to the inner store (the
+authority), and conditional writes are offered exactly when the inner store offers them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from voxelio.storage import Store
+from voxelio.storage.base import Store
 
 
 class StoreWrapper(Store):
