@@ -106,17 +106,19 @@ def _cseg_one_channel() -> tuple[bytearray, tuple[int, int, int, int], dict[str,
     ("word", "value", "message"),
     [
         (0, 10**6, "channel 0 offset"),  # channel table offset past the end
-        (1, (3 << 24) | 4, "bit widths"),  # 3 encoded bits is not allowed
+        (1, (3 << 24) | 4, "bit width"),  # 3 encoded bits is not allowed
         (2, 10**6, "encoded values"),  # values offset beyond the stream
         (1, (16 << 24) | 4, "past the end"),  # 16-bit indices into a short table
         (1, 0xFFFFFF, "past the end"),  # table offset beyond the stream
     ],
 )
-def test_cseg_header_corruption(word: int, value: int, message: str) -> None:
+@pytest.mark.parametrize("what", ["decode", "labels"])  # the C decoder; the checks before the package
+def test_cseg_header_corruption(word: int, value: int, message: str, what: str) -> None:
     data, shape, params = _cseg_one_channel()
     struct.pack_into("<I", data, 4 * word, value)
+    call = getattr(get_codec("compressed_segmentation"), what)
     with pytest.raises(DecodingError, match=message):
-        get_codec("compressed_segmentation").decode(bytes(data), shape, np.dtype("uint32"), params)
+        call(bytes(data), shape, np.dtype("uint32"), params)
 
 
 def test_cseg_not_whole_words() -> None:

@@ -94,6 +94,21 @@ class Codec(ABC):
     # Optional capabilities. The defaults decode the whole chunk; codecs override them when
     # their format answers faster.
 
+    def decode_into(
+        self,
+        data: bytes,
+        shape: Shape4,
+        dtype: np.dtype,
+        params: Mapping[str, Any],
+        out: np.ndarray,
+        origin: tuple[int, int, int],
+    ) -> None:
+        """Decode into ``out`` (a ``[x, y, z, c]`` array or view of ``dtype``) the part of the
+        chunk that starts at chunk-local voxel ``origin`` and has ``out``'s extent."""
+        arr = self.decode(data, shape, dtype, params)
+        (x, y, z), (sx, sy, sz) = origin, out.shape[:3]
+        out[...] = arr[x : x + sx, y : y + sy, z : z + sz]
+
     def labels(
         self, data: bytes, shape: Shape4, dtype: np.dtype, params: Mapping[str, Any]
     ) -> np.ndarray:

@@ -3,10 +3,13 @@
 uint32 or uint64 labels, any number of channels (a multi-channel wrapper of per-channel
 streams, format notes 1.6). The block size comes from the scale's
 ``compressed_segmentation_block_size`` (default ``[8, 8, 8]`` voxels, cloud-volume's default).
-Streams are written by the ``compressed-segmentation`` package (extra ``seg``), one channel at
-a time, which makes them byte-identical to TensorStore's. Every chunk is bounds-checked before
-the native decoder reads it (:mod:`voxelio.codecs.cseg_validate`). Default transport
-compression: gzip. Stateless, thread safe.
+Encoding and decoding run in voxelio's own C extension (``voxelio.codecs._cseg``), one channel
+at a time: it writes streams byte-identical to TensorStore's and the ``compressed-segmentation``
+package's, checks every offset and index while it decodes, decodes only the blocks a region
+needs straight into the caller's array, and releases the GIL. The label queries (``labels``,
+``contains``, ``remap``) read the lookup tables with the ``compressed-segmentation`` package
+(extra ``seg``) after :mod:`voxelio.codecs.cseg_validate` has bounds-checked the chunk.
+Default transport compression: gzip. Stateless, thread safe.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from voxelio.codecs import _cseg
 from voxelio.codecs.base import Codec, Shape4, check_chunk, check_xyz, import_optional
-from voxelio.codecs.cseg_validate import validate
+from voxelio.codecs.cseg_validate import channel_bounds, validate
 from voxelio.errors import DecodingError, EncodingError
 
 DEFAULT_BLOCK_SIZE = (8, 8, 8)
@@ -41,6 +45,14 @@ def block_size(params: Mapping[str, Any]) -> tuple[int, int, int]:
     return bx, by, bz
 
 
+def _label_dtype(dtype: np.dtype | str) -> np.dtype:
+    """``dtype`` if compressed_segmentation can hold it, else :class:`DecodingError`."""
+    dtype = np.dtype(dtype)
+    if dtype.name not in CompressedSegmentationCodec.dtypes:
+        raise DecodingError(f"compressed_segmentation chunk: data type {dtype} unsupported")
+    return dtype
+
+
 class CompressedSegmentationCodec(Codec):
     """compressed_segmentation chunks (uint32/uint64, any channel count)."""
 
@@ -49,7 +61,7 @@ class CompressedSegmentationCodec(Codec):
     channels = None
     default_compress = "gzip"
     extra = "seg"
-    gil_bound = True
+    decodes_views = True
 
     def _lib(self) -> Any:
         return import_optional(
@@ -59,29 +71,24 @@ class CompressedSegmentationCodec(Codec):
     def encode(self, chunk: np.ndarray, params: Mapping[str, Any]) -> bytes:
         check_chunk(chunk, self)
         block = block_size(params)
-        lib = self._lib()
+        labels = chunk.astype(chunk.dtype.newbyteorder("="), copy=False)
         nc = int(chunk.shape[3])
-        streams = []
-        for c in range(nc):
-            channel = np.asfortranarray(chunk[:, :, :, c])
-            if not channel.flags.writeable:
-                channel = channel.copy(order="F")
-            streams.append(memoryview(lib.compress(channel, block_size=block, order="F"))[4:])
-        if nc == 1:
-            return _ONE_CHANNEL + bytes(streams[0])
+        try:
+            streams = [_cseg.encode(labels[:, :, :, c], block) for c in range(nc)]
+        except ValueError as exc:
+            raise EncodingError(f"compressed_segmentation: {exc}") from exc
         offsets, pos = [], nc
         for s in streams:
             offsets.append(pos)
             pos += len(s) // 4
-        return struct.pack(f"<{nc}I", *offsets) + b"".join(bytes(s) for s in streams)
+        return struct.pack(f"<{nc}I", *offsets) + b"".join(streams)
 
     def _channels(
         self, data: bytes, shape: Shape4, dtype: np.dtype, params: Mapping[str, Any]
     ) -> list[bytes]:
-        """Validated single-channel streams (each with its leading word ``1``)."""
-        dtype = np.dtype(dtype)
-        if dtype.name not in self.dtypes:
-            raise DecodingError(f"compressed_segmentation chunk: data type {dtype} unsupported")
+        """Validated single-channel streams (each with its leading word ``1``), for the
+        ``compressed-segmentation`` package."""
+        dtype = _label_dtype(dtype)
         bounds = validate(data, shape, block_size(params), dtype.itemsize // 4)
         if len(bounds) == 1:
             return [data]
@@ -90,18 +97,34 @@ class CompressedSegmentationCodec(Codec):
     def decode(
         self, data: bytes, shape: Shape4, dtype: np.dtype, params: Mapping[str, Any]
     ) -> np.ndarray:
-        streams = self._channels(data, shape, dtype, params)
-        lib, block, size = self._lib(), block_size(params), tuple(int(v) for v in shape[:3])
-        try:
-            if len(streams) == 1:
-                arr = lib.decompress(bytes(streams[0]), size, dtype, block, order="F")
-                return np.asarray(arr).reshape(tuple(shape), order="F")
-            out = np.empty(tuple(shape), dtype=dtype, order="F")
-            for c, stream in enumerate(streams):
-                out[:, :, :, c] = lib.decompress(stream, size, dtype, block, order="F")
-            return out
-        except Exception as exc:
-            raise DecodingError(f"compressed_segmentation chunk: cannot decode: {exc}") from exc
+        out = np.empty(tuple(shape), dtype=_label_dtype(dtype), order="F")
+        self.decode_into(data, shape, dtype, params, out, (0, 0, 0))
+        return out
+
+    def decode_into(
+        self,
+        data: bytes,
+        shape: Shape4,
+        dtype: np.dtype,
+        params: Mapping[str, Any],
+        out: np.ndarray,
+        origin: tuple[int, int, int],
+    ) -> None:
+        """Decode only the blocks ``out`` needs, straight into it."""
+        dtype = _label_dtype(dtype)
+        if out.dtype != dtype:
+            raise ValueError(f"decode_into: out has data type {out.dtype}, expected {dtype}")
+        if len(data) % 4:
+            raise DecodingError(
+                f"compressed_segmentation chunk: {len(data)} bytes is not a whole number of words"
+            )
+        bounds = channel_bounds(np.frombuffer(data, dtype="<u4"), int(shape[3]))
+        view, size, block = memoryview(data), tuple(int(v) for v in shape[:3]), block_size(params)
+        for c, (start, end) in enumerate(bounds):
+            try:
+                _cseg.decode(view[4 * start : 4 * end], out[:, :, :, c], size, block, origin)
+            except ValueError as exc:
+                raise DecodingError(f"compressed_segmentation chunk, channel {c}: {exc}") from exc
 
     def labels(
         self, data: bytes, shape: Shape4, dtype: np.dtype, params: Mapping[str, Any]
@@ -128,13 +151,9 @@ class CompressedSegmentationCodec(Codec):
     ) -> np.ndarray:
         """The channel values at chunk-local ``xyz``, decoding one block per channel."""
         check_xyz(xyz, shape)
-        streams = self._channels(data, shape, dtype, params)
-        lib, block = self._lib(), block_size(params)
-        size = tuple(int(v) for v in shape[:3])
-        out = np.empty(len(streams), dtype=dtype)
-        for c, s in enumerate(streams):
-            out[c] = lib.CompressedSegmentationArray(bytes(s), size, dtype, block)[tuple(xyz)]
-        return out
+        out = np.empty((1, 1, 1, int(shape[3])), dtype=_label_dtype(dtype), order="F")
+        self.decode_into(data, shape, dtype, params, out, tuple(int(v) for v in xyz))
+        return out.reshape(-1)
 
     def contains(
         self, data: bytes, shape: Shape4, dtype: np.dtype, params: Mapping[str, Any], label: int

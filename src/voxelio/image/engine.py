@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -124,10 +125,30 @@ def local_slices(outer: Bbox, inner: Bbox) -> tuple[slice, slice, slice]:
 
 def decode_chunk(layer: Layer, chunk: Bbox, data: bytes | memoryview) -> np.ndarray:
     """Decode one chunk's bytes, naming the chunk's location in any error."""
-    try:
+    with _naming(layer, chunk):
         # a memoryview only reaches codecs that declare ``decodes_views``
         raw = cast(bytes, data)
         return layer.codec.decode(raw, layer.chunk_shape(chunk), layer.dtype, layer.scale.params)
+
+
+def decode_region(
+    layer: Layer, chunk: Bbox, data: bytes | memoryview, region: Bbox, out: np.ndarray
+) -> None:
+    """Decode the ``region`` of one chunk into ``out`` (its extent), naming the chunk in any
+    error."""
+    origin = tuple(int(a - b) for a, b in zip(region._min, chunk._min))
+    with _naming(layer, chunk):
+        raw = cast(bytes, data)
+        layer.codec.decode_into(
+            raw, layer.chunk_shape(chunk), layer.dtype, layer.scale.params, out, origin
+        )
+
+
+@contextmanager
+def _naming(layer: Layer, chunk: Bbox) -> Iterator[None]:
+    """Prefix a :class:`DecodingError` raised inside with the chunk's location."""
+    try:
+        yield
     except DecodingError as exc:
         raise DecodingError(f"{layer.chunks.describe(chunk)}: {exc}") from exc
 
@@ -178,8 +199,7 @@ def _paint_one(
             raise EmptyVolumeException(f"{layer.chunks.describe(chunk)}: chunk is missing")
         out[dst] = options.background_color
         return
-    arr = decode_chunk(layer, chunk, data)
-    out[dst] = arr[local_slices(chunk, region)]
+    decode_region(layer, chunk, data, region, out[dst])
 
 
 def check_write(layer: Layer, bbox: Bbox, image: np.ndarray, options: ImageOptions) -> np.ndarray:

@@ -1,0 +1,540 @@
+/*
+ * The compressed_segmentation block codec (one channel), written for voxelio.
+ *
+ * Format (Neuroglancer precomputed, compressed_segmentation): a channel's stream is an array
+ * of little-endian uint32 words. It starts with two header words per block (blocks in x, then
+ * y, then z order): word 0 holds the lookup table's offset (low 24 bits) and the bit width of
+ * the encoded values (high 8 bits: 0, 1, 2, 4, 8, 16 or 32); word 1 holds the offset of the
+ * block's encoded values. Offsets count words from the start of the channel's stream. The
+ * encoded values are one table index per voxel of the whole block (x fastest), packed
+ * little-endian into words; the table holds the block's distinct labels in ascending order,
+ * one or two words each (uint32 or uint64). Identical tables are stored once.
+ *
+ * decode() checks every offset and index against the stream's length, so a corrupt or
+ * truncated stream raises ValueError and never reads outside the buffer. Both functions
+ * release the GIL while they work.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define CSEG_SWAP(w) __builtin_bswap32(w)
+#else
+#define CSEG_SWAP(w) (w)
+#endif
+
+static inline uint32_t load_word(const unsigned char *words, size_t i) {
+    uint32_t w;
+    memcpy(&w, words + 4 * i, 4);
+    return CSEG_SWAP(w);
+}
+
+static inline uint64_t load_label(const unsigned char *words, size_t i, int wpl) {
+    uint64_t v = load_word(words, i);
+    if (wpl == 2) v |= (uint64_t)load_word(words, i + 1) << 32;
+    return v;
+}
+
+static inline void store_label(char *dst, uint64_t v, int wpl) {
+    if (wpl == 2) {
+        memcpy(dst, &v, 8);
+    } else {
+        uint32_t w = (uint32_t)v;
+        memcpy(dst, &w, 4);
+    }
+}
+
+static inline uint64_t read_label(const char *src, int wpl) {
+    if (wpl == 2) {
+        uint64_t v;
+        memcpy(&v, src, 8);
+        return v;
+    }
+    uint32_t w;
+    memcpy(&w, src, 4);
+    return w;
+}
+
+static int valid_bits(uint32_t bits) {
+    return bits == 0 || bits == 1 || bits == 2 || bits == 4 || bits == 8 || bits == 16 ||
+           bits == 32;
+}
+
+/* ------------------------------------------------------------------------------ decode */
+
+typedef struct {
+    const unsigned char *words; /* the channel's stream */
+    size_t nwords;
+    int wpl;                    /* words per label: 1 or 2 */
+    Py_ssize_t size[3];         /* chunk size, voxels */
+    Py_ssize_t block[3];        /* block size, voxels */
+    Py_ssize_t grid[3];         /* blocks per axis */
+    Py_ssize_t lo[3], hi[3];    /* the chunk-local region written to out */
+    char *out;
+    Py_ssize_t strides[3];      /* out's strides in bytes */
+} DecodeJob;
+
+/* Decode n voxels of a block (from the first-th), each step stride bytes apart in dst. */
+static inline __attribute__((always_inline)) const char *decode_run(
+    const unsigned char *words, uint32_t values, uint32_t table, uint32_t bits, size_t first,
+    Py_ssize_t n, char *dst, Py_ssize_t stride, int wpl, size_t capacity) {
+    if (bits == 0) {
+        uint64_t only = load_label(words, table, wpl);
+        for (Py_ssize_t i = 0; i < n; i++, dst += stride) store_label(dst, only, wpl);
+        return NULL;
+    }
+    uint32_t mask = bits == 32 ? 0xFFFFFFFFu : ((1u << bits) - 1u);
+    size_t bit = first * bits;
+    for (Py_ssize_t i = 0; i < n; i++, dst += stride, bit += bits) {
+        uint32_t idx = (load_word(words, values + (bit >> 5)) >> (bit & 31)) & mask;
+        if (idx >= capacity) return "a lookup-table index points past the end of the stream";
+        store_label(dst, load_label(words, table + (size_t)idx * wpl, wpl), wpl);
+    }
+    return NULL;
+}
+
+/* Decode the part of block (bx, by, bz) inside the region; an error message or NULL. */
+static const char *decode_block(const DecodeJob *j, Py_ssize_t bx, Py_ssize_t by,
+                                Py_ssize_t bz) {
+    size_t index = (size_t)(bx + j->grid[0] * (by + j->grid[1] * bz));
+    uint32_t h0 = load_word(j->words, 2 * index), values = load_word(j->words, 2 * index + 1);
+    uint32_t table = h0 & 0xFFFFFFu, bits = h0 >> 24;
+    if (!valid_bits(bits)) return "a block header has an invalid bit width";
+    size_t bvol = (size_t)(j->block[0] * j->block[1] * j->block[2]);
+    if (bits && (size_t)values + (bits * bvol + 31) / 32 > j->nwords)
+        return "a block's encoded values run past the end of the stream";
+    /* how many labels the table can hold before the stream ends */
+    size_t capacity = table <= j->nwords ? (j->nwords - table) / (size_t)j->wpl : 0;
+    Py_ssize_t b0[3] = {bx * j->block[0], by * j->block[1], bz * j->block[2]};
+    Py_ssize_t from[3], to[3];
+    for (int a = 0; a < 3; a++) {
+        from[a] = b0[a] > j->lo[a] ? b0[a] : j->lo[a];
+        Py_ssize_t end = b0[a] + j->block[a];
+        to[a] = end < j->hi[a] ? end : j->hi[a];
+    }
+    if (capacity < 1) return "a lookup table lies past the end of the stream";
+    /* per-voxel index checks are needed only when the largest index could leave the stream */
+    int checked = bits == 32 || capacity < ((size_t)1 << bits);
+    for (Py_ssize_t z = from[2]; z < to[2]; z++) {
+        for (Py_ssize_t y = from[1]; y < to[1]; y++) {
+            char *dst = j->out + (from[0] - j->lo[0]) * j->strides[0] +
+                        (y - j->lo[1]) * j->strides[1] + (z - j->lo[2]) * j->strides[2];
+            size_t row = (size_t)((y - b0[1]) + j->block[1] * (z - b0[2])) * (size_t)j->block[0];
+            Py_ssize_t n = to[0] - from[0];
+            size_t first = row + (size_t)(from[0] - b0[0]);
+            const char *err;
+            if (j->wpl == 2)
+                err = decode_run(j->words, values, table, bits, first, n, dst, j->strides[0], 2,
+                                 checked ? capacity : SIZE_MAX);
+            else
+                err = decode_run(j->words, values, table, bits, first, n, dst, j->strides[0], 1,
+                                 checked ? capacity : SIZE_MAX);
+            if (err) return err;
+        }
+    }
+    return NULL;
+}
+
+static const char *decode_region(const DecodeJob *j) {
+    size_t nblocks = (size_t)(j->grid[0] * j->grid[1] * j->grid[2]);
+    if (j->nwords < 2 * nblocks) return "the stream is too short for its block headers";
+    Py_ssize_t first[3], last[3];
+    for (int a = 0; a < 3; a++) {
+        first[a] = j->lo[a] / j->block[a];
+        last[a] = (j->hi[a] - 1) / j->block[a];
+    }
+    for (Py_ssize_t bz = first[2]; bz <= last[2]; bz++)
+        for (Py_ssize_t by = first[1]; by <= last[1]; by++)
+            for (Py_ssize_t bx = first[0]; bx <= last[0]; bx++) {
+                const char *err = decode_block(j, bx, by, bz);
+                if (err) return err;
+            }
+    return NULL;
+}
+
+static int parse_triple(PyObject *obj, Py_ssize_t out[3], const char *what) {
+    if (!PyTuple_Check(obj) || !PyArg_ParseTuple(obj, "nnn", &out[0], &out[1], &out[2])) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s must be a tuple of 3 integers", what);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_geometry(PyObject *size, PyObject *block, Py_ssize_t s[3], Py_ssize_t b[3],
+                          Py_ssize_t g[3]) {
+    if (parse_triple(size, s, "size") || parse_triple(block, b, "block")) return -1;
+    for (int a = 0; a < 3; a++) {
+        if (s[a] < 1 || b[a] < 1) {
+            PyErr_SetString(PyExc_ValueError, "chunk and block sizes must be positive");
+            return -1;
+        }
+        g[a] = (s[a] + b[a] - 1) / b[a];
+    }
+    return 0;
+}
+
+/* A 3-D strided buffer of uint32 or uint64 items; its words per label, or -1 with an error. */
+static int get_labels_buffer(PyObject *obj, Py_buffer *view, int writable) {
+    int flags = PyBUF_STRIDES | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, view, flags) < 0) return -1;
+    if (view->ndim != 3 || (view->itemsize != 4 && view->itemsize != 8)) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_ValueError,
+                        "compressed_segmentation needs a 3-D array of uint32 or uint64 labels");
+        return -1;
+    }
+    return (int)(view->itemsize / 4);
+}
+
+PyDoc_STRVAR(decode_doc,
+"decode(stream, out, size, block, origin)\n--\n\n"
+"Decode part of one channel's stream into ``out``.\n\n"
+"stream: the channel's words (bytes-like); out: a writable 3-D ``[x, y, z]`` buffer of\n"
+"uint32 or uint64 items, any strides; size, block: the chunk and block sizes (x, y, z);\n"
+"origin: the chunk-local voxel that ``out[0, 0, 0]`` receives. Raises ValueError when the\n"
+"stream is corrupt or truncated (``out`` may then hold part of the data).");
+
+static PyObject *cseg_decode(PyObject *self, PyObject *args) {
+    Py_buffer stream, out;
+    PyObject *outobj, *size, *block, *origin;
+    DecodeJob j;
+    const char *err = NULL;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*OOOO", &stream, &outobj, &size, &block, &origin)) return NULL;
+    j.wpl = get_labels_buffer(outobj, &out, 1);
+    if (j.wpl < 0) {
+        PyBuffer_Release(&stream);
+        return NULL;
+    }
+    if (parse_geometry(size, block, j.size, j.block, j.grid) ||
+        parse_triple(origin, j.lo, "origin"))
+        goto fail;
+    for (int a = 0; a < 3; a++) {
+        j.hi[a] = j.lo[a] + out.shape[a];
+        j.strides[a] = out.strides[a];
+        if (j.lo[a] < 0 || j.hi[a] > j.size[a]) {
+            PyErr_SetString(PyExc_ValueError, "the region lies outside the chunk");
+            goto fail;
+        }
+        if (out.shape[a] == 0) goto done;
+    }
+    if (stream.len % 4) {
+        PyErr_SetString(PyExc_ValueError, "the stream is not a whole number of 32-bit words");
+        goto fail;
+    }
+    j.words = stream.buf;
+    j.nwords = (size_t)stream.len / 4;
+    j.out = out.buf;
+    Py_BEGIN_ALLOW_THREADS
+    err = decode_region(&j);
+    Py_END_ALLOW_THREADS
+    if (err) {
+        PyErr_SetString(PyExc_ValueError, err);
+        goto fail;
+    }
+done:
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&stream);
+    Py_RETURN_NONE;
+fail:
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&stream);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------------ encode */
+
+typedef struct {
+    uint32_t *data;
+    size_t len, cap;
+} Words;
+
+/* Append n zero words; 0, or -1 when out of memory. */
+static int words_extend(Words *w, size_t n) {
+    if (w->len + n > w->cap) {
+        size_t cap = w->cap ? w->cap : 1024;
+        while (cap < w->len + n) cap *= 2;
+        uint32_t *grown = realloc(w->data, cap * 4);
+        if (!grown) return -1;
+        w->data = grown;
+        w->cap = cap;
+    }
+    memset(w->data + w->len, 0, n * 4);
+    w->len += n;
+    return 0;
+}
+
+/* Lookup tables already written, so identical tables are stored once (open addressing). */
+typedef struct {
+    uint64_t hash;
+    uint32_t offset, count; /* count 0: empty slot */
+} TableSlot;
+
+typedef struct {
+    TableSlot *slots;
+    size_t mask, used;
+} TableCache;
+
+static uint64_t hash_labels(const uint64_t *v, size_t n) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ v[i]) * 0xBF58476D1CE4E5B9ull;
+        h ^= h >> 31;
+    }
+    return h;
+}
+
+static int table_matches(const Words *w, const TableSlot *s, const uint64_t *v, size_t n,
+                         int wpl) {
+    if (s->count != n) return 0;
+    const uint32_t *t = w->data + s->offset;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t stored = t[i * wpl];
+        if (wpl == 2) stored |= (uint64_t)t[i * wpl + 1] << 32;
+        if (stored != v[i]) return 0;
+    }
+    return 1;
+}
+
+/* The slot holding table v, or the empty slot where it belongs. */
+static TableSlot *cache_find(TableCache *c, const Words *w, const uint64_t *v, size_t n,
+                             uint64_t h, int wpl) {
+    size_t i = (size_t)h & c->mask;
+    while (c->slots[i].count && !(c->slots[i].hash == h && table_matches(w, &c->slots[i], v, n, wpl)))
+        i = (i + 1) & c->mask;
+    return &c->slots[i];
+}
+
+static int cache_grow(TableCache *c) {
+    size_t cap = (c->mask + 1) * 2;
+    TableSlot *slots = calloc(cap, sizeof(TableSlot));
+    if (!slots) return -1;
+    for (size_t i = 0; i <= c->mask; i++) {
+        if (!c->slots[i].count) continue;
+        size_t k = (size_t)c->slots[i].hash & (cap - 1);
+        while (slots[k].count) k = (k + 1) & (cap - 1);
+        slots[k] = c->slots[i];
+    }
+    free(c->slots);
+    c->slots = slots;
+    c->mask = cap - 1;
+    return 0;
+}
+
+typedef struct {
+    const char *in;
+    Py_ssize_t strides[3];
+    int wpl;
+    Py_ssize_t size[3], block[3], grid[3];
+    Words out;
+    TableCache cache;
+    uint64_t *scratch; /* one block's labels */
+} EncodeJob;
+
+static int compare_labels(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Labels are gathered into a short list while a block has few of them (the common case);
+ * past FEW, the block's run heads are collected and sorted instead. */
+#define FEW 32
+
+static size_t sort_unique(uint64_t *v, size_t n) {
+    qsort(v, n, sizeof(uint64_t), compare_labels);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++)
+        if (u == 0 || v[u - 1] != v[i]) v[u++] = v[i];
+    return u;
+}
+
+/* The block's distinct labels, ascending, in e->scratch; returns how many. */
+static size_t distinct_labels(EncodeJob *e, const Py_ssize_t from[3], const Py_ssize_t to[3]) {
+    size_t n = 0, few = 0;
+    uint64_t *v = e->scratch;
+    for (Py_ssize_t z = from[2]; z < to[2]; z++)
+        for (Py_ssize_t y = from[1]; y < to[1]; y++) {
+            const char *src = e->in + from[0] * e->strides[0] + y * e->strides[1] +
+                              z * e->strides[2];
+            for (Py_ssize_t x = from[0]; x < to[0]; x++, src += e->strides[0]) {
+                uint64_t label = read_label(src, e->wpl);
+                if (n && v[n - 1] == label) continue;
+                if (few <= FEW) { /* still a short list: v[0..n) are distinct */
+                    size_t k = 0;
+                    while (k < n && v[k] != label) k++;
+                    if (k < n) continue;
+                    few = n + 1;
+                }
+                v[n++] = label;
+            }
+        }
+    if (few > FEW) return sort_unique(v, n);
+    for (size_t i = 1; i < n; i++) { /* insertion sort of the short list */
+        uint64_t label = v[i];
+        size_t k = i;
+        for (; k > 0 && v[k - 1] > label; k--) v[k] = v[k - 1];
+        v[k] = label;
+    }
+    return n;
+}
+
+static size_t find_label(const uint64_t *table, size_t n, uint64_t v) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (table[mid] < v) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+}
+
+/* Pack the table index of every voxel of the block at base (words). */
+static void pack_indices(EncodeJob *e, const Py_ssize_t b0[3], const Py_ssize_t to[3],
+                         size_t count, uint32_t bits, size_t base) {
+    uint64_t last = e->scratch[0];
+    size_t last_index = 0;
+    for (Py_ssize_t z = b0[2]; z < to[2]; z++)
+        for (Py_ssize_t y = b0[1]; y < to[1]; y++) {
+            const char *src = e->in + b0[0] * e->strides[0] + y * e->strides[1] +
+                              z * e->strides[2];
+            size_t row = (size_t)((y - b0[1]) + e->block[1] * (z - b0[2])) * (size_t)e->block[0];
+            for (Py_ssize_t x = b0[0]; x < to[0]; x++, src += e->strides[0]) {
+                uint64_t v = read_label(src, e->wpl);
+                if (v != last) {
+                    last = v;
+                    last_index = find_label(e->scratch, count, v);
+                }
+                size_t bit = (row + (size_t)(x - b0[0])) * bits;
+                e->out.data[base + (bit >> 5)] |= (uint32_t)last_index << (bit & 31);
+            }
+        }
+}
+
+static const char OUT_OF_MEMORY[] = "out of memory";
+
+/* Encode block (bx, by, bz); NULL, or an error message. */
+static const char *encode_block(EncodeJob *e, Py_ssize_t bx, Py_ssize_t by, Py_ssize_t bz) {
+    Py_ssize_t b0[3] = {bx * e->block[0], by * e->block[1], bz * e->block[2]}, to[3];
+    for (int a = 0; a < 3; a++) {
+        Py_ssize_t end = b0[a] + e->block[a];
+        to[a] = end < e->size[a] ? end : e->size[a];
+    }
+    size_t count = distinct_labels(e, b0, to);
+    uint32_t bits = 0;
+    if (count > 1)
+        for (bits = 1; ((uint64_t)1 << bits) < count; bits *= 2) {}
+    size_t bvol = (size_t)(e->block[0] * e->block[1] * e->block[2]);
+    size_t packed = (bits * bvol + 31) / 32, base = e->out.len;
+    uint64_t h = hash_labels(e->scratch, count);
+    TableSlot *slot = cache_find(&e->cache, &e->out, e->scratch, count, h, e->wpl);
+    int new_table = slot->count == 0;
+    size_t table = new_table ? base + packed : slot->offset;
+    if (table > 0xFFFFFFu) return "the chunk is too large: a lookup table offset exceeds 24 bits";
+    if (words_extend(&e->out, packed + (new_table ? count * (size_t)e->wpl : 0)) < 0)
+        return OUT_OF_MEMORY;
+    if (bits) pack_indices(e, b0, to, count, bits, base);
+    if (new_table) {
+        uint32_t *t = e->out.data + table;
+        for (size_t i = 0; i < count; i++) {
+            t[i * e->wpl] = (uint32_t)e->scratch[i];
+            if (e->wpl == 2) t[i * e->wpl + 1] = (uint32_t)(e->scratch[i] >> 32);
+        }
+        slot->hash = h;
+        slot->offset = (uint32_t)table;
+        slot->count = (uint32_t)count;
+        if (++e->cache.used * 2 > e->cache.mask && cache_grow(&e->cache) < 0)
+            return OUT_OF_MEMORY;
+    }
+    size_t index = (size_t)(bx + e->grid[0] * (by + e->grid[1] * bz));
+    e->out.data[2 * index] = (uint32_t)table | (bits << 24);
+    e->out.data[2 * index + 1] = (uint32_t)base;
+    return NULL;
+}
+
+static const char *encode_all(EncodeJob *e) {
+    size_t nblocks = (size_t)(e->grid[0] * e->grid[1] * e->grid[2]);
+    if (words_extend(&e->out, 2 * nblocks) < 0) return OUT_OF_MEMORY;
+    for (Py_ssize_t bz = 0; bz < e->grid[2]; bz++)
+        for (Py_ssize_t by = 0; by < e->grid[1]; by++)
+            for (Py_ssize_t bx = 0; bx < e->grid[0]; bx++) {
+                const char *err = encode_block(e, bx, by, bz);
+                if (err) return err;
+            }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    for (size_t i = 0; i < e->out.len; i++) e->out.data[i] = CSEG_SWAP(e->out.data[i]);
+#endif
+    return NULL;
+}
+
+PyDoc_STRVAR(encode_doc,
+"encode(labels, block)\n--\n\n"
+"One channel's compressed_segmentation stream (bytes) of a 3-D ``[x, y, z]`` buffer of\n"
+"uint32 or uint64 labels (any strides) with blocks of ``block`` voxels (x, y, z).");
+
+static PyObject *cseg_encode(PyObject *self, PyObject *args) {
+    PyObject *inobj, *block, *result = NULL;
+    Py_buffer in;
+    EncodeJob e;
+    const char *err = NULL;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OO", &inobj, &block)) return NULL;
+    memset(&e, 0, sizeof e);
+    e.wpl = get_labels_buffer(inobj, &in, 0);
+    if (e.wpl < 0) return NULL;
+    for (int a = 0; a < 3; a++) {
+        e.size[a] = in.shape[a];
+        e.strides[a] = in.strides[a];
+    }
+    if (in.shape[0] < 1 || in.shape[1] < 1 || in.shape[2] < 1) {
+        PyErr_SetString(PyExc_ValueError, "cannot encode an empty chunk");
+        goto done;
+    }
+    if (parse_triple(block, e.block, "block")) goto done;
+    for (int a = 0; a < 3; a++) {
+        if (e.block[a] < 1) {
+            PyErr_SetString(PyExc_ValueError, "block sizes must be positive");
+            goto done;
+        }
+        e.grid[a] = (e.size[a] + e.block[a] - 1) / e.block[a];
+    }
+    e.in = in.buf;
+    e.scratch = malloc(sizeof(uint64_t) * (size_t)(e.block[0] * e.block[1] * e.block[2]));
+    e.cache.slots = calloc(64, sizeof(TableSlot));
+    e.cache.mask = 63;
+    if (!e.scratch || !e.cache.slots) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    err = encode_all(&e);
+    Py_END_ALLOW_THREADS
+    if (err == OUT_OF_MEMORY)
+        PyErr_NoMemory();
+    else if (err)
+        PyErr_SetString(PyExc_ValueError, err);
+    else
+        result = PyBytes_FromStringAndSize((const char *)e.out.data, (Py_ssize_t)(e.out.len * 4));
+done:
+    free(e.scratch);
+    free(e.cache.slots);
+    free(e.out.data);
+    PyBuffer_Release(&in);
+    return result;
+}
+
+static PyMethodDef cseg_methods[] = {
+    {"decode", cseg_decode, METH_VARARGS, decode_doc},
+    {"encode", cseg_encode, METH_VARARGS, encode_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef cseg_module = {
+    PyModuleDef_HEAD_INIT, "_cseg",
+    "compressed_segmentation streams, one channel at a time (voxelio's own C codec).", -1,
+    cseg_methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__cseg(void) { return PyModule_Create(&cseg_module); }
