@@ -77,16 +77,12 @@ typedef struct {
     Py_ssize_t strides[3];      /* out's strides in bytes */
 } DecodeJob;
 
-/* Decode n voxels of a block (from the first-th), each step stride bytes apart in dst. */
+/* Decode n voxels of a block (from the first-th), each step stride bytes apart in dst.
+ * Inlined with constant bits and wpl, so the shifts and masks compile to immediates. */
 static inline __attribute__((always_inline)) const char *decode_run(
-    const unsigned char *words, uint32_t values, uint32_t table, uint32_t bits, size_t first,
-    Py_ssize_t n, char *dst, Py_ssize_t stride, int wpl, size_t capacity) {
-    if (bits == 0) {
-        uint64_t only = load_label(words, table, wpl);
-        for (Py_ssize_t i = 0; i < n; i++, dst += stride) store_label(dst, only, wpl);
-        return NULL;
-    }
-    uint32_t mask = bits == 32 ? 0xFFFFFFFFu : ((1u << bits) - 1u);
+    const unsigned char *words, uint32_t values, uint32_t table, const uint32_t bits,
+    size_t first, Py_ssize_t n, char *dst, Py_ssize_t stride, const int wpl, size_t capacity) {
+    const uint32_t mask = bits == 32 ? 0xFFFFFFFFu : ((1u << bits) - 1u);
     size_t bit = first * bits;
     for (Py_ssize_t i = 0; i < n; i++, dst += stride, bit += bits) {
         uint32_t idx = (load_word(words, values + (bit >> 5)) >> (bit & 31)) & mask;
@@ -94,6 +90,32 @@ static inline __attribute__((always_inline)) const char *decode_run(
         store_label(dst, load_label(words, table + (size_t)idx * wpl, wpl), wpl);
     }
     return NULL;
+}
+
+static void fill_run(uint64_t label, Py_ssize_t n, char *dst, Py_ssize_t stride, int wpl) {
+    for (Py_ssize_t i = 0; i < n; i++, dst += stride) store_label(dst, label, wpl);
+}
+
+#define DECODE_RUN_CASE(B, W)                                                                \
+    case B:                                                                                  \
+        return decode_run(words, values, table, B, first, n, dst, stride, W, capacity);
+
+/* decode_run with bits and wpl as constants. */
+static const char *decode_run_any(const unsigned char *words, uint32_t values, uint32_t table,
+                                  uint32_t bits, size_t first, Py_ssize_t n, char *dst,
+                                  Py_ssize_t stride, int wpl, size_t capacity) {
+    if (wpl == 2) {
+        switch (bits) {
+            DECODE_RUN_CASE(1, 2) DECODE_RUN_CASE(2, 2) DECODE_RUN_CASE(4, 2)
+            DECODE_RUN_CASE(8, 2) DECODE_RUN_CASE(16, 2) DECODE_RUN_CASE(32, 2)
+        }
+    } else {
+        switch (bits) {
+            DECODE_RUN_CASE(1, 1) DECODE_RUN_CASE(2, 1) DECODE_RUN_CASE(4, 1)
+            DECODE_RUN_CASE(8, 1) DECODE_RUN_CASE(16, 1) DECODE_RUN_CASE(32, 1)
+        }
+    }
+    return "a block header has an invalid bit width";
 }
 
 /* Decode the part of block (bx, by, bz) inside the region; an error message or NULL. */
@@ -118,6 +140,7 @@ static const char *decode_block(const DecodeJob *j, Py_ssize_t bx, Py_ssize_t by
     if (capacity < 1) return "a lookup table lies past the end of the stream";
     /* per-voxel index checks are needed only when the largest index could leave the stream */
     int checked = bits == 32 || capacity < ((size_t)1 << bits);
+    uint64_t only = bits == 0 ? load_label(j->words, table, j->wpl) : 0;
     for (Py_ssize_t z = from[2]; z < to[2]; z++) {
         for (Py_ssize_t y = from[1]; y < to[1]; y++) {
             char *dst = j->out + (from[0] - j->lo[0]) * j->strides[0] +
@@ -125,13 +148,12 @@ static const char *decode_block(const DecodeJob *j, Py_ssize_t bx, Py_ssize_t by
             size_t row = (size_t)((y - b0[1]) + j->block[1] * (z - b0[2])) * (size_t)j->block[0];
             Py_ssize_t n = to[0] - from[0];
             size_t first = row + (size_t)(from[0] - b0[0]);
-            const char *err;
-            if (j->wpl == 2)
-                err = decode_run(j->words, values, table, bits, first, n, dst, j->strides[0], 2,
-                                 checked ? capacity : SIZE_MAX);
-            else
-                err = decode_run(j->words, values, table, bits, first, n, dst, j->strides[0], 1,
-                                 checked ? capacity : SIZE_MAX);
+            if (bits == 0) {
+                fill_run(only, n, dst, j->strides[0], j->wpl);
+                continue;
+            }
+            const char *err = decode_run_any(j->words, values, table, bits, first, n, dst,
+                                             j->strides[0], j->wpl, checked ? capacity : SIZE_MAX);
             if (err) return err;
         }
     }

@@ -72,17 +72,18 @@ def run_tasks(
 
     Workers come from ``pool`` (reused across calls; the calling thread works too). Small
     batches of light or GIL-bound tasks, and calls made from inside a pool worker, run
-    inline (see :meth:`WorkerPool.inline`). The first exception stops the workers (items not
+    inline (see :meth:`WorkerPool.plan`). The first exception stops the workers (items not
     started are skipped) and is re-raised here.
     """
     bar = tqdm(total=len(items), desc=desc, unit="chunk") if progress else _NO_BAR
     try:
-        if threads <= 1 or len(items) <= 1 or pool.inline(len(items), gil_bound):
-            start = time.perf_counter()
-            for item in items:
-                fn(item)
-                bar.update(1)
-            pool.record_inline(time.perf_counter() - start, len(items))
+        mode = "inline" if threads <= 1 or len(items) <= 1 else pool.plan(len(items), gil_bound)
+        if mode == "probe":
+            _run_inline(fn, items[:1], bar, pool)
+            items = items[1:]
+            mode = "inline" if pool.light() or len(items) <= 1 else "threads"
+        if mode == "inline":
+            _run_inline(fn, items, bar, pool)
             return
         queue = iter(items)  # next() on a list iterator is atomic under the GIL
         errors: list[BaseException] = []
@@ -99,6 +100,15 @@ def run_tasks(
             raise errors[0]
     finally:
         bar.close()
+
+
+def _run_inline(fn: Callable[[T], Any], items: Sequence[T], bar: Any, pool: WorkerPool) -> None:
+    """Run ``fn`` on every item in the calling thread, timing the tasks for ``pool``."""
+    start = time.perf_counter()
+    for item in items:
+        fn(item)
+        bar.update(1)
+    pool.record_inline(time.perf_counter() - start, len(items))
 
 
 class _NoBar:

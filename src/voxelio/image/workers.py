@@ -21,8 +21,8 @@ SMALL_BATCH = 64
 LIGHT_TASK = 0.0003
 
 
-#: small batches run inline to (re)measure their tasks: the first ones (the very first
-#: carries one-time costs such as imports), then one in this many
+#: small batches time their first task inline to (re)measure task weight: the first two
+#: batches (the very first carries one-time costs such as imports), then one in this many
 PROBE_EVERY = 16
 
 
@@ -31,33 +31,38 @@ class WorkerPool(ThreadPool):
 
     def __init__(self, name: str = "voxelio") -> None:
         super().__init__(name)
-        self._task_seconds: float | None = None  # per task, last batch measured inline
+        self._task_seconds: float | None = None  # per task, last measured inline
         self._probes = 0
         self._small_batches = 0
 
-    def inline(self, items: int, gil_bound: bool = False) -> bool:
-        """Whether ``items`` tasks are better run in the calling thread.
+    def plan(self, items: int, gil_bound: bool = False) -> str:
+        """How to run a batch of ``items`` tasks: ``"inline"``, ``"threads"`` or ``"probe"``.
 
-        True inside a worker (no nesting). A small batch runs inline when its tasks hold the
-        GIL (``gil_bound``: threads only contend), when they are light (as last measured),
-        and when it is a probe that measures them; otherwise threads share it.
+        Inline inside a worker (no nesting). Large batches use threads. A small batch runs
+        inline when its tasks hold the GIL (``gil_bound``: threads only contend) or are light
+        (as last measured), and uses threads otherwise; ``"probe"``: time the first task
+        inline (:meth:`record_inline`), then ask :meth:`light` about the rest.
         """
         if self.in_worker():
-            return True
+            return "inline"
         if items > SMALL_BATCH:
-            return False
+            return "threads"
         if gil_bound:
-            return True
+            return "inline"
         self._small_batches += 1
         if self._probes < 2 or self._small_batches % PROBE_EVERY == 0:
-            return True
+            self._probes += 1
+            return "probe"
+        return "inline" if self.light() else "threads"
+
+    def light(self) -> bool:
+        """Whether tasks, as last measured, are too light to hand to threads."""
         return self._task_seconds is not None and self._task_seconds < LIGHT_TASK
 
     def record_inline(self, seconds: float, items: int) -> None:
-        """Note the wall time of a batch of ``items`` tasks run in the calling thread."""
-        if items > 1:
+        """Note the wall time of ``items`` tasks run in the calling thread."""
+        if items > 0:
             self._task_seconds = seconds / items
-            self._probes += 1
 
     def run(self, loop: Callable[[], None], threads: int) -> list[Future[Any]]:
         """Start ``threads`` copies of ``loop`` on the pool; returns their futures."""
