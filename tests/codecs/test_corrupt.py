@@ -112,7 +112,8 @@ def _cseg_one_channel() -> tuple[bytearray, tuple[int, int, int, int], dict[str,
         (1, 0xFFFFFF, "past the end"),  # table offset beyond the stream
     ],
 )
-@pytest.mark.parametrize("what", ["decode", "labels"])  # the C decoder; the checks before the package
+# decode: the C decoder; labels: the checks made before the package reads the chunk
+@pytest.mark.parametrize("what", ["decode", "labels"])
 def test_cseg_header_corruption(word: int, value: int, message: str, what: str) -> None:
     data, shape, params = _cseg_one_channel()
     struct.pack_into("<I", data, 4 * word, value)

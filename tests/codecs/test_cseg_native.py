@@ -99,9 +99,13 @@ def test_region_outside_the_chunk_is_refused() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(cut=st.integers(0, 10**6), flips=st.lists(st.tuples(st.integers(0, 10**6),
-                                                           st.integers(0, 255)), max_size=4))
-def test_corrupt_streams_raise_or_decode_never_crash(cut: int, flips: list[tuple[int, int]]) -> None:
+@given(
+    cut=st.integers(0, 10**6),
+    flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=4),
+)
+def test_corrupt_streams_raise_or_decode_never_crash(
+    cut: int, flips: list[tuple[int, int]]
+) -> None:
     codec = get_codec("compressed_segmentation")
     labels = _labels(np.random.default_rng(9), (16, 12, 10), "uint64", 20)[..., None]
     params = {"compressed_segmentation_block_size": [4, 4, 4]}

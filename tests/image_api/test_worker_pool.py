@@ -7,30 +7,33 @@ import threading
 import pytest
 
 from voxelio.image.engine import run_tasks
-from voxelio.image.workers import LIGHT_TASK, PROBE_EVERY, SMALL_BATCH, WorkerPool
+from voxelio.image.workers import PROBE_EVERY, SMALL_BATCH, WorkerPool
 
 
-def test_small_batches_run_inline_until_tasks_prove_heavy() -> None:
+def test_small_batches_take_the_way_measured_faster() -> None:
     pool = WorkerPool()
-    assert pool.plan(8) == "probe"  # nothing measured yet
-    pool.record_inline(LIGHT_TASK * 4, 1)  # a heavy first task (one-time costs) ...
-    assert pool.plan(8) == "probe"  # ... is measured again
-    pool.record_inline(LIGHT_TASK / 4, 1)
-    assert pool.plan(8) == "inline"  # light tasks stay in the calling thread
-    pool.record_inline(8 * LIGHT_TASK * 4, 8)
-    assert pool.plan(8) == "threads"  # heavy ones go to threads
+    assert pool.plan(8) == "inline"  # the first batch (one-time costs: not counted) ...
+    pool.record("inline", 1.0, 8)
+    assert pool.plan(8) == "inline"  # ... and the second measure inline
+    pool.record("inline", 0.008, 8)
+    assert pool.plan(8) == "threads"  # then threads are measured
+    pool.record("threads", 0.016, 8)
+    assert pool.plan(8) == "inline"  # 1 ms per task inline beats 2 ms on threads
+    for _ in range(10):
+        pool.record("inline", 0.032, 8)  # inline slows down to 4 ms per task
+    assert pool.plan(8) == "threads"
     assert pool.plan(8, gil_bound=True) == "inline"  # unless threads only contend for the GIL
     assert pool.plan(SMALL_BATCH + 1, gil_bound=True) == "threads"  # big batches always share
 
 
-def test_heavy_tasks_are_measured_again_now_and_then() -> None:
+def test_the_slower_way_is_measured_again_now_and_then() -> None:
     pool = WorkerPool()
-    for _ in range(2):
-        assert pool.plan(8) == "probe"
-        pool.record_inline(1.0, 1)
+    for mode in ("inline", "inline", "threads"):
+        assert pool.plan(8) == mode
+        pool.record(mode, {"inline": 0.008, "threads": 0.004}[mode], 8)
     choices = [pool.plan(8) for _ in range(2 * PROBE_EVERY)]
-    assert choices.count("probe") == 2  # one probe in every PROBE_EVERY small batches
-    assert set(choices) == {"probe", "threads"}
+    assert choices.count("inline") == 2  # one in every PROBE_EVERY small batches
+    assert choices.count("threads") == 2 * PROBE_EVERY - 2
 
 
 def _threads_used(pool: WorkerPool, items: int, gil_bound: bool = False) -> set[int]:
@@ -48,18 +51,23 @@ def _threads_used(pool: WorkerPool, items: int, gil_bound: bool = False) -> set[
 
 def test_run_tasks_measures_and_then_uses_threads() -> None:
     pool = WorkerPool()
-    for _ in range(3):  # probes time the first task inline, then hand the rest to threads
-        assert len(_threads_used(pool, 8)) > 1  # 2 ms tasks
+    for _ in range(2):  # the first batches measure inline
+        assert _threads_used(pool, 8) == {threading.get_ident()}
+    for _ in range(3):  # then threads, which run 2 ms sleeps faster
+        assert len(_threads_used(pool, 8)) > 1
     assert _threads_used(pool, 8, gil_bound=True) == {threading.get_ident()}
     pool.close()
 
 
 def test_light_tasks_stay_in_the_calling_thread() -> None:
     pool = WorkerPool()
-    for _ in range(4):
+    for batch in range(8):
         used: set[int] = set()
-        run_tasks(lambda _: used.add(threading.get_ident()), list(range(8)), 4, False, "", pool)
-        assert used == {threading.get_ident()}
+        run_tasks(lambda _, used=used: used.add(threading.get_ident()), list(range(8)), 4,
+                  False, "", pool)  # fmt: skip
+        if batch >= 3:  # threads were measured once (the third batch), and lost
+            assert used == {threading.get_ident()}
+    pool.close()
 
 
 def test_errors_come_back_from_threads() -> None:

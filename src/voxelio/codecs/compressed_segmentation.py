@@ -119,7 +119,8 @@ class CompressedSegmentationCodec(Codec):
                 f"compressed_segmentation chunk: {len(data)} bytes is not a whole number of words"
             )
         bounds = channel_bounds(np.frombuffer(data, dtype="<u4"), int(shape[3]))
-        view, size, block = memoryview(data), tuple(int(v) for v in shape[:3]), block_size(params)
+        view, block = memoryview(data), block_size(params)
+        size = (int(shape[0]), int(shape[1]), int(shape[2]))
         for c, (start, end) in enumerate(bounds):
             try:
                 _cseg.decode(view[4 * start : 4 * end], out[:, :, :, c], size, block, origin)
@@ -152,7 +153,8 @@ class CompressedSegmentationCodec(Codec):
         """The channel values at chunk-local ``xyz``, decoding one block per channel."""
         check_xyz(xyz, shape)
         out = np.empty((1, 1, 1, int(shape[3])), dtype=_label_dtype(dtype), order="F")
-        self.decode_into(data, shape, dtype, params, out, tuple(int(v) for v in xyz))
+        x, y, z = (int(v) for v in xyz)
+        self.decode_into(data, shape, dtype, params, out, (x, y, z))
         return out.reshape(-1)
 
     def contains(

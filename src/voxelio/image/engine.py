@@ -71,44 +71,47 @@ def run_tasks(
     """Run ``fn`` on every item with ``threads`` workers pulling from one shared queue.
 
     Workers come from ``pool`` (reused across calls; the calling thread works too). Small
-    batches of light or GIL-bound tasks, and calls made from inside a pool worker, run
-    inline (see :meth:`WorkerPool.plan`). The first exception stops the workers (items not
-    started are skipped) and is re-raised here.
+    batches run inline or on threads, whichever measured faster per task; calls made from
+    inside a pool worker run inline (see :meth:`WorkerPool.plan`).
+    The first exception stops the workers (items not started are skipped) and is re-raised.
     """
     bar = tqdm(total=len(items), desc=desc, unit="chunk") if progress else _NO_BAR
     try:
         mode = "inline" if threads <= 1 or len(items) <= 1 else pool.plan(len(items), gil_bound)
-        if mode == "probe":
-            _run_inline(fn, items[:1], bar, pool)
-            items = items[1:]
-            mode = "inline" if pool.light() or len(items) <= 1 else "threads"
+        start = time.perf_counter()
         if mode == "inline":
-            _run_inline(fn, items, bar, pool)
-            return
-        queue = iter(items)  # next() on a list iterator is atomic under the GIL
-        errors: list[BaseException] = []
-        stop = threading.Event()
-
-        def loop() -> None:
-            drain(queue, fn, stop, errors, lambda: bar.update(1))
-
-        futures = pool.run(loop, min(threads, len(items)) - 1)  # the caller is the last worker
-        loop()
-        for fut in futures:
-            fut.result()
-        if errors:
-            raise errors[0]
+            _run_inline(fn, items, bar)
+        else:
+            _run_threads(fn, items, bar, pool, threads)
+        pool.record(mode, time.perf_counter() - start, len(items))
     finally:
         bar.close()
 
 
-def _run_inline(fn: Callable[[T], Any], items: Sequence[T], bar: Any, pool: WorkerPool) -> None:
-    """Run ``fn`` on every item in the calling thread, timing the tasks for ``pool``."""
-    start = time.perf_counter()
+def _run_inline(fn: Callable[[T], Any], items: Sequence[T], bar: Any) -> None:
+    """Run ``fn`` on every item in the calling thread."""
     for item in items:
         fn(item)
         bar.update(1)
-    pool.record_inline(time.perf_counter() - start, len(items))
+
+
+def _run_threads(
+    fn: Callable[[T], Any], items: Sequence[T], bar: Any, pool: WorkerPool, threads: int
+) -> None:
+    """Run ``fn`` on every item with ``threads`` workers (the caller is one of them)."""
+    queue = iter(items)  # next() on a list iterator is atomic under the GIL
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def loop() -> None:
+        drain(queue, fn, stop, errors, lambda: bar.update(1))
+
+    futures = pool.run(loop, min(threads, len(items)) - 1)
+    loop()
+    for fut in futures:
+        fut.result()
+    if errors:
+        raise errors[0]
 
 
 class _NoBar:
@@ -146,7 +149,8 @@ def decode_region(
 ) -> None:
     """Decode the ``region`` of one chunk into ``out`` (its extent), naming the chunk in any
     error."""
-    origin = tuple(int(a - b) for a, b in zip(region._min, chunk._min))
+    (x, y, z), (cx, cy, cz) = region._min, chunk._min
+    origin = (int(x - cx), int(y - cy), int(z - cz))
     with _naming(layer, chunk):
         raw = cast(bytes, data)
         layer.codec.decode_into(

@@ -14,34 +14,39 @@ from typing import Any
 
 from voxelio.storage.pool import ThreadPool
 
-#: batches of up to this many tasks may run in the calling thread
-SMALL_BATCH = 64
-#: seconds per task below which a thread hand-off costs more than it saves (measured here:
-#: a hand-off is ~50 us, a raw 64^3 chunk read and copy ~100 us)
-LIGHT_TASK = 0.0003
-
-
-#: small batches time their first task inline to (re)measure task weight: the first two
-#: batches (the very first carries one-time costs such as imports), then one in this many
-PROBE_EVERY = 16
+#: batches of up to this many tasks may run in the calling thread (a 64^3 cutout touches
+#: at most 8 chunks of 64^3 and 20 of 128x128x16; larger batches always use threads)
+SMALL_BATCH = 24
+#: small batches mostly run the way that measured faster per task; one in this many runs
+#: the other way, to measure it again
+PROBE_EVERY = 32
+#: weight of the newest measurement in the running time per task of each way
+SMOOTHING = 0.3
 
 
 class WorkerPool(ThreadPool):
-    """The chunk-task pool of one layer; it measures how long tasks take inline."""
+    """The chunk-task pool of one layer; it measures whether small batches gain from threads.
+
+    Threads pay off for tasks that spend their time outside the GIL (a jpeg or gzip decode, a
+    network wait). Tasks of mostly Python and numpy bookkeeping (the parts of sharded chunks
+    one cutout needs, a light raw chunk) run slower on two threads than on one, as each
+    thread waits for the other to drop the GIL. So small batches are timed both ways, and the
+    faster way per task wins.
+    """
 
     def __init__(self, name: str = "voxelio") -> None:
         super().__init__(name)
-        self._task_seconds: float | None = None  # per task, last measured inline
-        self._probes = 0
+        self._seconds: dict[str, float] = {}  # running time per task: "inline", "threads"
         self._small_batches = 0
 
     def plan(self, items: int, gil_bound: bool = False) -> str:
-        """How to run a batch of ``items`` tasks: ``"inline"``, ``"threads"`` or ``"probe"``.
+        """How to run a batch of ``items`` tasks: ``"inline"`` or ``"threads"``.
 
-        Inline inside a worker (no nesting). Large batches use threads. A small batch runs
-        inline when its tasks hold the GIL (``gil_bound``: threads only contend) or are light
-        (as last measured), and uses threads otherwise; ``"probe"``: time the first task
-        inline (:meth:`record_inline`), then ask :meth:`light` about the rest.
+        Inline inside a worker (no nesting) and for small batches of tasks that hold the GIL
+        (``gil_bound``). Large batches use threads. Other small batches run the way that was
+        faster per task (:meth:`record`): the first two inline (the very first carries
+        one-time costs such as imports, and is not counted), the third on threads, then the
+        faster way, and one in ``PROBE_EVERY`` the other way.
         """
         if self.in_worker():
             return "inline"
@@ -50,19 +55,22 @@ class WorkerPool(ThreadPool):
         if gil_bound:
             return "inline"
         self._small_batches += 1
-        if self._probes < 2 or self._small_batches % PROBE_EVERY == 0:
-            self._probes += 1
-            return "probe"
-        return "inline" if self.light() else "threads"
+        if self._small_batches <= 2:
+            return "inline"
+        if "threads" not in self._seconds:
+            return "threads"
+        best = min(self._seconds, key=self._seconds.__getitem__)
+        if self._small_batches % PROBE_EVERY == 0:
+            return "threads" if best == "inline" else "inline"
+        return best
 
-    def light(self) -> bool:
-        """Whether tasks, as last measured, are too light to hand to threads."""
-        return self._task_seconds is not None and self._task_seconds < LIGHT_TASK
-
-    def record_inline(self, seconds: float, items: int) -> None:
-        """Note the wall time of ``items`` tasks run in the calling thread."""
-        if items > 0:
-            self._task_seconds = seconds / items
+    def record(self, mode: str, seconds: float, items: int) -> None:
+        """Note the wall time of a batch of ``items`` tasks that ran ``mode``."""
+        if not 1 < items <= SMALL_BATCH or self._small_batches < 2:
+            return
+        per_task = seconds / items
+        last = self._seconds.get(mode)
+        self._seconds[mode] = per_task if last is None else last + SMOOTHING * (per_task - last)
 
     def run(self, loop: Callable[[], None], threads: int) -> list[Future[Any]]:
         """Start ``threads`` copies of ``loop`` on the pool; returns their futures."""

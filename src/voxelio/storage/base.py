@@ -72,6 +72,10 @@ class Store(ABC):
     read_only: bool = False
     #: how many requests ``get_many``/``put_many`` run at once
     concurrency: int = DEFAULT_CONCURRENCY
+    #: requests wait on a network: worth overlapping on threads. Local stores (files,
+    #: memory) serve the bulk calls in the calling thread, where a thread hand-off costs
+    #: more than the read
+    networked: bool = True
 
     @abstractmethod
     def get(self, key: str) -> bytes | None:
@@ -138,7 +142,7 @@ class Store(ABC):
         pool: ThreadPool | None = self.__dict__.get("_pool")
         if pool is None:
             pool = self.__dict__.setdefault("_pool", ThreadPool("voxelio-store"))
-        if len(items) <= 1 or self.concurrency <= 1 or pool.in_worker():
+        if len(items) <= 1 or self.concurrency <= 1 or not self.networked or pool.in_worker():
             return [fn(item) for item in items]
         return list(pool.executor(self.concurrency).map(fn, items))
 

@@ -34,6 +34,8 @@ _READ_ORDER: tuple[tuple[str, Method | None], ...] = (("", None),) + tuple(
 class FileStore(Store):
     """Files below ``root`` (an absolute directory). Thread and process safe for whole objects."""
 
+    networked = False
+
     def __init__(self, root: str | os.PathLike[str], read_only: bool = False) -> None:
         self.root = Path(os.path.abspath(os.fspath(root)))
         self._root_str = str(self.root)

@@ -39,6 +39,8 @@ class MemorySpace:
 class MemoryStore(Store):
     """Keys below ``prefix`` in a :class:`MemorySpace` (the process-wide one by default)."""
 
+    networked = False
+
     def __init__(self, prefix: str, space: MemorySpace | None = None) -> None:
         self.prefix = prefix.strip("/")
         self.url = "mem://" + self.prefix

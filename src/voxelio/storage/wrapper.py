@@ -20,6 +20,7 @@ class StoreWrapper(Store):
         self.url = inner.url
         self.read_only = inner.read_only
         self.concurrency = inner.concurrency
+        self.networked = inner.networked
 
     def exists(self, key: str) -> bool:
         """Asks the inner store (a cache may hold objects deleted since)."""
