@@ -34,6 +34,10 @@ def morton_bits(grid_shape: Sequence[int]) -> tuple[int, ...]:
     return tuple(bits)
 
 
+#: up to this many cells are encoded with Python ints rather than numpy
+_FEW_CODES = 16
+
+
 def _bit_plan(bits: Sequence[int]) -> list[tuple[int, int, int]]:
     """``(dimension, input bit, output bit)`` triples in output order."""
     plan = []
@@ -80,19 +84,22 @@ def compressed_morton_codes(coords: np.ndarray, grid_shape: Sequence[int]) -> np
             f"Morton codes: coordinates of shape {arr.shape} do not match grid rank {rank}"
         )
     bits = morton_bits(grid_shape)
-    if arr.size:
-        if arr.dtype.kind not in "iu":
-            raise OutOfBoundsError(
-                f"Morton codes: grid coordinates must be integers, got {arr.dtype}"
-            )
-        limits = np.asarray([int(g) for g in grid_shape], dtype=np.int64)
-        if (arr < 0).any() or (arr >= limits).any():
-            shape = tuple(int(g) for g in grid_shape)
+    if arr.size and arr.dtype.kind not in "iu":
+        raise OutOfBoundsError(f"Morton codes: grid coordinates must be integers, got {arr.dtype}")
+    shape = tuple(int(g) for g in grid_shape)
+    plan = _bit_plan(bits)
+    if arr.shape[0] <= _FEW_CODES:  # Python ints beat ~4 numpy calls per bit for a few cells
+        rows = arr.tolist()
+        if not all(0 <= v < g for row in rows for v, g in zip(row, shape)):
             raise OutOfBoundsError(f"Morton codes: some grid cells lie outside grid {shape}")
+        codes = [sum([((row[d] >> b) & 1) << o for d, b, o in plan]) for row in rows]
+        return np.array(codes, dtype=np.uint64)
+    if (arr < 0).any() or (arr >= np.asarray(shape, dtype=np.int64)).any():
+        raise OutOfBoundsError(f"Morton codes: some grid cells lie outside grid {shape}")
     src = arr.astype(np.uint64)
     code = np.zeros(arr.shape[0], dtype=np.uint64)
     one = np.uint64(1)
-    for dim, bit, out in _bit_plan(bits):
+    for dim, bit, out in plan:
         code |= ((src[:, dim] >> np.uint64(bit)) & one) << np.uint64(out)
     return code
 

@@ -284,19 +284,15 @@ class ShardedKeyStore:
             return {}
         shard_arr, mini_arr = self.spec.shards_and_minishards(arr)
         shards = self.shard_indices(shard_arr.tolist())
-        pair_arr, inverse = np.unique(
-            np.stack([shard_arr, mini_arr], axis=1), axis=0, return_inverse=True
-        )
-        pairs = [(int(a), int(b)) for a, b in pair_arr]
-        minis = self.minishard_indices(pairs, shards)
+        positions: dict[tuple[int, int], list[int]] = {}  # (shard, minishard): key positions
+        for i, pair in enumerate(zip(shard_arr.tolist(), mini_arr.tolist())):
+            positions.setdefault(pair, []).append(i)
+        minis = self.minishard_indices(sorted(positions), shards)
         out: dict[int, Location | None] = dict.fromkeys(arr.tolist())
-        order = np.argsort(inverse.ravel(), kind="stable")
-        bounds = np.flatnonzero(np.diff(inverse.ravel()[order])) + 1
-        for group in np.split(order, bounds):
-            pair = pairs[int(inverse.ravel()[group[0]])]
+        for pair, where in positions.items():
             index = shards.get(pair[0])
             if index is not None:
-                self._fill_locations(out, arr[group], minis[pair], index)
+                self._fill_locations(out, arr[where], minis[pair], index)
         return out
 
     @staticmethod

@@ -42,10 +42,10 @@ class ShardedChunks(ChunkIO):
         """Compressed Morton ids of chunk extents."""
         if not chunks:
             return np.zeros(0, dtype=np.uint64)
-        off = np.asarray(self.scale.voxel_offset)
-        cs = np.asarray(self.scale.chunk_size)
-        cells = np.stack([(np.asarray(c.minpt) - off) // cs for c in chunks])
-        return chunk_ids(cells, self.grid_shape)
+        off = [int(v) for v in self.scale.voxel_offset]
+        cs = [int(v) for v in self.scale.chunk_size]
+        cells = [[(int(a) - o) // c for a, o, c in zip(ch._min, off, cs)] for ch in chunks]
+        return chunk_ids(np.array(cells, dtype=np.int64), self.grid_shape)
 
     def describe(self, chunk: Bbox) -> str:
         cid = int(self.ids([chunk])[0])
