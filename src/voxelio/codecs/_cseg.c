@@ -77,43 +77,58 @@ typedef struct {
     Py_ssize_t strides[3];      /* out's strides in bytes */
 } DecodeJob;
 
-/* Decode n voxels of a block (from the first-th), each step stride bytes apart in dst.
- * Inlined with constant bits and wpl, so the shifts and masks compile to immediates. */
-static inline __attribute__((always_inline)) const char *decode_run(
-    const unsigned char *words, uint32_t values, uint32_t table, const uint32_t bits,
-    size_t first, Py_ssize_t n, char *dst, Py_ssize_t stride, const int wpl, size_t capacity) {
+/* The part of one block that a decode writes: rows of nx voxels along x. */
+typedef struct {
+    char *dst;                 /* where the first voxel goes in out */
+    Py_ssize_t nx, ny, nz;     /* voxels per row, rows per slab, slabs */
+    Py_ssize_t sx, sy, sz;     /* out's strides, bytes */
+    size_t first;              /* the first voxel's position in the block (x fastest) */
+    size_t row, slab;          /* voxels per block row and per block slab */
+} Rows;
+
+/* Decode the rows of a block. Inlined with constant bits and wpl, so shifts and masks
+ * compile to immediates. */
+static inline __attribute__((always_inline)) const char *decode_rows(
+    const Rows *r, const unsigned char *words, uint32_t values, uint32_t table,
+    const uint32_t bits, const int wpl, size_t capacity) {
     const uint32_t mask = bits == 32 ? 0xFFFFFFFFu : ((1u << bits) - 1u);
-    size_t bit = first * bits;
-    for (Py_ssize_t i = 0; i < n; i++, dst += stride, bit += bits) {
-        uint32_t idx = (load_word(words, values + (bit >> 5)) >> (bit & 31)) & mask;
-        if (idx >= capacity) return "a lookup-table index points past the end of the stream";
-        store_label(dst, load_label(words, table + (size_t)idx * wpl, wpl), wpl);
+    for (Py_ssize_t z = 0; z < r->nz; z++) {
+        char *row_dst = r->dst + z * r->sz;
+        size_t row_first = r->first + (size_t)z * r->slab;
+        for (Py_ssize_t y = 0; y < r->ny; y++, row_dst += r->sy, row_first += r->row) {
+            char *dst = row_dst;
+            size_t bit = row_first * bits;
+            for (Py_ssize_t x = 0; x < r->nx; x++, dst += r->sx, bit += bits) {
+                uint32_t idx = (load_word(words, values + (bit >> 5)) >> (bit & 31)) & mask;
+                if (idx >= capacity)
+                    return "a lookup-table index points past the end of the stream";
+                store_label(dst, load_label(words, table + (size_t)idx * wpl, wpl), wpl);
+            }
+        }
     }
     return NULL;
 }
 
-static void fill_run(uint64_t label, Py_ssize_t n, char *dst, Py_ssize_t stride, int wpl) {
-    for (Py_ssize_t i = 0; i < n; i++, dst += stride) store_label(dst, label, wpl);
+static void fill_rows(const Rows *r, uint64_t label, int wpl) {
+    for (Py_ssize_t z = 0; z < r->nz; z++)
+        for (Py_ssize_t y = 0; y < r->ny; y++) {
+            char *dst = r->dst + z * r->sz + y * r->sy;
+            for (Py_ssize_t x = 0; x < r->nx; x++, dst += r->sx) store_label(dst, label, wpl);
+        }
 }
 
-#define DECODE_RUN_CASE(B, W)                                                                \
-    case B:                                                                                  \
-        return decode_run(words, values, table, B, first, n, dst, stride, W, capacity);
+#define DECODE_ROWS_CASE(B, W)                                                               \
+    case (B) + 64 * (W):                                                                     \
+        return decode_rows(r, words, values, table, B, W, capacity);
 
-/* decode_run with bits and wpl as constants. */
-static const char *decode_run_any(const unsigned char *words, uint32_t values, uint32_t table,
-                                  uint32_t bits, size_t first, Py_ssize_t n, char *dst,
-                                  Py_ssize_t stride, int wpl, size_t capacity) {
-    if (wpl == 2) {
-        switch (bits) {
-            DECODE_RUN_CASE(1, 2) DECODE_RUN_CASE(2, 2) DECODE_RUN_CASE(4, 2)
-            DECODE_RUN_CASE(8, 2) DECODE_RUN_CASE(16, 2) DECODE_RUN_CASE(32, 2)
-        }
-    } else {
-        switch (bits) {
-            DECODE_RUN_CASE(1, 1) DECODE_RUN_CASE(2, 1) DECODE_RUN_CASE(4, 1)
-            DECODE_RUN_CASE(8, 1) DECODE_RUN_CASE(16, 1) DECODE_RUN_CASE(32, 1)
-        }
+/* decode_rows with bits (1 to 32) and wpl as constants. */
+static const char *decode_rows_any(const Rows *r, const unsigned char *words, uint32_t values,
+                                   uint32_t table, uint32_t bits, int wpl, size_t capacity) {
+    switch (bits + 64 * (uint32_t)wpl) {
+        DECODE_ROWS_CASE(1, 1) DECODE_ROWS_CASE(2, 1) DECODE_ROWS_CASE(4, 1)
+        DECODE_ROWS_CASE(8, 1) DECODE_ROWS_CASE(16, 1) DECODE_ROWS_CASE(32, 1)
+        DECODE_ROWS_CASE(1, 2) DECODE_ROWS_CASE(2, 2) DECODE_ROWS_CASE(4, 2)
+        DECODE_ROWS_CASE(8, 2) DECODE_ROWS_CASE(16, 2) DECODE_ROWS_CASE(32, 2)
     }
     return "a block header has an invalid bit width";
 }
@@ -130,34 +145,32 @@ static const char *decode_block(const DecodeJob *j, Py_ssize_t bx, Py_ssize_t by
         return "a block's encoded values run past the end of the stream";
     /* how many labels the table can hold before the stream ends */
     size_t capacity = table <= j->nwords ? (j->nwords - table) / (size_t)j->wpl : 0;
+    if (capacity < 1) return "a lookup table lies past the end of the stream";
     Py_ssize_t b0[3] = {bx * j->block[0], by * j->block[1], bz * j->block[2]};
-    Py_ssize_t from[3], to[3];
+    Py_ssize_t from[3], n[3];
     for (int a = 0; a < 3; a++) {
         from[a] = b0[a] > j->lo[a] ? b0[a] : j->lo[a];
         Py_ssize_t end = b0[a] + j->block[a];
-        to[a] = end < j->hi[a] ? end : j->hi[a];
+        n[a] = (end < j->hi[a] ? end : j->hi[a]) - from[a];
     }
-    if (capacity < 1) return "a lookup table lies past the end of the stream";
-    /* per-voxel index checks are needed only when the largest index could leave the stream */
+    Rows r = {
+        .dst = j->out + (from[0] - j->lo[0]) * j->strides[0] +
+               (from[1] - j->lo[1]) * j->strides[1] + (from[2] - j->lo[2]) * j->strides[2],
+        .nx = n[0], .ny = n[1], .nz = n[2],
+        .sx = j->strides[0], .sy = j->strides[1], .sz = j->strides[2],
+        .first = (size_t)((from[0] - b0[0]) +
+                          j->block[0] * ((from[1] - b0[1]) + j->block[1] * (from[2] - b0[2]))),
+        .row = (size_t)j->block[0],
+        .slab = (size_t)(j->block[0] * j->block[1]),
+    };
+    if (bits == 0) {
+        fill_rows(&r, load_label(j->words, table, j->wpl), j->wpl);
+        return NULL;
+    }
+    /* per-voxel index checks matter only when the largest index could leave the stream */
     int checked = bits == 32 || capacity < ((size_t)1 << bits);
-    uint64_t only = bits == 0 ? load_label(j->words, table, j->wpl) : 0;
-    for (Py_ssize_t z = from[2]; z < to[2]; z++) {
-        for (Py_ssize_t y = from[1]; y < to[1]; y++) {
-            char *dst = j->out + (from[0] - j->lo[0]) * j->strides[0] +
-                        (y - j->lo[1]) * j->strides[1] + (z - j->lo[2]) * j->strides[2];
-            size_t row = (size_t)((y - b0[1]) + j->block[1] * (z - b0[2])) * (size_t)j->block[0];
-            Py_ssize_t n = to[0] - from[0];
-            size_t first = row + (size_t)(from[0] - b0[0]);
-            if (bits == 0) {
-                fill_run(only, n, dst, j->strides[0], j->wpl);
-                continue;
-            }
-            const char *err = decode_run_any(j->words, values, table, bits, first, n, dst,
-                                             j->strides[0], j->wpl, checked ? capacity : SIZE_MAX);
-            if (err) return err;
-        }
-    }
-    return NULL;
+    return decode_rows_any(&r, j->words, values, table, bits, j->wpl,
+                           checked ? capacity : SIZE_MAX);
 }
 
 static const char *decode_region(const DecodeJob *j) {
