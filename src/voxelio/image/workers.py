@@ -22,16 +22,21 @@ SMALL_BATCH = 24
 PROBE_EVERY = 32
 #: weight of the newest measurement in the running time per task of each way
 SMOOTHING = 0.3
+#: batches on threads that take this long per task (batch wall time / tasks: 2 ms of work
+#: per task on two threads) stay there: the hand-off is noise beside such tasks, and tasks
+#: that hold the GIL are known by their codec's ``gil_bound``. So no small batch of heavy
+#: tasks is slowed down to measure it inline.
+HEAVY_TASK = 0.001
 
 
 class WorkerPool(ThreadPool):
     """The chunk-task pool of one layer; it measures whether small batches gain from threads.
 
     Threads pay off for tasks that spend their time outside the GIL (a jpeg or gzip decode, a
-    network wait). Tasks of mostly Python and numpy bookkeeping (the parts of sharded chunks
-    one cutout needs, a light raw chunk) run slower on two threads than on one, as each
-    thread waits for the other to drop the GIL. So small batches are timed both ways, and the
-    faster way per task wins.
+    network wait). Light tasks of mostly Python and numpy bookkeeping (the parts of sharded
+    chunks one cutout needs, a raw chunk) run slower on two threads than on one, as each
+    thread waits for the other to drop the GIL. So small batches of light tasks are timed both
+    ways, and the faster way per task wins.
     """
 
     def __init__(self, name: str = "voxelio") -> None:
@@ -43,10 +48,11 @@ class WorkerPool(ThreadPool):
         """How to run a batch of ``items`` tasks: ``"inline"`` or ``"threads"``.
 
         Inline inside a worker (no nesting) and for small batches of tasks that hold the GIL
-        (``gil_bound``). Large batches use threads. Other small batches run the way that was
-        faster per task (:meth:`record`): the first two inline (the very first carries
-        one-time costs such as imports, and is not counted), the third on threads, then the
-        faster way, and one in ``PROBE_EVERY`` the other way.
+        (``gil_bound``). Large batches use threads. Small batches start on threads (the
+        first carries one-time costs such as imports, and is not counted); unless their tasks
+        prove heavy there, one batch then runs inline, and from then on the way that was
+        faster per task (:meth:`record`) wins, with one batch in ``PROBE_EVERY`` run the
+        other way.
         """
         if self.in_worker():
             return "inline"
@@ -55,10 +61,11 @@ class WorkerPool(ThreadPool):
         if gil_bound:
             return "inline"
         self._small_batches += 1
-        if self._small_batches <= 2:
-            return "inline"
-        if "threads" not in self._seconds:
+        threads = self._seconds.get("threads")
+        if threads is None or threads >= HEAVY_TASK:
             return "threads"
+        if "inline" not in self._seconds:
+            return "inline"
         best = min(self._seconds, key=self._seconds.__getitem__)
         if self._small_batches % PROBE_EVERY == 0:
             return "threads" if best == "inline" else "inline"
