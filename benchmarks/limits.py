@@ -213,7 +213,7 @@ def case_limits(
         out["decode_1"] = parallel_seconds("decode", root, case, source, npy, 1, repeats)
         out["decode_all"] = parallel_seconds("decode", root, case, source, npy, n, repeats)
     if with_encode and (case.encoding != "raw" or case.gzip):
-        out["encode_all"] = parallel_seconds("encode", root, case, source, npy, n, 1)
+        out["encode_all"] = parallel_seconds("encode", root, case, source, npy, n, repeats)
     return out
 
 

@@ -613,7 +613,7 @@ def render(raw: dict[str, Any]) -> str:
         "the implementations reversed in the second, so a change of load does not favour one; "
         "medians over both (whole reads 5 runs, or 3 when one takes over 1.5 s; writes 3, or 2 "
         f"when one takes over 4 s; sub-box 5; cutouts 3 runs of {plan['cutouts']}, or 2; quick "
-        "mode: one round, fewer runs). Limits: medians of 3 (encoding: 1). Every result is "
+        "mode: one round, fewer runs). Limits: medians of 3. Every result is "
         "checked against the source (jpeg: against the neutral decode of the same bytes) and "
         "every written layer is spot-checked by the neutral reader (jpeg within a tolerance "
         "of the source). Peak RSS: the first whole read in the fresh process, VmHWM reset "

@@ -87,7 +87,7 @@ def test_regions_decode_like_slices_of_the_whole(
     assert not outside.any()  # nothing written outside the region
 
 
-def test_region_outside_the_chunk_is_refused() -> None:
+def test_bad_arguments_are_refused() -> None:
     labels = _labels(np.random.default_rng(1), (8, 8, 8), "uint32", 4)
     data = _cseg.encode(labels, (4, 4, 4))
     with pytest.raises(ValueError, match="outside the chunk"):
@@ -96,6 +96,10 @@ def test_region_outside_the_chunk_is_refused() -> None:
         _cseg.decode(data, np.empty((4, 4), "uint32"), (8, 8, 8), (4, 4, 4), (0, 0, 0))
     with pytest.raises(TypeError, match="block"):
         _cseg.encode(labels, [4, 4, 4])
+    with pytest.raises(ValueError, match="must be positive"):
+        _cseg.encode(np.zeros((0, 4, 4), "uint64"), (4, 4, 4))
+    with pytest.raises(ValueError, match="2\\*\\*24 voxels"):
+        _cseg.encode(labels, (1024, 1024, 1024))
 
 
 @settings(max_examples=300, deadline=None)

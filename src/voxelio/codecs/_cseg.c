@@ -199,17 +199,33 @@ static int parse_triple(PyObject *obj, Py_ssize_t out[3], const char *what) {
     return 0;
 }
 
-static int parse_geometry(PyObject *size, PyObject *block, Py_ssize_t s[3], Py_ssize_t b[3],
-                          Py_ssize_t g[3]) {
-    if (parse_triple(size, s, "size") || parse_triple(block, b, "block")) return -1;
+/* Blocks of more voxels than this are refused (offsets are 24 and 32 bits wide anyway). */
+#define MAX_BLOCK_VOXELS (1 << 24)
+
+/* Check chunk size s and block size b; set the grid g of blocks. 0, or -1 with an error. */
+static int check_geometry(const Py_ssize_t s[3], const Py_ssize_t b[3], Py_ssize_t g[3]) {
     for (int a = 0; a < 3; a++) {
         if (s[a] < 1 || b[a] < 1) {
             PyErr_SetString(PyExc_ValueError, "chunk and block sizes must be positive");
             return -1;
         }
+        if (b[a] > MAX_BLOCK_VOXELS || s[a] > ((Py_ssize_t)1 << 30)) {
+            PyErr_SetString(PyExc_ValueError, "chunk or block size too large");
+            return -1;
+        }
         g[a] = (s[a] + b[a] - 1) / b[a];
     }
+    if ((int64_t)b[0] * b[1] * b[2] > MAX_BLOCK_VOXELS) {
+        PyErr_SetString(PyExc_ValueError, "blocks of more than 2**24 voxels are not supported");
+        return -1;
+    }
     return 0;
+}
+
+static int parse_geometry(PyObject *size, PyObject *block, Py_ssize_t s[3], Py_ssize_t b[3],
+                          Py_ssize_t g[3]) {
+    if (parse_triple(size, s, "size") || parse_triple(block, b, "block")) return -1;
+    return check_geometry(s, b, g);
 }
 
 /* A 3-D strided buffer of uint32 or uint64 items; its words per label, or -1 with an error. */
@@ -523,18 +539,8 @@ static PyObject *cseg_encode(PyObject *self, PyObject *args) {
         e.size[a] = in.shape[a];
         e.strides[a] = in.strides[a];
     }
-    if (in.shape[0] < 1 || in.shape[1] < 1 || in.shape[2] < 1) {
-        PyErr_SetString(PyExc_ValueError, "cannot encode an empty chunk");
+    if (parse_triple(block, e.block, "block") || check_geometry(e.size, e.block, e.grid))
         goto done;
-    }
-    if (parse_triple(block, e.block, "block")) goto done;
-    for (int a = 0; a < 3; a++) {
-        if (e.block[a] < 1) {
-            PyErr_SetString(PyExc_ValueError, "block sizes must be positive");
-            goto done;
-        }
-        e.grid[a] = (e.size[a] + e.block[a] - 1) / e.block[a];
-    }
     e.in = in.buf;
     e.scratch = malloc(sizeof(uint64_t) * (size_t)(e.block[0] * e.block[1] * e.block[2]));
     e.cache.slots = calloc(64, sizeof(TableSlot));
