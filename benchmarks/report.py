@@ -621,7 +621,10 @@ def render(raw: dict[str, Any]) -> str:
         "- Writes: each implementation creates the layer and writes the whole volume; raw+gzip "
         "cases ask voxelio and cloud-volume for gzip (both use libdeflate level 9); other cases "
         "write plain chunk files (cloud-volume with `compress=False`); cloud-volume writes "
-        "sharded layers one shard per upload.",
+        "sharded layers one shard per upload. Before each timed write the old layer is "
+        "removed and `sync` runs, so no implementation pays for writing back the dirty pages "
+        "of another (the kernel makes a writer flush them itself, which once doubled the CPU "
+        "time of a jpeg write).",
         "- Cells of whole reads, writes and cutouts: MVx/s (CPU seconds / wall seconds of one "
         "run, medians; CPU above wall means threads ran in parallel, CPU well below wall means "
         "waiting, often for a core the machine's other tenants hold).",
