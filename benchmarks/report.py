@@ -623,8 +623,7 @@ def render(raw: dict[str, Any]) -> str:
         "write plain chunk files (cloud-volume with `compress=False`); cloud-volume writes "
         "sharded layers one shard per upload. Before each timed write the old layer is "
         "removed and `sync` runs, so no implementation pays for writing back the dirty pages "
-        "of another (the kernel makes a writer flush them itself, which once doubled the CPU "
-        "time of a jpeg write).",
+        "of another (the kernel makes a writer past its dirty-page limit flush them itself).",
         "- Cells of whole reads, writes and cutouts: MVx/s (CPU seconds / wall seconds of one "
         "run, medians; CPU above wall means threads ran in parallel, CPU well below wall means "
         "waiting, often for a core the machine's other tenants hold).",
