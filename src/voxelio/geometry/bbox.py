@@ -188,6 +188,9 @@ class Bbox:
 
     def to_filename(self, precision: int | None = None) -> str:
         """The chunk-file name ``x0-x1_y0-y1_z0-z1`` (floats with ``precision`` decimals)."""
+        if self._dtype.kind == "i":  # the common case, a chunk of a grid
+            (x0, y0, z0), (x1, y1, z1) = self._min, self._max
+            return f"{x0}-{x1}_{y0}-{y1}_{z0}-{z1}"
 
         def fmt(v: Any) -> str:
             if precision is not None and self._dtype.kind == "f":

@@ -57,10 +57,12 @@ class UnshardedChunks(ChunkIO):
     def __init__(self, store: Store, scale: Scale) -> None:
         self.store_ = store
         self.scale = scale
+        # the scale key, checked once; chunk file names are digits, dashes and underscores
+        self._prefix = join_key(scale.key, "x")[:-1]
 
     def key(self, chunk: Bbox) -> str:
         """The storage key of a chunk."""
-        return join_key(self.scale.key, chunk.to_filename())
+        return self._prefix + chunk.to_filename()
 
     def describe(self, chunk: Bbox) -> str:
         return f"{self.store_.url}/{self.key(chunk)}"

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -138,10 +137,11 @@ def local_slices(outer: Bbox, inner: Bbox) -> tuple[slice, slice, slice]:
 
 def decode_chunk(layer: Layer, chunk: Bbox, data: bytes | memoryview) -> np.ndarray:
     """Decode one chunk's bytes, naming the chunk's location in any error."""
-    with _naming(layer, chunk):
-        # a memoryview only reaches codecs that declare ``decodes_views``
-        raw = cast(bytes, data)
+    raw = cast(bytes, data)  # a memoryview only reaches codecs that declare ``decodes_views``
+    try:
         return layer.codec.decode(raw, layer.chunk_shape(chunk), layer.dtype, layer.scale.params)
+    except DecodingError as exc:
+        raise _named(layer, chunk, exc) from exc
 
 
 def decode_region(
@@ -151,20 +151,18 @@ def decode_region(
     error."""
     (x, y, z), (cx, cy, cz) = region._min, chunk._min
     origin = (int(x - cx), int(y - cy), int(z - cz))
-    with _naming(layer, chunk):
-        raw = cast(bytes, data)
+    raw = cast(bytes, data)
+    try:
         layer.codec.decode_into(
             raw, layer.chunk_shape(chunk), layer.dtype, layer.scale.params, out, origin
         )
-
-
-@contextmanager
-def _naming(layer: Layer, chunk: Bbox) -> Iterator[None]:
-    """Prefix a :class:`DecodingError` raised inside with the chunk's location."""
-    try:
-        yield
     except DecodingError as exc:
-        raise DecodingError(f"{layer.chunks.describe(chunk)}: {exc}") from exc
+        raise _named(layer, chunk, exc) from exc
+
+
+def _named(layer: Layer, chunk: Bbox, exc: DecodingError) -> DecodingError:
+    """``exc`` with the chunk's location in front of its message."""
+    return DecodingError(f"{layer.chunks.describe(chunk)}: {exc}")
 
 
 def download(layer: Layer, bbox: Bbox, options: ImageOptions) -> np.ndarray:
