@@ -376,6 +376,11 @@ static int cache_grow(TableCache *c) {
     return 0;
 }
 
+/* A block's labels are gathered into a short list while it has few of them (the common
+ * case), noting each voxel's place in the list; past FEW_LABELS labels, the block's run
+ * heads are collected and sorted instead, and the voxels are looked up again while packing. */
+#define FEW_LABELS 32
+
 typedef struct {
     const char *in;
     Py_ssize_t strides[3];
@@ -384,16 +389,15 @@ typedef struct {
     Words out;
     TableCache cache;
     uint64_t *scratch; /* one block's labels */
+    uint8_t *slots;    /* per voxel of a block with few labels: its place in the short list */
+    uint8_t rank[FEW_LABELS];  /* a place in the short list -> index in the sorted table */
+    int slotted;       /* whether slots and rank describe the current block */
 } EncodeJob;
 
 static int compare_labels(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return (x > y) - (x < y);
 }
-
-/* Labels are gathered into a short list while a block has few of them (the common case);
- * past FEW, the block's run heads are collected and sorted instead. */
-#define FEW 32
 
 static size_t sort_unique(uint64_t *v, size_t n) {
     qsort(v, n, sizeof(uint64_t), compare_labels);
@@ -403,9 +407,9 @@ static size_t sort_unique(uint64_t *v, size_t n) {
     return u;
 }
 
-/* The block's distinct labels, ascending, in e->scratch; returns how many. */
-static size_t distinct_labels(EncodeJob *e, const Py_ssize_t from[3], const Py_ssize_t to[3]) {
-    size_t n = 0, few = 0;
+/* Every label of the region, run heads only, sorted and unique into e->scratch. */
+static size_t collect_labels(EncodeJob *e, const Py_ssize_t from[3], const Py_ssize_t to[3]) {
+    size_t n = 0;
     uint64_t *v = e->scratch;
     for (Py_ssize_t z = from[2]; z < to[2]; z++)
         for (Py_ssize_t y = from[1]; y < to[1]; y++) {
@@ -413,24 +417,71 @@ static size_t distinct_labels(EncodeJob *e, const Py_ssize_t from[3], const Py_s
                               z * e->strides[2];
             for (Py_ssize_t x = from[0]; x < to[0]; x++, src += e->strides[0]) {
                 uint64_t label = read_label(src, e->wpl);
-                if (n && v[n - 1] == label) continue;
-                if (few <= FEW) { /* still a short list: v[0..n) are distinct */
-                    size_t k = 0;
-                    while (k < n && v[k] != label) k++;
-                    if (k < n) continue;
-                    few = n + 1;
-                }
-                v[n++] = label;
+                if (n == 0 || v[n - 1] != label) v[n++] = label;
             }
         }
-    if (few > FEW) return sort_unique(v, n);
-    for (size_t i = 1; i < n; i++) { /* insertion sort of the short list */
-        uint64_t label = v[i];
+    e->slotted = 0;
+    return sort_unique(v, n);
+}
+
+/* Sort the short list v[0..n), setting e->rank from old places to sorted indices. */
+static void sort_short_list(EncodeJob *e, uint64_t *v, size_t n) {
+    uint8_t order[FEW_LABELS];
+    uint64_t sorted[FEW_LABELS];
+    for (size_t i = 0; i < n; i++) {
         size_t k = i;
-        for (; k > 0 && v[k - 1] > label; k--) v[k] = v[k - 1];
-        v[k] = label;
+        for (; k > 0 && v[order[k - 1]] > v[i]; k--) order[k] = order[k - 1];
+        order[k] = (uint8_t)i;
     }
+    for (size_t k = 0; k < n; k++) {
+        sorted[k] = v[order[k]];
+        e->rank[order[k]] = (uint8_t)k;
+    }
+    memcpy(v, sorted, n * sizeof(uint64_t));
+}
+
+/* The block's distinct labels, ascending, in e->scratch; returns how many. */
+static size_t distinct_labels(EncodeJob *e, const Py_ssize_t from[3], const Py_ssize_t to[3]) {
+    size_t n = 0, i = 0;
+    uint64_t *v = e->scratch, prev = 0;
+    uint8_t place = 0;
+    for (Py_ssize_t z = from[2]; z < to[2]; z++)
+        for (Py_ssize_t y = from[1]; y < to[1]; y++) {
+            const char *src = e->in + from[0] * e->strides[0] + y * e->strides[1] +
+                              z * e->strides[2];
+            for (Py_ssize_t x = from[0]; x < to[0]; x++, src += e->strides[0]) {
+                uint64_t label = read_label(src, e->wpl);
+                if (i == 0 || label != prev) {
+                    size_t k = 0;
+                    while (k < n && v[k] != label) k++;
+                    if (k == n) {
+                        if (n == FEW_LABELS) return collect_labels(e, from, to);
+                        v[n++] = label;
+                    }
+                    prev = label;
+                    place = (uint8_t)k;
+                }
+                e->slots[i++] = place;
+            }
+        }
+    sort_short_list(e, v, n);
+    e->slotted = 1;
     return n;
+}
+
+/* Pack the table index of every voxel of the block at base (words), from e->slots. */
+static void pack_slots(EncodeJob *e, const Py_ssize_t b0[3], const Py_ssize_t to[3],
+                       uint32_t bits, size_t base) {
+    const uint8_t *slot = e->slots;
+    uint32_t *out = e->out.data + base;
+    Py_ssize_t nx = to[0] - b0[0];
+    for (Py_ssize_t z = b0[2]; z < to[2]; z++)
+        for (Py_ssize_t y = b0[1]; y < to[1]; y++) {
+            size_t bit = (size_t)((y - b0[1]) + e->block[1] * (z - b0[2])) *
+                         (size_t)e->block[0] * bits;
+            for (Py_ssize_t x = 0; x < nx; x++, bit += bits)
+                out[bit >> 5] |= (uint32_t)e->rank[*slot++] << (bit & 31);
+        }
 }
 
 static size_t find_label(const uint64_t *table, size_t n, uint64_t v) {
@@ -486,7 +537,10 @@ static const char *encode_block(EncodeJob *e, Py_ssize_t bx, Py_ssize_t by, Py_s
     if (table > 0xFFFFFFu) return "the chunk is too large: a lookup table offset exceeds 24 bits";
     if (words_extend(&e->out, packed + (new_table ? count * (size_t)e->wpl : 0)) < 0)
         return OUT_OF_MEMORY;
-    if (bits) pack_indices(e, b0, to, count, bits, base);
+    if (bits && e->slotted)
+        pack_slots(e, b0, to, bits, base);
+    else if (bits)
+        pack_indices(e, b0, to, count, bits, base);
     if (new_table) {
         uint32_t *t = e->out.data + table;
         for (size_t i = 0; i < count; i++) {
@@ -542,10 +596,12 @@ static PyObject *cseg_encode(PyObject *self, PyObject *args) {
     if (parse_triple(block, e.block, "block") || check_geometry(e.size, e.block, e.grid))
         goto done;
     e.in = in.buf;
-    e.scratch = malloc(sizeof(uint64_t) * (size_t)(e.block[0] * e.block[1] * e.block[2]));
+    size_t bvol = (size_t)(e.block[0] * e.block[1] * e.block[2]);
+    e.scratch = malloc(sizeof(uint64_t) * bvol);
+    e.slots = malloc(bvol);
     e.cache.slots = calloc(64, sizeof(TableSlot));
     e.cache.mask = 63;
-    if (!e.scratch || !e.cache.slots) {
+    if (!e.scratch || !e.slots || !e.cache.slots) {
         PyErr_NoMemory();
         goto done;
     }
@@ -560,6 +616,7 @@ static PyObject *cseg_encode(PyObject *self, PyObject *args) {
         result = PyBytes_FromStringAndSize((const char *)e.out.data, (Py_ssize_t)(e.out.len * 4));
 done:
     free(e.scratch);
+    free(e.slots);
     free(e.cache.slots);
     free(e.out.data);
     PyBuffer_Release(&in);
