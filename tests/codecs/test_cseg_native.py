@@ -62,6 +62,9 @@ def test_strided_input_encodes_like_a_contiguous_copy() -> None:
     expected = _cseg.encode(labels, (8, 8, 8))
     assert _cseg.encode(c_order, (8, 8, 8)) == expected
     assert _cseg.encode(reversed_view, (8, 8, 8)) == expected
+    big = _labels(np.random.default_rng(4), (40, 30, 20), "uint64", 30)
+    for view in (big[::-1], big[1:39, 2:, 3:17], big[::2, 1::3, ::-1], np.ascontiguousarray(big)):
+        assert _cseg.encode(view, (8, 8, 8)) == _cseg.encode(np.array(view, order="F"), (8, 8, 8))
 
 
 @settings(max_examples=60, deadline=None)

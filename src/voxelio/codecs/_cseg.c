@@ -392,6 +392,7 @@ typedef struct {
     uint8_t *slots;    /* per voxel of a block with few labels: its place in the short list */
     uint8_t rank[FEW_LABELS];  /* a place in the short list -> index in the sorted table */
     int slotted;       /* whether slots and rank describe the current block */
+    unsigned warmth;   /* what warm_slab read (kept, so the reads are not optimised away) */
 } EncodeJob;
 
 static int compare_labels(const void *a, const void *b) {
@@ -559,15 +560,36 @@ static const char *encode_block(EncodeJob *e, Py_ssize_t bx, Py_ssize_t by, Py_s
     return NULL;
 }
 
+/* Read one byte per cache line of the labels in z-slab bz, row after row. The blocks then
+ * find their rows in the cache: read block by block from memory, rows lie far apart, a
+ * pattern the hardware prefetcher does not follow (measured: 1.9 ms per 64^3 uint64 chunk
+ * read cold, 1.2 ms with its labels in the cache, 0.2 ms for one pass in memory order). */
+static unsigned warm_slab(const EncodeJob *e, Py_ssize_t bz) {
+    Py_ssize_t z0 = bz * e->block[2], z1 = z0 + e->block[2];
+    Py_ssize_t step = e->strides[0] < 0 ? -e->strides[0] : e->strides[0];
+    Py_ssize_t row = step * e->size[0], first = e->strides[0] < 0 ? row - step : 0;
+    unsigned seen = 0;
+    if (step != 4 * e->wpl) return 0; /* only rows of adjacent x (Fortran-like layouts) */
+    if (z1 > e->size[2]) z1 = e->size[2];
+    for (Py_ssize_t z = z0; z < z1; z++)
+        for (Py_ssize_t y = 0; y < e->size[1]; y++) {
+            const volatile char *p = e->in + y * e->strides[1] + z * e->strides[2] - first;
+            for (Py_ssize_t off = 0; off < row; off += 64) seen += (unsigned)p[off];
+        }
+    return seen;
+}
+
 static const char *encode_all(EncodeJob *e) {
     size_t nblocks = (size_t)(e->grid[0] * e->grid[1] * e->grid[2]);
     if (words_extend(&e->out, 2 * nblocks) < 0) return OUT_OF_MEMORY;
-    for (Py_ssize_t bz = 0; bz < e->grid[2]; bz++)
+    for (Py_ssize_t bz = 0; bz < e->grid[2]; bz++) {
+        e->warmth += warm_slab(e, bz);
         for (Py_ssize_t by = 0; by < e->grid[1]; by++)
             for (Py_ssize_t bx = 0; bx < e->grid[0]; bx++) {
                 const char *err = encode_block(e, bx, by, bz);
                 if (err) return err;
             }
+    }
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
     for (size_t i = 0; i < e->out.len; i++) e->out.data[i] = CSEG_SWAP(e->out.data[i]);
 #endif
