@@ -52,6 +52,9 @@ class CompressoCodec(LabelCodec):
     """compresso chunks: single-channel unsigned labels."""
 
     name = "compresso"
+    # decoding holds the GIL: 2 threads decode at 0.94x of one
+    # (python tests/codecs/measure_parallel.py)
+    gil_bound = True
 
     def _lib(self) -> Any:
         return import_optional("compresso", "compresso", self.extra, self.name)

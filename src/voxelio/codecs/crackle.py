@@ -23,6 +23,9 @@ class CrackleCodec(LabelCodec):
     """crackle chunks: single-channel unsigned labels."""
 
     name = "crackle"
+    # decoding holds the GIL: 2 threads decode at 0.82x of one
+    # (python tests/codecs/measure_parallel.py)
+    gil_bound = True
 
     def _lib(self) -> Any:
         return import_optional("crackle", "crackle-codec", self.extra, self.name)
