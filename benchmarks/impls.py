@@ -111,6 +111,10 @@ class VoxelioImpl(CountingImpl):
                 counter["get"] += 1  # the backend's own buffered read, as without the wrapper
                 return self.inner.get_into(key, buffers)
 
+            def get_slice_into(self, key, buffers, start, length, size):  # type: ignore[no-untyped-def]
+                counter["get"] += 1  # one read of part of a chunk file
+                return self.inner.get_slice_into(key, buffers, start, length, size)
+
             def get_range(self, key: str, start: int, length: int) -> bytes | None:
                 counter["get_range"] += 1
                 return self.inner.get_range(key, start, length)

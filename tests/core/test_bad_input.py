@@ -23,6 +23,9 @@ def test_truncated_and_oversized_raw_chunks(tmp_path):
     chunk.write_bytes(good + b"\0\0")
     with pytest.raises(DecodingError, match="3-35_5-37_7-23"):
         vol[3:10, 5:10, 7:10]
+    chunk.write_bytes(good[: 3 * 32 * 32 * 2])  # as long as the 3 z-planes the read needs
+    with pytest.raises(DecodingError, match="3-35_5-37_7-23.*expected 32768 bytes, got 6144"):
+        vol[3:10, 5:10, 7:10]
     vol.fill_missing = True  # fill_missing never hides corruption
     with pytest.raises(DecodingError):
         vol[3:10, 5:10, 7:10]

@@ -74,3 +74,19 @@ def test_pickles_as_empty_buffers() -> None:
     buffers.view(10)
     copy = pickle.loads(pickle.dumps(buffers))
     assert isinstance(copy, ReadBuffers) and len(copy.view(5)) == 5
+
+
+def test_get_slice_into_reads_part_of_a_file_of_the_expected_size(tmp_path) -> None:
+    store = FileStore(tmp_path)
+    payload = bytes(range(256)) * 64
+    store.put("plain", payload)
+    store.put("zipped", payload, PutOptions(compress="gzip"))
+    (tmp_path / "adir").mkdir()
+    buffers = ReadBuffers()
+    data, sliced = store.get_slice_into("plain", buffers, 1000, 300, len(payload))
+    assert sliced and bytes(data) == payload[1000:1300]
+    for key, size in (("plain", len(payload) + 1), ("zipped", len(payload))):
+        data, sliced = store.get_slice_into(key, buffers, 1000, 300, size)
+        assert not sliced and bytes(data) == payload  # whole: the caller's checks see it
+    assert store.get_slice_into("missing", buffers, 0, 10, 10) == (None, False)
+    assert store.get_slice_into("adir", buffers, 0, 10, 10) == (None, False)

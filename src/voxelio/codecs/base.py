@@ -94,6 +94,11 @@ class Codec(ABC):
     # Optional capabilities. The defaults decode the whole chunk; codecs override them when
     # their format answers faster.
 
+    def z_plane_bytes(self, shape: Shape4, dtype: np.dtype) -> int | None:
+        """Bytes of one z-plane, when an encoded chunk is its z-planes one after another, so
+        that ``k`` planes from plane ``z`` decode as a chunk of their own (``None``: not so)."""
+        return None
+
     def decode_into(
         self,
         data: bytes,

@@ -27,6 +27,12 @@ class RawCodec(Codec):
         little = chunk.astype(chunk.dtype.newbyteorder("<"), copy=False)
         return little.tobytes(order="F")
 
+    def z_plane_bytes(self, shape: Shape4, dtype: np.dtype) -> int | None:
+        """One channel: the planes follow each other (with more, channel is the slowest axis)."""
+        if shape[3] != 1:
+            return None
+        return int(shape[0]) * int(shape[1]) * np.dtype(dtype).itemsize
+
     def decode(
         self, data: bytes | memoryview, shape: Shape4, dtype: np.dtype, params: Mapping[str, Any]
     ) -> np.ndarray:

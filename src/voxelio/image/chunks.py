@@ -42,6 +42,14 @@ class ChunkIO(ABC):
         out first."""
         return list(self.fetch(chunks))
 
+    def fetch_slice_into(
+        self, chunk: Bbox, buffers: ReadBuffers, start: int, length: int, size: int
+    ) -> tuple[Data, bool]:
+        """Bytes ``[start, start + length)`` of a chunk expected to hold ``size`` bytes, as
+        :meth:`Store.get_slice_into` answers: ``(data, True)``, or ``(whole chunk or None,
+        False)``. The default always reads the whole chunk."""
+        return self.fetch_into([chunk], buffers)[0], False
+
     @abstractmethod
     def store(self, items: Sequence[tuple[Bbox, bytes | None]], options: PutOptions) -> None:
         """Write each chunk; ``None`` deletes it."""
@@ -74,6 +82,11 @@ class UnshardedChunks(ChunkIO):
         if len(chunks) != 1:  # each later read would overwrite the one before
             return list(self.fetch(chunks))
         return [self.store_.get_into(self.key(chunks[0]), buffers)]
+
+    def fetch_slice_into(
+        self, chunk: Bbox, buffers: ReadBuffers, start: int, length: int, size: int
+    ) -> tuple[Data, bool]:
+        return self.store_.get_slice_into(self.key(chunk), buffers, start, length, size)
 
     def store(self, items: Sequence[tuple[Bbox, bytes | None]], options: PutOptions) -> None:
         for chunk, data in items:

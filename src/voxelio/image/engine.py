@@ -145,17 +145,26 @@ def decode_chunk(layer: Layer, chunk: Bbox, data: bytes | memoryview) -> np.ndar
 
 
 def decode_region(
-    layer: Layer, chunk: Bbox, data: bytes | memoryview, region: Bbox, out: np.ndarray
+    layer: Layer,
+    chunk: Bbox,
+    data: bytes | memoryview,
+    region: Bbox,
+    out: np.ndarray,
+    first_plane: int = 0,
+    planes: int | None = None,
 ) -> None:
     """Decode the ``region`` of one chunk into ``out`` (its extent), naming the chunk in any
-    error."""
+    error. ``data`` may hold only ``planes`` z-planes from ``first_plane`` (see
+    :meth:`Codec.z_plane_bytes`)."""
     (x, y, z), (cx, cy, cz) = region._min, chunk._min
-    origin = (int(x - cx), int(y - cy), int(z - cz))
+    origin = (int(x - cx), int(y - cy), int(z - cz) - first_plane)
+    sx, sy, sz, nc = layer.chunk_shape(chunk)
     raw = cast(bytes, data)
     try:
         layer.codec.decode_into(
-            raw, layer.chunk_shape(chunk), layer.dtype, layer.scale.params, out, origin
-        )
+            raw, (sx, sy, sz if planes is None else planes, nc), layer.dtype,
+            layer.scale.params, out, origin,
+        )  # fmt: skip
     except DecodingError as exc:
         raise _named(layer, chunk, exc) from exc
 
@@ -182,6 +191,8 @@ def download(layer: Layer, bbox: Bbox, options: ImageOptions) -> np.ndarray:
     views = layer.codec.decodes_views
 
     def paint(group: list[Bbox]) -> None:
+        if views and len(group) == 1 and _paint_planes(layer, out, bbox, group[0], options):
+            return
         datas: list[Data]
         if views:
             datas = layer.chunks.fetch_into(group, layer.buffers)
@@ -194,6 +205,28 @@ def download(layer: Layer, bbox: Bbox, options: ImageOptions) -> np.ndarray:
     run_tasks(paint, groups, options.threads, options.progress, "Downloading", layer.pool,
               layer.codec.gil_bound)  # fmt: skip
     return out
+
+
+def _paint_planes(
+    layer: Layer, out: np.ndarray, bbox: Bbox, chunk: Bbox, options: ImageOptions
+) -> bool:
+    """Paint a chunk of which ``bbox`` needs only some z-planes, reading only those, when
+    its codec stores whole planes one after another (raw, one channel). False: not so."""
+    shape = layer.chunk_shape(chunk)
+    plane = layer.codec.z_plane_bytes(shape, layer.dtype)
+    region = Bbox.intersection(chunk, bbox)
+    z0, z1 = region._min[2] - chunk._min[2], region._max[2] - chunk._min[2]
+    if plane is None or z1 - z0 == shape[2]:
+        return False
+    data, sliced = layer.chunks.fetch_slice_into(
+        chunk, layer.buffers, z0 * plane, (z1 - z0) * plane, shape[2] * plane
+    )
+    if not sliced:
+        _paint_one(layer, out, bbox, chunk, data, options)
+    else:
+        assert data is not None
+        decode_region(layer, chunk, data, region, out[local_slices(bbox, region)], z0, z1 - z0)
+    return True
 
 
 def _paint_one(

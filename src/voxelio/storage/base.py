@@ -90,6 +90,18 @@ class Store(ABC):
         """
         return self.get(key)
 
+    def get_slice_into(
+        self, key: str, buffers: ReadBuffers, start: int, length: int, size: int
+    ) -> tuple[bytes | memoryview | None, bool]:
+        """Bytes ``[start, start + length)`` of ``key``, for a caller that expects the object
+        to hold ``size`` bytes: ``(data, True)``, as a view like :meth:`get_into`'s.
+
+        ``(whole object or None, False)`` when the object holds another number of bytes (the
+        caller's checks see it whole), is stored compressed, or when this store does not read
+        parts of objects into buffers (the default).
+        """
+        return self.get_into(key, buffers), False
+
     @abstractmethod
     def get_range(self, key: str, start: int, length: int) -> bytes | None:
         """``length`` stored bytes of ``key`` from ``start``; ``None`` when the object is missing.

@@ -97,6 +97,28 @@ class FileStore(Store):
             os.close(fd)
         return self.get(key) if n > info.st_size else view[:n]
 
+    def get_slice_into(
+        self, key: str, buffers: ReadBuffers, start: int, length: int, size: int
+    ) -> tuple[bytes | memoryview | None, bool]:
+        path = os.path.join(self._root_str, check_key(key))
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:  # missing (a compressed twin?) or unreadable: the general path says
+            return self.get_into(key, buffers), False
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size != size:
+                return self.get_into(key, buffers), False
+            view = buffers.view(length)
+            n = os.preadv(fd, [view], start)
+        except OSError as exc:
+            raise StorageError(f"{path}: cannot read bytes {start}+{length} ({exc})") from exc
+        finally:
+            os.close(fd)
+        if n != length:  # the file shrank meanwhile
+            return self.get_into(key, buffers), False
+        return view, True
+
     def get_range(self, key: str, start: int, length: int) -> bytes | None:
         path = self._path(key)
         try:
