@@ -423,6 +423,12 @@ typedef struct {
     unsigned warmth;   /* what warm_rows read (kept, so the reads are not optimised away) */
 } EncodeJob;
 
+/* Where the label of voxel (x, y, z) is in the input. */
+static inline const char *label_at(const EncodeJob *e, Py_ssize_t x, Py_ssize_t y,
+                                   Py_ssize_t z) {
+    return e->in + x * e->strides[0] + y * e->strides[1] + z * e->strides[2];
+}
+
 static int compare_labels(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return (x > y) - (x < y);
@@ -442,8 +448,7 @@ static size_t collect_labels(EncodeJob *e, const Py_ssize_t from[3], const Py_ss
     uint64_t *v = e->scratch;
     for (Py_ssize_t z = from[2]; z < to[2]; z++)
         for (Py_ssize_t y = from[1]; y < to[1]; y++) {
-            const char *src = e->in + from[0] * e->strides[0] + y * e->strides[1] +
-                              z * e->strides[2];
+            const char *src = label_at(e, from[0], y, z);
             for (Py_ssize_t x = from[0]; x < to[0]; x++, src += e->strides[0]) {
                 uint64_t label = read_label(src, e->wpl);
                 if (n == 0 || v[n - 1] != label) v[n++] = label;
@@ -476,8 +481,7 @@ static size_t distinct_labels(EncodeJob *e, const Py_ssize_t from[3], const Py_s
     uint8_t place = 0;
     for (Py_ssize_t z = from[2]; z < to[2]; z++)
         for (Py_ssize_t y = from[1]; y < to[1]; y++) {
-            const char *src = e->in + from[0] * e->strides[0] + y * e->strides[1] +
-                              z * e->strides[2];
+            const char *src = label_at(e, from[0], y, z);
             for (Py_ssize_t x = from[0]; x < to[0]; x++, src += e->strides[0]) {
                 uint64_t label = read_label(src, e->wpl);
                 if (i == 0 || label != prev) {
@@ -529,8 +533,7 @@ static void pack_indices(EncodeJob *e, const Py_ssize_t b0[3], const Py_ssize_t 
     size_t last_index = 0;
     for (Py_ssize_t z = b0[2]; z < to[2]; z++)
         for (Py_ssize_t y = b0[1]; y < to[1]; y++) {
-            const char *src = e->in + b0[0] * e->strides[0] + y * e->strides[1] +
-                              z * e->strides[2];
+            const char *src = label_at(e, b0[0], y, z);
             size_t row = (size_t)((y - b0[1]) + e->block[1] * (z - b0[2])) * (size_t)e->block[0];
             for (Py_ssize_t x = b0[0]; x < to[0]; x++, src += e->strides[0]) {
                 uint64_t v = read_label(src, e->wpl);
