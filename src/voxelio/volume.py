@@ -223,7 +223,7 @@ class CloudVolume(VolumeMetadata):
 
     def _options(self) -> ImageOptions:
         workers = 0 if self.parallel in (1, True, False) else int(self.parallel)
-        if workers == 0 and self.meta.path.protocol in ("file", "mem"):
+        if workers == 0 and not self.meta.store.networked:
             # no network latency to hide: a thread per core (measured: 4 threads on 2 cores
             # read a raw layer 25% slower than 2)
             workers = default_workers()

@@ -76,7 +76,10 @@ def run_tasks(
     """
     bar = tqdm(total=len(items), desc=desc, unit="chunk") if progress else _NO_BAR
     try:
-        mode = "inline" if threads <= 1 or len(items) <= 1 else pool.plan(len(items), gil_bound)
+        if threads <= 1 or len(items) <= 1:
+            _run_inline(fn, items, bar)
+            return
+        mode = pool.plan(len(items), gil_bound)
         start = time.perf_counter()
         if mode == "inline":
             _run_inline(fn, items, bar)
@@ -191,7 +194,8 @@ def download(layer: Layer, bbox: Bbox, options: ImageOptions) -> np.ndarray:
     views = layer.codec.decodes_views
 
     def paint(group: list[Bbox]) -> None:
-        if views and len(group) == 1 and _paint_planes(layer, out, bbox, group[0], options):
+        if views and len(group) == 1:
+            _paint_buffered(layer, out, bbox, group[0], options)
             return
         datas: list[Data]
         if views:
@@ -199,7 +203,7 @@ def download(layer: Layer, bbox: Bbox, options: ImageOptions) -> np.ndarray:
         else:
             datas = list(layer.chunks.fetch(group))
         for chunk, data in zip(group, datas):
-            _paint_one(layer, out, bbox, chunk, data, options)
+            _paint_one(layer, out, bbox, chunk, Bbox.intersection(chunk, bbox), data, options)
 
     groups = layer.chunks.groups(chunks, for_write=False)
     run_tasks(paint, groups, options.threads, options.progress, "Downloading", layer.pool,
@@ -207,26 +211,27 @@ def download(layer: Layer, bbox: Bbox, options: ImageOptions) -> np.ndarray:
     return out
 
 
-def _paint_planes(
+def _paint_buffered(
     layer: Layer, out: np.ndarray, bbox: Bbox, chunk: Bbox, options: ImageOptions
-) -> bool:
-    """Paint a chunk of which ``bbox`` needs only some z-planes, reading only those, when
-    its codec stores whole planes one after another (raw, one channel). False: not so."""
+) -> None:
+    """Paint one chunk read into the calling thread's buffer. Of a codec that stores whole
+    z-planes one after another (raw, one channel), only the planes ``bbox`` needs are read."""
+    region = Bbox.intersection(chunk, bbox)
     shape = layer.chunk_shape(chunk)
     plane = layer.codec.z_plane_bytes(shape, layer.dtype)
-    region = Bbox.intersection(chunk, bbox)
     z0, z1 = region._min[2] - chunk._min[2], region._max[2] - chunk._min[2]
-    if plane is None or z1 - z0 == shape[2]:
-        return False
-    data, sliced = layer.chunks.fetch_slice_into(
-        chunk, layer.buffers, z0 * plane, (z1 - z0) * plane, shape[2] * plane
-    )
-    if not sliced:
-        _paint_one(layer, out, bbox, chunk, data, options)
+    if plane is not None and z1 - z0 < shape[2]:
+        data, sliced = layer.chunks.fetch_slice_into(
+            chunk, layer.buffers, z0 * plane, (z1 - z0) * plane, shape[2] * plane
+        )
+        if sliced:
+            assert data is not None
+            out_region = out[local_slices(bbox, region)]
+            decode_region(layer, chunk, data, region, out_region, z0, z1 - z0)
+            return
     else:
-        assert data is not None
-        decode_region(layer, chunk, data, region, out[local_slices(bbox, region)], z0, z1 - z0)
-    return True
+        data = layer.chunks.fetch_into([chunk], layer.buffers)[0]
+    _paint_one(layer, out, bbox, chunk, region, data, options)
 
 
 def _paint_one(
@@ -234,10 +239,12 @@ def _paint_one(
     out: np.ndarray,
     bbox: Bbox,
     chunk: Bbox,
+    region: Bbox,
     data: Data,
     options: ImageOptions,
 ) -> None:
-    region = Bbox.intersection(chunk, bbox)
+    """Paint ``region`` (of ``chunk``, inside ``bbox``) from the chunk's bytes, or the
+    background for a missing chunk when ``fill_missing``."""
     dst = local_slices(bbox, region)
     if data is None:
         if not options.fill_missing:

@@ -1,4 +1,4 @@
-"""The image engine's worker pool: a :class:`ThreadPool` that knows when to run inline.
+"""The image engine's worker pool: a :class:`ThreadPool` that measures when to run inline.
 
 One :class:`WorkerPool` hangs off each open layer, so a run of small reads (random cutouts)
 does not pay for starting threads every call. Work submitted from one of its own threads runs
@@ -72,8 +72,10 @@ class WorkerPool(ThreadPool):
         return best
 
     def record(self, mode: str, seconds: float, items: int) -> None:
-        """Note the wall time of a batch of ``items`` tasks that ran ``mode``."""
-        if not 1 < items <= SMALL_BATCH or self._small_batches < 2:
+        """Note the wall time of a batch of ``items`` tasks that ran ``mode`` as :meth:`plan`
+        said. Only small batches count, from the second on, and not nested ones (run inside a
+        worker, beside the batch that worker serves)."""
+        if not 1 < items <= SMALL_BATCH or self._small_batches < 2 or self.in_worker():
             return
         per_task = seconds / items
         last = self._seconds.get(mode)

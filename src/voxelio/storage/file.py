@@ -78,46 +78,42 @@ class FileStore(Store):
         return None
 
     def get_into(self, key: str, buffers: ReadBuffers) -> bytes | memoryview | None:
+        return self._read_into(key, buffers, None)[0]
+
+    def get_slice_into(
+        self, key: str, buffers: ReadBuffers, start: int, length: int, size: int
+    ) -> tuple[bytes | memoryview | None, bool]:
+        return self._read_into(key, buffers, (start, length, size))
+
+    def _read_into(
+        self, key: str, buffers: ReadBuffers, part: tuple[int, int, int] | None
+    ) -> tuple[bytes | memoryview | None, bool]:
+        """The plain file of ``key`` read into this thread's buffer with one open: only the
+        ``part`` ``(start, length, size)`` when the file holds ``size`` bytes (``True`` with
+        it), else whole. Compressed twins and files that grow meanwhile take :meth:`_read`."""
         path = os.path.join(self._root_str, check_key(key))
         try:
             fd = os.open(path, os.O_RDONLY)
         except (FileNotFoundError, NotADirectoryError):  # a compressed twin, or missing
-            return self._read(path, _READ_ORDER[1:])
+            return self._read(path, _READ_ORDER[1:]), False
         except OSError as exc:
             raise StorageError(f"{path}: cannot read ({exc})") from exc
         try:
             info = os.fstat(fd)
             if stat.S_ISDIR(info.st_mode):
-                return None  # as get() answers for a directory
+                return None, False  # as get() answers for a directory
+            if part is not None and info.st_size == part[2]:
+                start, length, _size = part
+                view = buffers.view(length)
+                if os.preadv(fd, [view], start) == length:
+                    return view, True
             view = buffers.view(info.st_size + 1)  # one byte more: a file that grew shows
-            n = os.readv(fd, [view])
+            n = os.readv(fd, [view])  # from offset 0: preadv does not move it
         except OSError as exc:
             raise StorageError(f"{path}: cannot read ({exc})") from exc
         finally:
             os.close(fd)
-        return self.get(key) if n > info.st_size else view[:n]
-
-    def get_slice_into(
-        self, key: str, buffers: ReadBuffers, start: int, length: int, size: int
-    ) -> tuple[bytes | memoryview | None, bool]:
-        path = os.path.join(self._root_str, check_key(key))
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:  # missing (a compressed twin?) or unreadable: the general path says
-            return self.get_into(key, buffers), False
-        try:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode) or info.st_size != size:
-                return self.get_into(key, buffers), False
-            view = buffers.view(length)
-            n = os.preadv(fd, [view], start)
-        except OSError as exc:
-            raise StorageError(f"{path}: cannot read bytes {start}+{length} ({exc})") from exc
-        finally:
-            os.close(fd)
-        if n != length:  # the file shrank meanwhile
-            return self.get_into(key, buffers), False
-        return view, True
+        return (self.get(key) if n > info.st_size else view[:n]), False
 
     def get_range(self, key: str, start: int, length: int) -> bytes | None:
         path = self._path(key)
