@@ -1,5 +1,5 @@
-"""Builds voxelio's C extension, the compressed_segmentation codec. Everything else about the
-package is declared in pyproject.toml."""
+"""Builds voxelio's C extensions: the compressed_segmentation codec and the box reads of
+local raw chunk files. Everything else about the package is declared in pyproject.toml."""
 
 import sys
 
@@ -9,10 +9,10 @@ OPTIMIZE = [] if sys.platform == "win32" else ["-O3"]
 
 setup(
     ext_modules=[
-        Extension(
-            "voxelio.codecs._cseg",
-            sources=["src/voxelio/codecs/_cseg.c"],
-            extra_compile_args=OPTIMIZE,
+        Extension(name, [source], extra_compile_args=OPTIMIZE)
+        for name, source in (
+            ("voxelio.codecs._cseg", "src/voxelio/codecs/_cseg.c"),
+            ("voxelio.storage._boxread", "src/voxelio/storage/_boxread.c"),
         )
     ]
 )

@@ -111,9 +111,10 @@ class VoxelioImpl(CountingImpl):
                 counter["get"] += 1  # the backend's own buffered read, as without the wrapper
                 return self.inner.get_into(key, buffers)
 
-            def get_slice_into(self, key, buffers, start, length, size):  # type: ignore[no-untyped-def]
-                counter["get"] += 1  # one read of part of a chunk file
-                return self.inner.get_slice_into(key, buffers, start, length, size)
+            def read_box_into(self, key, shape, origin, out, buffers):  # type: ignore[no-untyped-def]
+                done = self.inner.read_box_into(key, shape, origin, out, buffers)
+                counter["get"] += done  # one read of a chunk file; otherwise get_into reads it
+                return done
 
             def get_range(self, key: str, start: int, length: int) -> bytes | None:
                 counter["get_range"] += 1

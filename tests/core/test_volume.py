@@ -1,3 +1,5 @@
+import gzip
+
 import numpy as np
 import pytest
 
@@ -88,6 +90,27 @@ def test_fill_missing_and_background(layer_path):
     vol.fill_missing = True
     vol.background_color = 2.5
     assert (vol[3:10, 5:10, 7:10] == 2.5).all()
+
+
+def test_cutouts_of_plain_gzipped_and_missing_raw_chunks(tmp_path):
+    """Local raw chunks are read by boxes straight into the output; gzipped and missing
+    chunk files, and chunks at the volume's edge, take the general path beside them."""
+    vol = new_volume(f"file://{tmp_path}", dtype="uint16", channels=2, fill_missing=True)
+    data = random_array((100, 70, 30, 2), "uint16", seed=3)
+    vol[:] = data
+    scale_dir = tmp_path / "4_4_40"
+    zipped = scale_dir / "35-67_37-69_7-23"
+    zipped.with_name(zipped.name + ".gz").write_bytes(gzip.compress(zipped.read_bytes()))
+    zipped.unlink()
+    (scale_dir / "3-35_5-37_23-37").unlink()
+    data[0:32, 0:32, 16:30] = 0  # the missing chunk reads as the background
+    rng = np.random.default_rng(4)
+    for _ in range(40):
+        lo = [int(rng.integers(0, s - 1)) for s in (100, 70, 30)]
+        hi = [int(rng.integers(a + 1, s + 1)) for a, s in zip(lo, (100, 70, 30))]
+        box = tuple(slice(a, b) for a, b in zip(lo, hi))
+        got = vol[tuple(slice(a + o, b + o) for a, b, o in zip(lo, hi, (3, 5, 7)))]
+        np.testing.assert_array_equal(np.asarray(got), data[box], err_msg=str(box))
 
 
 def test_non_aligned_writes(layer_path):

@@ -1,4 +1,5 @@
-"""Per-thread read buffers and FileStore.get_into, which reads chunk files into them."""
+"""Per-thread read buffers, FileStore.get_into, which reads chunk files into them, and
+FileStore.read_box_into, which reads boxes of plain arrays straight into their destination."""
 
 from __future__ import annotations
 
@@ -76,17 +77,75 @@ def test_pickles_as_empty_buffers() -> None:
     assert isinstance(copy, ReadBuffers) and len(copy.view(5)) == 5
 
 
-def test_get_slice_into_reads_part_of_a_file_of_the_expected_size(tmp_path) -> None:
+def _stored(tmp_path, shape: tuple[int, ...], dtype: str) -> tuple[FileStore, np.ndarray]:
+    """A store holding one plain Fortran-ordered array of random values at ``key``."""
     store = FileStore(tmp_path)
-    payload = bytes(range(256)) * 64
-    store.put("plain", payload)
-    store.put("zipped", payload, PutOptions(compress="gzip"))
-    (tmp_path / "adir").mkdir()
+    rng = np.random.default_rng(sum(shape))
+    arr = np.asfortranarray(rng.integers(0, 250, size=shape).astype(dtype))
+    store.put("key", arr.tobytes(order="F"))
+    return store, arr
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype"),
+    [
+        ((64, 64, 64, 1), "uint8"),
+        ((128, 128, 16, 1), "uint8"),
+        ((33, 17, 9, 3), "uint16"),
+        ((20, 24, 12, 2), "float32"),
+        ((16, 16, 16, 1), "uint64"),
+        ((512, 512, 4, 1), "uint8"),  # planes of 256 KiB: one plane per read
+        ((256, 256, 9, 1), "uint8"),  # whole planes read 4 at a time, then the rest
+    ],
+)
+def test_read_box_into_copies_any_box(tmp_path, shape, dtype) -> None:
+    store, arr = _stored(tmp_path, shape, dtype)
     buffers = ReadBuffers()
-    data, sliced = store.get_slice_into("plain", buffers, 1000, 300, len(payload))
-    assert sliced and bytes(data) == payload[1000:1300]
-    for key, size in (("plain", len(payload) + 1), ("zipped", len(payload))):
-        data, sliced = store.get_slice_into(key, buffers, 1000, 300, size)
-        assert not sliced and bytes(data) == payload  # whole: the caller's checks see it
-    assert store.get_slice_into("missing", buffers, 0, 10, 10) == (None, False)
-    assert store.get_slice_into("adir", buffers, 0, 10, 10) == (None, False)
+    rng = np.random.default_rng(1)
+    full = tuple((0, s) for s in shape[:3])
+    single = tuple((s - 1, s) for s in shape[:3])
+    whole_planes = ((3, shape[0] - 2), (0, shape[1]), (1, shape[2]))
+    boxes = [full, single, whole_planes]
+    for _ in range(20):
+        lo = [int(rng.integers(0, s)) for s in shape[:3]]
+        boxes.append(tuple((a, int(rng.integers(a + 1, s + 1))) for a, s in zip(lo, shape)))
+    for box in boxes:
+        want = arr[tuple(slice(a, b) for a, b in box)]
+        out = np.full(want.shape, 255, dtype=dtype, order="F")
+        origin = tuple(a for a, _ in box)
+        assert store.read_box_into("key", shape, origin, out, buffers)
+        np.testing.assert_array_equal(out, want, err_msg=str(box))
+
+
+def test_read_box_into_writes_into_a_view_of_a_larger_array(tmp_path) -> None:
+    store, arr = _stored(tmp_path, (16, 16, 16, 1), "uint16")
+    big = np.zeros((40, 40, 40, 1), dtype="uint16", order="F")
+    assert store.read_box_into(
+        "key", (16, 16, 16, 1), (2, 3, 4), big[5:15, 6:19, 7:19], ReadBuffers()
+    )
+    np.testing.assert_array_equal(big[5:15, 6:19, 7:19], arr[2:12, 3:16, 4:16])
+    assert big.sum() == arr[2:12, 3:16, 4:16].sum()  # nothing outside the box was touched
+
+
+def test_read_box_into_leaves_other_objects_to_the_general_path(tmp_path) -> None:
+    store, arr = _stored(tmp_path, (8, 8, 8, 1), "uint8")
+    store.put("zipped", arr.tobytes(order="F"), PutOptions(compress="gzip"))
+    store.put("short", arr.tobytes(order="F")[:-1])
+    (tmp_path / "adir").mkdir()
+    out = np.empty((2, 2, 2, 1), dtype="uint8", order="F")
+    for key in ("zipped", "short", "adir", "missing", "adir/missing"):
+        assert not store.read_box_into(key, (8, 8, 8, 1), (0, 0, 0), out, ReadBuffers()), key
+
+
+def test_read_box_into_refuses_boxes_it_cannot_serve(tmp_path) -> None:
+    store, _arr = _stored(tmp_path, (8, 8, 8, 1), "uint8")
+    buffers = ReadBuffers()
+    out = np.empty((4, 4, 4, 1), dtype="uint8", order="F")
+    with pytest.raises(ValueError, match="outside the array"):
+        store.read_box_into("key", (8, 8, 8, 1), (5, 0, 0), out, buffers)
+    with pytest.raises(ValueError, match="contiguous"):
+        store.read_box_into("key", (8, 8, 8, 1), (0, 0, 0), out[::2], buffers)
+    with pytest.raises(ValueError, match="channel"):
+        store.read_box_into("key", (8, 8, 4, 2), (0, 0, 0), out, buffers)
+    with pytest.raises(PathError, match="outside the layer root"):
+        store.read_box_into("../key", (8, 8, 8, 1), (0, 0, 0), out, buffers)

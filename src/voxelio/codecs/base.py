@@ -94,10 +94,11 @@ class Codec(ABC):
     # Optional capabilities. The defaults decode the whole chunk; codecs override them when
     # their format answers faster.
 
-    def z_plane_bytes(self, shape: Shape4, dtype: np.dtype) -> int | None:
-        """Bytes of one z-plane, when an encoded chunk is its z-planes one after another, so
-        that ``k`` planes from plane ``z`` decode as a chunk of their own (``None``: not so)."""
-        return None
+    def stores_plain_array(self, dtype: np.dtype) -> bool:
+        """Whether an encoded chunk of ``dtype`` is its values as they lie in memory: the
+        Fortran-ordered ``[x, y, z, c]`` array in this machine's byte order, no header, so
+        that any box of it can be read straight from the stored bytes."""
+        return False
 
     def decode_into(
         self,

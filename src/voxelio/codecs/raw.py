@@ -27,11 +27,10 @@ class RawCodec(Codec):
         little = chunk.astype(chunk.dtype.newbyteorder("<"), copy=False)
         return little.tobytes(order="F")
 
-    def z_plane_bytes(self, shape: Shape4, dtype: np.dtype) -> int | None:
-        """One channel: the planes follow each other (with more, channel is the slowest axis)."""
-        if shape[3] != 1:
-            return None
-        return int(shape[0]) * int(shape[1]) * np.dtype(dtype).itemsize
+    def stores_plain_array(self, dtype: np.dtype) -> bool:
+        """On little-endian machines, and for one-byte values on any."""
+        native = np.dtype(dtype)
+        return native.newbyteorder("<") == native
 
     def decode(
         self, data: bytes | memoryview, shape: Shape4, dtype: np.dtype, params: Mapping[str, Any]

@@ -9,6 +9,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
+import numpy as np
+
 from voxelio.geometry import Bbox
 from voxelio.meta import Scale
 from voxelio.storage import PutOptions, Store, join_key
@@ -42,13 +44,17 @@ class ChunkIO(ABC):
         out first."""
         return list(self.fetch(chunks))
 
-    def fetch_slice_into(
-        self, chunk: Bbox, buffers: ReadBuffers, start: int, length: int, size: int
-    ) -> tuple[Data, bool]:
-        """Bytes ``[start, start + length)`` of a chunk expected to hold ``size`` bytes, as
-        :meth:`Store.get_slice_into` answers: ``(data, True)``, or ``(whole chunk or None,
-        False)``. The default always reads the whole chunk."""
-        return self.fetch_into([chunk], buffers)[0], False
+    def fetch_box_into(
+        self,
+        chunk: Bbox,
+        shape: tuple[int, int, int, int],
+        origin: tuple[int, int, int],
+        out: np.ndarray,
+        buffers: ReadBuffers,
+    ) -> bool:
+        """Copy a box of a chunk stored as a plain array straight into ``out``, as
+        :meth:`Store.read_box_into` does; ``False`` when that did not happen (the default)."""
+        return False
 
     @abstractmethod
     def store(self, items: Sequence[tuple[Bbox, bytes | None]], options: PutOptions) -> None:
@@ -83,10 +89,15 @@ class UnshardedChunks(ChunkIO):
             return list(self.fetch(chunks))
         return [self.store_.get_into(self.key(chunks[0]), buffers)]
 
-    def fetch_slice_into(
-        self, chunk: Bbox, buffers: ReadBuffers, start: int, length: int, size: int
-    ) -> tuple[Data, bool]:
-        return self.store_.get_slice_into(self.key(chunk), buffers, start, length, size)
+    def fetch_box_into(
+        self,
+        chunk: Bbox,
+        shape: tuple[int, int, int, int],
+        origin: tuple[int, int, int],
+        out: np.ndarray,
+        buffers: ReadBuffers,
+    ) -> bool:
+        return self.store_.read_box_into(self.key(chunk), shape, origin, out, buffers)
 
     def store(self, items: Sequence[tuple[Bbox, bytes | None]], options: PutOptions) -> None:
         for chunk, data in items:

@@ -147,26 +147,22 @@ def decode_chunk(layer: Layer, chunk: Bbox, data: bytes | memoryview) -> np.ndar
         raise _named(layer, chunk, exc) from exc
 
 
+def chunk_origin(chunk: Bbox, region: Bbox) -> tuple[int, int, int]:
+    """Where ``region`` starts inside ``chunk``, in chunk-local voxels."""
+    (x, y, z), (cx, cy, cz) = region._min, chunk._min
+    return (int(x - cx), int(y - cy), int(z - cz))
+
+
 def decode_region(
-    layer: Layer,
-    chunk: Bbox,
-    data: bytes | memoryview,
-    region: Bbox,
-    out: np.ndarray,
-    first_plane: int = 0,
-    planes: int | None = None,
+    layer: Layer, chunk: Bbox, data: bytes | memoryview, region: Bbox, out: np.ndarray
 ) -> None:
     """Decode the ``region`` of one chunk into ``out`` (its extent), naming the chunk in any
-    error. ``data`` may hold only ``planes`` z-planes from ``first_plane`` (see
-    :meth:`Codec.z_plane_bytes`)."""
-    (x, y, z), (cx, cy, cz) = region._min, chunk._min
-    origin = (int(x - cx), int(y - cy), int(z - cz) - first_plane)
-    sx, sy, sz, nc = layer.chunk_shape(chunk)
+    error."""
     raw = cast(bytes, data)
     try:
         layer.codec.decode_into(
-            raw, (sx, sy, sz if planes is None else planes, nc), layer.dtype,
-            layer.scale.params, out, origin,
+            raw, layer.chunk_shape(chunk), layer.dtype, layer.scale.params, out,
+            chunk_origin(chunk, region),
         )  # fmt: skip
     except DecodingError as exc:
         raise _named(layer, chunk, exc) from exc
@@ -214,23 +210,18 @@ def download(layer: Layer, bbox: Bbox, options: ImageOptions) -> np.ndarray:
 def _paint_buffered(
     layer: Layer, out: np.ndarray, bbox: Bbox, chunk: Bbox, options: ImageOptions
 ) -> None:
-    """Paint one chunk read into the calling thread's buffer. Of a codec that stores whole
-    z-planes one after another (raw, one channel), only the planes ``bbox`` needs are read."""
+    """Paint one chunk read into the calling thread's buffer. A chunk stored as a plain array
+    (raw) is first offered to a box read, which copies only the part ``bbox`` needs straight
+    into ``out``; anything that read does not serve (missing or compressed chunk files, other
+    stores) takes the general path."""
     region = Bbox.intersection(chunk, bbox)
-    shape = layer.chunk_shape(chunk)
-    plane = layer.codec.z_plane_bytes(shape, layer.dtype)
-    z0, z1 = region._min[2] - chunk._min[2], region._max[2] - chunk._min[2]
-    if plane is not None and z1 - z0 < shape[2]:
-        data, sliced = layer.chunks.fetch_slice_into(
-            chunk, layer.buffers, z0 * plane, (z1 - z0) * plane, shape[2] * plane
-        )
-        if sliced:
-            assert data is not None
-            out_region = out[local_slices(bbox, region)]
-            decode_region(layer, chunk, data, region, out_region, z0, z1 - z0)
+    if layer.codec.stores_plain_array(layer.dtype):
+        dst = out[local_slices(bbox, region)]
+        shape = layer.chunk_shape(chunk)
+        origin = chunk_origin(chunk, region)
+        if layer.chunks.fetch_box_into(chunk, shape, origin, dst, layer.buffers):
             return
-    else:
-        data = layer.chunks.fetch_into([chunk], layer.buffers)[0]
+    data = layer.chunks.fetch_into([chunk], layer.buffers)[0]
     _paint_one(layer, out, bbox, chunk, region, data, options)
 
 

@@ -20,6 +20,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from voxelio.compression import Method
 from voxelio.errors import PathError
 from voxelio.storage.buffers import ReadBuffers
@@ -90,17 +92,24 @@ class Store(ABC):
         """
         return self.get(key)
 
-    def get_slice_into(
-        self, key: str, buffers: ReadBuffers, start: int, length: int, size: int
-    ) -> tuple[bytes | memoryview | None, bool]:
-        """Bytes ``[start, start + length)`` of ``key``, for a caller that expects the object
-        to hold ``size`` bytes: ``(data, True)``, as a view like :meth:`get_into`'s.
+    def read_box_into(
+        self,
+        key: str,
+        shape: tuple[int, int, int, int],
+        origin: tuple[int, int, int],
+        out: np.ndarray,
+        buffers: ReadBuffers,
+    ) -> bool:
+        """Copy into ``out`` the box at voxel ``origin`` (with ``out``'s extent, every channel)
+        of the object at ``key``, which should be a Fortran-ordered ``[x, y, z, c]`` array of
+        ``shape`` and ``out``'s dtype stored plainly (no header, no compression); ``out``'s x
+        axis must be contiguous. Only the bytes of the box are read where the store can.
 
-        ``(whole object or None, False)`` when the object holds another number of bytes (the
-        caller's checks see it whole), is stored compressed, or when this store does not read
-        parts of objects into buffers (the default).
+        ``False`` when it did not (``out`` is then undefined): the object is missing, stored
+        compressed or of another size, or this store does not read boxes (the default). The
+        caller then reads the whole object, whose checks report what is wrong.
         """
-        return self.get_into(key, buffers), False
+        return False
 
     @abstractmethod
     def get_range(self, key: str, start: int, length: int) -> bytes | None:

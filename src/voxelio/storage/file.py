@@ -19,11 +19,16 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+
 from voxelio.compression import METHODS, SUFFIXES, Method, compress, decompress
 from voxelio.errors import ReadOnlyException, StorageError, WriteConflictError
+from voxelio.storage._boxread import read_box
 from voxelio.storage.base import NO_OPTIONS, PutOptions, Store, check_key
 from voxelio.storage.buffers import ReadBuffers
 
+#: the most bytes a box read asks the file for at once (whole planes are read together)
+_BOX_READ_BYTES = 256 * 1024
 _SUFFIX_TO_METHOD: dict[str, Method] = {SUFFIXES[m]: m for m in METHODS}
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
 _READ_ORDER: tuple[tuple[str, Method | None], ...] = (("", None),) + tuple(
@@ -78,42 +83,44 @@ class FileStore(Store):
         return None
 
     def get_into(self, key: str, buffers: ReadBuffers) -> bytes | memoryview | None:
-        return self._read_into(key, buffers, None)[0]
-
-    def get_slice_into(
-        self, key: str, buffers: ReadBuffers, start: int, length: int, size: int
-    ) -> tuple[bytes | memoryview | None, bool]:
-        return self._read_into(key, buffers, (start, length, size))
-
-    def _read_into(
-        self, key: str, buffers: ReadBuffers, part: tuple[int, int, int] | None
-    ) -> tuple[bytes | memoryview | None, bool]:
-        """The plain file of ``key`` read into this thread's buffer with one open: only the
-        ``part`` ``(start, length, size)`` when the file holds ``size`` bytes (``True`` with
-        it), else whole. Compressed twins and files that grow meanwhile take :meth:`_read`."""
+        """The plain file read into this thread's buffer with one open; compressed twins and
+        files that grow meanwhile take :meth:`_read`."""
         path = os.path.join(self._root_str, check_key(key))
         try:
             fd = os.open(path, os.O_RDONLY)
         except (FileNotFoundError, NotADirectoryError):  # a compressed twin, or missing
-            return self._read(path, _READ_ORDER[1:]), False
+            return self._read(path, _READ_ORDER[1:])
         except OSError as exc:
             raise StorageError(f"{path}: cannot read ({exc})") from exc
         try:
             info = os.fstat(fd)
             if stat.S_ISDIR(info.st_mode):
-                return None, False  # as get() answers for a directory
-            if part is not None and info.st_size == part[2]:
-                start, length, _size = part
-                view = buffers.view(length)
-                if os.preadv(fd, [view], start) == length:
-                    return view, True
+                return None  # as get() answers for a directory
             view = buffers.view(info.st_size + 1)  # one byte more: a file that grew shows
-            n = os.readv(fd, [view])  # from offset 0: preadv does not move it
+            n = os.readv(fd, [view])
         except OSError as exc:
             raise StorageError(f"{path}: cannot read ({exc})") from exc
         finally:
             os.close(fd)
-        return (self.get(key) if n > info.st_size else view[:n]), False
+        return self.get(key) if n > info.st_size else view[:n]
+
+    def read_box_into(
+        self,
+        key: str,
+        shape: tuple[int, int, int, int],
+        origin: tuple[int, int, int],
+        out: np.ndarray,
+        buffers: ReadBuffers,
+    ) -> bool:
+        """Reads the rows of the box from the plain file, without the GIL (``_boxread``)."""
+        path = os.path.join(self._root_str, check_key(key))
+        row = shape[0] * out.itemsize
+        size = row * shape[1] * shape[2] * shape[3]
+        scratch = buffers.view(max(row * out.shape[1], min(size, _BOX_READ_BYTES)))
+        try:
+            return read_box(path, size, shape, out.itemsize, origin, out, scratch)
+        except OSError as exc:
+            raise StorageError(f"{path}: cannot read ({exc.strerror})") from exc
 
     def get_range(self, key: str, start: int, length: int) -> bytes | None:
         path = self._path(key)
