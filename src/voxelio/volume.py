@@ -44,6 +44,8 @@ from voxelio.storage import Store, open_store
 from voxelio.volume_meta import VolumeMetadata
 
 INTERACTIVE = bool(getattr(sys, "ps1", sys.flags.interactive))
+#: the channel index of ``vol[x, y, z]``: every channel
+_ALL = slice(None)
 
 
 def cdn_cache_control(value: bool | int | str | None) -> str | None:
@@ -336,6 +338,8 @@ class CloudVolume(VolumeMetadata):
             index = index.convert_units("vx", self.resolution)
         req = resolve(index, self.bounds, self.num_channels, self.bounded, self.autocrop)
         img = self.download(req.bbox)
+        if req.steps == (1, 1, 1) and req.channels == _ALL:
+            return img
         sx, sy, sz = req.steps
         return img[::sx, ::sy, ::sz, req.channels]
 

@@ -7,6 +7,7 @@ can be dict keys. Thread safe and cheap to pickle. Axis order is x, y, z.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -204,9 +205,9 @@ class Bbox:
     @staticmethod
     def intersection(b1: Bbox, b2: Bbox) -> Bbox:
         """The overlap of two boxes (an empty box at ``b1.minpt`` when they do not meet)."""
-        lo = tuple(max(a, b) for a, b in zip(b1._min, b2._min))
-        hi = tuple(min(a, b) for a, b in zip(b1._max, b2._max))
-        if any(h <= low for low, h in zip(lo, hi)):
+        lo = tuple(map(max, b1._min, b2._min))
+        hi = tuple(map(min, b1._max, b2._max))
+        if any(map(operator.le, hi, lo)):
             lo = hi = b1._min
         if b1._dtype.kind == b2._dtype.kind == "i" and b1.unit == b2.unit == "vx":
             return Bbox._from_ints(lo, hi)

@@ -68,17 +68,23 @@ class ChunkGrid:
 
     def cell_bbox(self, cell: np.ndarray | tuple[int, int, int]) -> Bbox:
         """The clipped voxel extent of grid cell ``cell``."""
-        lo = tuple(o + int(g) * c for o, g, c in zip(self.voxel_offset, cell, self.chunk_size))
-        hi = tuple(
-            min(a + c, o + s)
-            for a, c, o, s in zip(lo, self.chunk_size, self.voxel_offset, self.size)
-        )
-        return Bbox._from_ints(lo, hi)
+        (x0, x1), (y0, y1), (z0, z1) = (self._extent(axis, int(g)) for axis, g in enumerate(cell))
+        return Bbox._from_ints((x0, y0, z0), (x1, y1, z1))
+
+    def _extent(self, axis: int, g: int) -> tuple[int, int]:
+        """``[lo, hi)`` in voxels of grid cell ``g`` along ``axis`` (clipped)."""
+        o, c = self.voxel_offset[axis], self.chunk_size[axis]
+        lo = o + g * c
+        return lo, min(lo + c, o + self.size[axis])
 
     def chunk_bboxes(self, bbox: Bbox) -> Iterator[Bbox]:
-        """The clipped extents of every chunk ``bbox`` touches."""
-        for cell in self._cells(bbox):
-            yield self.cell_bbox(cell)
+        """The clipped extents of every chunk ``bbox`` touches, x fastest."""
+        lo, hi = self._cell_range(bbox)
+        xs, ys, zs = ([self._extent(a, g) for g in range(lo[a], hi[a])] for a in range(3))
+        for z0, z1 in zs:
+            for y0, y1 in ys:
+                for x0, x1 in xs:
+                    yield Bbox._from_ints((x0, y0, z0), (x1, y1, z1))
 
     def is_aligned(self, bbox: Bbox) -> bool:
         """Whether every face of ``bbox`` lies on a chunk boundary or the volume's far edge."""

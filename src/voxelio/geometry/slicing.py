@@ -58,13 +58,13 @@ def resolve(
     if len(items) > 4:
         raise IndexError(f"too many indices ({len(items)}) for a 4-D volume (x, y, z, channel)")
     lo, hi, steps = [], [], []
-    bmin, bmax = bounds.minpt.tolist(), bounds.maxpt.tolist()
+    bmin, bmax = bounds._min, bounds._max
     for axis, item in enumerate(items[:3]):
         start, stop, step = _axis(item, bmin[axis], bmax[axis], bounded and not autocrop, axis)
         lo.append(start)
         hi.append(stop)
         steps.append(step)
-    box = Bbox(lo, hi)
+    box = Bbox._from_ints(tuple(lo), tuple(hi)) if bounds._dtype.kind == "i" else Bbox(lo, hi)
     if autocrop:
         box = Bbox.intersection(box, bounds)
     elif bounded and not bounds.contains_bbox(box):

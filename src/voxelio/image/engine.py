@@ -188,10 +188,11 @@ def download(layer: Layer, bbox: Bbox, options: ImageOptions) -> np.ndarray:
     chunks = list(layer.scale.grid.chunk_bboxes(bbox))
 
     views = layer.codec.decodes_views
+    plain = layer.codec.stores_plain_array(layer.dtype)
 
     def paint(group: list[Bbox]) -> None:
         if views and len(group) == 1:
-            _paint_buffered(layer, out, bbox, group[0], options)
+            _paint_buffered(layer, out, bbox, group[0], options, plain)
             return
         datas: list[Data]
         if views:
@@ -208,14 +209,14 @@ def download(layer: Layer, bbox: Bbox, options: ImageOptions) -> np.ndarray:
 
 
 def _paint_buffered(
-    layer: Layer, out: np.ndarray, bbox: Bbox, chunk: Bbox, options: ImageOptions
+    layer: Layer, out: np.ndarray, bbox: Bbox, chunk: Bbox, options: ImageOptions, plain: bool
 ) -> None:
-    """Paint one chunk read into the calling thread's buffer. A chunk stored as a plain array
-    (raw) is first offered to a box read, which copies only the part ``bbox`` needs straight
-    into ``out``; anything that read does not serve (missing or compressed chunk files, other
-    stores) takes the general path."""
+    """Paint one chunk read into the calling thread's buffer. A chunk stored as a ``plain``
+    array (see :meth:`Codec.stores_plain_array`) is first offered to a box read, which copies
+    only the part ``bbox`` needs straight into ``out``; anything that read does not serve
+    (missing or compressed chunk files, other stores) takes the general path."""
     region = Bbox.intersection(chunk, bbox)
-    if layer.codec.stores_plain_array(layer.dtype):
+    if plain:
         dst = out[local_slices(bbox, region)]
         shape = layer.chunk_shape(chunk)
         origin = chunk_origin(chunk, region)

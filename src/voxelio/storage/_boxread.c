@@ -4,9 +4,9 @@
  * The file holds a Fortran-ordered [x, y, z, c] array with no header (a raw chunk). read_box()
  * copies the part of it that starts at voxel (x0, y0, z0) and has the extent of `out` (an
  * array view whose x axis is contiguous) into `out`, every channel. It reads only the rows it
- * needs: for each z-plane (and channel) the band of rows y0..y0+ny, or, when the band is the
- * whole plane, as many consecutive planes as fit in the caller's scratch buffer at once. The
- * open, the reads and the copies all run without the GIL.
+ * needs: for each z-plane (and channel) the band of rows y0..y0+ny, or, when little lies
+ * between the bands of consecutive planes, as many planes as fit in the caller's scratch
+ * buffer at once. The open, the reads and the copies all run without the GIL.
  *
  * It answers False, having written nothing the caller may trust, when the file is missing,
  * is not a regular file, holds another number of bytes than expected or shrinks while it is
@@ -25,6 +25,10 @@
 #ifndef O_CLOEXEC
 #define O_CLOEXEC 0
 #endif
+
+/* Rows between two planes' bands that cost less to read along than a read of their own (a
+ * system call costs about as much as copying this many bytes from the page cache). */
+#define MERGE_GAP_BYTES 8192
 
 /* What a read came to, besides success. */
 enum outcome { DONE = 0, FALL_BACK = 1, FAILED = 2 };
@@ -55,41 +59,41 @@ static Py_ssize_t read_full(int fd, char *dst, Py_ssize_t len, off_t offset) {
     return got;
 }
 
-/* Copy `planes` bands of `rows` rows each (rows of the stored x extent, in `src`) into out,
- * starting at out's plane `z` of channel `c`. */
-static void copy_bands(const box_job *job, const char *src, Py_ssize_t rows, Py_ssize_t z,
+/* Copy `planes` bands of rows (rows of the stored x extent; band p starts at src + p *
+ * plane_stride) into out, starting at out's plane `z` of channel `c`. */
+static void copy_bands(const box_job *job, const char *src, Py_ssize_t plane_stride, Py_ssize_t z,
                        Py_ssize_t planes, Py_ssize_t c) {
     Py_ssize_t row_bytes = job->shape[0] * job->itemsize;
     Py_ssize_t want = job->extent[0] * job->itemsize;
     const char *first = src + job->origin[0] * job->itemsize;
     for (Py_ssize_t p = 0; p < planes; p++) {
         char *dst_plane = job->out + (z + p) * job->out_strides[2] + c * job->out_strides[3];
-        const char *src_plane = first + p * rows * row_bytes;
+        const char *src_plane = first + p * plane_stride;
         for (Py_ssize_t y = 0; y < job->extent[1]; y++)
             memcpy(dst_plane + y * job->out_strides[1], src_plane + y * row_bytes, (size_t)want);
     }
 }
 
-/* Read and copy the box from an open file. */
+/* Read and copy the box from an open file. Consecutive planes are read together, rows
+ * between their bands included, when those rows are fewer bytes than a read costs. */
 static enum outcome read_planes(int fd, const box_job *job) {
     Py_ssize_t row_bytes = job->shape[0] * job->itemsize;
     Py_ssize_t plane_bytes = job->shape[1] * row_bytes;
-    Py_ssize_t ny = job->extent[1], nz = job->extent[2];
-    if (job->extent[0] == 0 || ny == 0 || nz == 0) return DONE;
-    int whole_planes = ny == job->shape[1];
-    Py_ssize_t band = ny * row_bytes;
-    Py_ssize_t step = whole_planes ? job->scratch_len / plane_bytes : 1;
-    if (step < 1) step = 1;
+    Py_ssize_t nz = job->extent[2];
+    if (job->extent[0] == 0 || job->extent[1] == 0 || nz == 0) return DONE;
+    Py_ssize_t band = job->extent[1] * row_bytes;
+    Py_ssize_t step = 1; /* planes per read: k of them span (k - 1) planes and a band */
+    if (plane_bytes - band <= MERGE_GAP_BYTES) step += (job->scratch_len - band) / plane_bytes;
     for (Py_ssize_t c = 0; c < job->shape[3]; c++) {
         for (Py_ssize_t z = 0; z < nz; z += step) {
             Py_ssize_t planes = nz - z < step ? nz - z : step;
             off_t offset = (off_t)(((c * job->shape[2] + job->origin[2] + z) * job->shape[1]
                                     + job->origin[1]) * row_bytes);
-            Py_ssize_t len = whole_planes ? planes * plane_bytes : band;
+            Py_ssize_t len = (planes - 1) * plane_bytes + band;
             Py_ssize_t got = read_full(fd, job->scratch, len, offset);
             if (got < 0) return FAILED;
             if (got < len) return FALL_BACK; /* the file shrank */
-            copy_bands(job, job->scratch, ny, z, planes, c);
+            copy_bands(job, job->scratch, plane_bytes, z, planes, c);
         }
     }
     return DONE;
