@@ -1,5 +1,7 @@
-"""Builds voxelio's C extensions: the compressed_segmentation codec and the box reads of
-local raw chunk files. Everything else about the package is declared in pyproject.toml."""
+"""Builds voxelio's C extensions: the compressed_segmentation codec, the box reads of local
+raw chunk files and, where libjpeg-turbo's headers are installed, the jpeg decoder of row
+ranges (optional: without it, jpeg chunks are decoded whole by simplejpeg). Everything else
+about the package is declared in pyproject.toml."""
 
 import sys
 
@@ -13,6 +15,15 @@ setup(
         for name, source in (
             ("voxelio.codecs._cseg", "src/voxelio/codecs/_cseg.c"),
             ("voxelio.storage._boxread", "src/voxelio/storage/_boxread.c"),
+        )
+    ]
+    + [
+        Extension(
+            "voxelio.codecs._jpegrows",
+            ["src/voxelio/codecs/_jpegrows.c"],
+            libraries=["jpeg"],
+            extra_compile_args=OPTIMIZE,
+            optional=True,
         )
     ]
 )

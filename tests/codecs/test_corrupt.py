@@ -171,3 +171,35 @@ def test_fpzip_flush_bytes_carry_no_values(enc: str) -> None:
     codec = get_codec(enc)
     whole = codec.decode(data, shape, dtype, params)
     assert np.array_equal(codec.decode(data[:-1], shape, dtype, params), whole, equal_nan=True)
+
+
+@pytest.mark.parametrize("enc", PAYLOAD_CHECKED)
+def test_truncated_or_random_parts(enc: str) -> None:
+    """A part of a corrupt chunk (``decode_into``, the path of cutouts) fails as the whole does."""
+    data, shape, dtype, params = _good(enc)
+    codec = get_codec(enc)
+    unused = {"compresso": 16 * shape[2], "fpzip": 3, "kempressed": 3}.get(enc, 0)
+    rng = np.random.default_rng(2)
+    bad = [data[: len(data) // 2], data[: len(data) - unused - 1], rng.bytes(len(data)), b""]
+    for stream in bad:
+        for origin, extent in (
+            ((0, 0, 0), shape[:3]),
+            ((0, 0, 0), (3, 2, 1)),
+            ((5, 3, 2), (2, 2, 3)),
+        ):
+            out = np.empty((*extent, shape[3]), dtype=dtype, order="F")
+            with pytest.raises(DecodingError):
+                codec.decode_into(stream, shape, dtype, params, out, origin)
+
+
+def test_jpeg_part_of_a_chunk_names_the_problem() -> None:
+    gray = make_chunk((*SHAPE, 1), "uint8")
+    data = get_codec("jpeg").encode(gray, {})
+    out = np.empty((2, 2, 2, 3), dtype="uint8", order="F")
+    with pytest.raises(DecodingError, match="colour space"):
+        get_codec("jpeg").decode_into(data, (*SHAPE, 3), np.dtype("uint8"), {}, out, (0, 0, 0))
+    out = np.empty((2, 2, 2, 1), dtype="uint8", order="F")
+    with pytest.raises(DecodingError, match="jpeg chunk: cannot decode"):
+        get_codec("jpeg").decode_into(
+            data[:-40], (*SHAPE, 1), np.dtype("uint8"), {}, out, (0, 0, 4)
+        )

@@ -193,3 +193,30 @@ def test_level_params() -> None:
     assert level_params("jxl", 100, 7) == {"jxl_quality": 100, "jxl_effort": 7}
     assert level_params("raw", 5, 5) == {}
     assert level_params("jpeg") == {}
+
+
+@pytest.mark.parametrize(
+    ("enc", "dtype", "nc"), [(e, d, n) for e, lst in SUPPORTED.items() for d, n in lst]
+)
+def test_decode_into_any_part_matches_the_whole_decode(enc: str, dtype: str, nc: int) -> None:
+    """``decode_into`` (own region decoders: compressed_segmentation, jpeg rows) paints any
+    part of a chunk exactly as the whole decode has it, into a strided view of a larger array,
+    leaving the rest of that array alone."""
+    codec = get_codec(enc)
+    params = PARAMS.get(enc, {})
+    shape = (24, 16, 12, nc)
+    data = codec.encode(make_chunk(shape, dtype), params)
+    whole = codec.decode(data, shape, np.dtype(dtype), params)
+    rng = np.random.default_rng(5)
+    parts = [((0, 0, 0), (24, 16, 12)), ((23, 15, 11), (24, 16, 12)), ((0, 3, 2), (24, 9, 12))]
+    for _ in range(12):
+        lo = [int(rng.integers(0, s)) for s in shape[:3]]
+        parts.append((tuple(lo), tuple(int(rng.integers(a + 1, s + 1)) for a, s in zip(lo, shape))))
+    for lo, hi in parts:
+        big = np.zeros((30, 30, 30, nc), dtype=dtype, order="F")
+        region = tuple(slice(2 + a, 2 + b) for a, b in zip(lo, hi))
+        codec.decode_into(data, shape, np.dtype(dtype), params, big[region], lo)
+        want = whole[tuple(slice(a, b) for a, b in zip(lo, hi))]
+        np.testing.assert_array_equal(big[region], want, err_msg=f"{enc} {lo} {hi}")
+        big[region] = 0
+        assert not big.any(), f"{enc} {lo} {hi}: painted outside the part"

@@ -3,13 +3,15 @@
 uint8 only, 1 (grayscale) or 3 (RGB) channels. Lossy: ``jpeg_quality`` (0-100) defaults to 85
 as in cloud-volume (TensorStore writes 75 into the info when it creates a layer). Grayscale is
 written without chroma subsampling. Uses simplejpeg (libjpeg-turbo, extra ``image``); measured
-as fast as imagecodecs' decoder. No transport compression by default. Stateless, thread safe
-(the library releases the GIL).
+as fast as imagecodecs' decoder. A read of part of a chunk decodes only the image rows it needs
+with voxelio's own decoder (``_jpegrows.c``, built where libjpeg-turbo's headers are found):
+the rows after the part are not decoded at all, those before it without their inverse DCT. No
+transport compression by default. Stateless, thread safe (both decoders release the GIL).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,16 @@ from voxelio.codecs.imaging import from_image, image_channels, to_image
 from voxelio.errors import DecodingError, EncodingError
 
 DEFAULT_QUALITY = 85
+_END_OF_IMAGE = b"\xff\xd9"
+
+
+def _row_decoder() -> Callable[..., bool] | None:
+    """``_jpegrows.decode_rows``, or ``None`` where the extension was not built."""
+    try:
+        from voxelio.codecs._jpegrows import decode_rows
+    except ImportError:  # pragma: no cover - built wherever the tests run
+        return None
+    return decode_rows
 
 
 class JpegCodec(Codec):
@@ -31,6 +43,7 @@ class JpegCodec(Codec):
     lossless = False
     extra = "image"
     level_param = "jpeg_quality"
+    decodes_views = True
 
     def _lib(self) -> Any:
         return import_optional("simplejpeg", "simplejpeg", self.extra, self.name)
@@ -49,18 +62,41 @@ class JpegCodec(Codec):
             )
         return bytes(lib.encode_jpeg(img, quality=quality, colorspace="RGB"))
 
+    def decode_into(
+        self,
+        data: bytes,
+        shape: Shape4,
+        dtype: np.dtype,
+        params: Mapping[str, Any],
+        out: np.ndarray,
+        origin: tuple[int, int, int],
+    ) -> None:
+        """Only the rows the part needs, when the image has the usual ``x`` by ``y*z`` layout
+        (any other layout of the same size is decoded whole, as :meth:`decode` accepts it).
+
+        A stream that does not end with the end-of-image marker is decoded whole, so a
+        truncated chunk fails whichever part is read. Damage after the part's last row goes
+        unnoticed: those rows are not decoded."""
+        decode_rows = _row_decoder()
+        _check_stream(data, dtype)
+        if decode_rows is not None and bytes(data[-2:]) == _END_OF_IMAGE:
+            try:
+                if decode_rows(data, out, shape[:3], origin):
+                    return
+            except ValueError as exc:
+                raise DecodingError(f"jpeg chunk: cannot decode: {exc}") from exc
+        super().decode_into(data, shape, dtype, params, out, origin)
+
     def decode(
         self, data: bytes, shape: Shape4, dtype: np.dtype, params: Mapping[str, Any]
     ) -> np.ndarray:
-        if np.dtype(dtype) != np.uint8:
-            raise DecodingError(f"jpeg chunk: layer data type {np.dtype(dtype)} is not uint8")
-        if bytes(data[:2]) != b"\xff\xd8":
-            raise DecodingError(f"jpeg chunk: no JPEG start-of-image marker ({len(data)} bytes)")
+        _check_stream(data, dtype)
         colorspace = "GRAY" if shape[3] == 1 else "RGB"
         lib = self._lib()
         try:
-            stored = lib.decode_jpeg_header(bytes(data))[2]
-            pixels = lib.decode_jpeg(bytes(data), colorspace=colorspace)
+            stream = bytes(data)  # the library takes bytes, not views
+            stored = lib.decode_jpeg_header(stream)[2]
+            pixels = lib.decode_jpeg(stream, colorspace=colorspace)
         except Exception as exc:  # simplejpeg raises ValueError/RuntimeError on bad streams
             raise DecodingError(f"jpeg chunk: cannot decode: {exc}") from exc
         if (str(stored).lower() == "gray") != (shape[3] == 1):
@@ -72,3 +108,11 @@ class JpegCodec(Codec):
                 f"jpeg chunk: image has {image_channels(pixels)} channels, layer has {shape[3]}"
             )
         return from_image(pixels, shape, "jpeg chunk")
+
+
+def _check_stream(data: bytes, dtype: np.dtype) -> None:
+    """Refuse layers of other dtypes and data that does not start like a JPEG stream."""
+    if np.dtype(dtype) != np.uint8:
+        raise DecodingError(f"jpeg chunk: layer data type {np.dtype(dtype)} is not uint8")
+    if bytes(data[:2]) != b"\xff\xd8":
+        raise DecodingError(f"jpeg chunk: no JPEG start-of-image marker ({len(data)} bytes)")
