@@ -77,7 +77,9 @@ class Plan:
     read_repeats: int = 5
     read_repeats_long: int = 3  # when one read takes more than LONG_SECONDS
     write_repeats: int = 3
-    subbox_repeats: int = 5
+    # a sub-box read takes ~10 ms: many runs, so that the first reads of a process after the
+    # whole reads (fresh memory, which this VM backs slowly once freed) do not set the median
+    subbox_repeats: int = 15
     cutout_repeats: int = 3
     cutouts: int = 200
     cutout_size: int = 64

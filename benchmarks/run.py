@@ -500,6 +500,7 @@ def main(argv: list[str] | None = None) -> int:
             "cutouts": p.cutouts,
             "cutout_size": p.cutout_size,
             "subbox_size": p.subbox_size,
+            "subbox_repeats": p.subbox_repeats,
         },
         "env_before": env_before,
         "env_after": environment(),
