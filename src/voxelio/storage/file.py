@@ -123,15 +123,25 @@ class FileStore(Store):
             raise StorageError(f"{path}: cannot read ({exc.strerror})") from exc
 
     def get_range(self, key: str, start: int, length: int) -> bytes | None:
-        path = self._path(key)
+        path = os.path.join(self._root_str, check_key(key))
         try:
-            with open(path, "rb") as fh:
-                fh.seek(start)
-                return fh.read(length)
-        except FileNotFoundError:
+            fd = os.open(path, os.O_RDONLY)
+        except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
             raise StorageError(f"{path}: cannot read bytes {start}+{length} ({exc})") from exc
+        try:
+            data = os.pread(fd, length, start)
+            while 0 < len(data) < length:  # reads stop short at the end, or past 2 GiB
+                more = os.pread(fd, length - len(data), start + len(data))
+                if not more:
+                    break
+                data += more
+        except OSError as exc:
+            raise StorageError(f"{path}: cannot read bytes {start}+{length} ({exc})") from exc
+        finally:
+            os.close(fd)
+        return data
 
     def size(self, key: str) -> int | None:
         found = self._find(key)
