@@ -1,7 +1,7 @@
 """Builds voxelio's C extensions: the compressed_segmentation codec, the box reads of local
-raw chunk files and, where libjpeg-turbo's headers are installed, the jpeg decoder of row
-ranges (optional: without it, jpeg chunks are decoded whole by simplejpeg). Everything else
-about the package is declared in pyproject.toml."""
+raw chunk files and, where libjpeg-turbo's and libpng's headers are installed, the jpeg and
+png decoders of row ranges (optional: without them, such chunks are decoded whole by the
+codec libraries). Everything else about the package is declared in pyproject.toml."""
 
 import sys
 
@@ -19,11 +19,12 @@ setup(
     ]
     + [
         Extension(
-            "voxelio.codecs._jpegrows",
-            ["src/voxelio/codecs/_jpegrows.c"],
-            libraries=["jpeg"],
+            f"voxelio.codecs._{name}rows",
+            [f"src/voxelio/codecs/_{name}rows.c"],
+            libraries=[library],
             extra_compile_args=OPTIMIZE,
             optional=True,
         )
+        for name, library in (("jpeg", "jpeg"), ("png", "png"))
     ]
 )

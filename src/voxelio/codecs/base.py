@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -36,6 +36,15 @@ def import_optional(module: str, package: str, extra: str, encoding: str) -> Mod
             f"encoding {encoding!r} needs the Python package {package!r}, which is not "
             f"installed; install it with: pip install 'voxelio[{extra}]'"
         ) from exc
+
+
+def native(module: str, function: str) -> Callable[..., Any] | None:
+    """``function`` of one of voxelio's optional C extensions (``voxelio.codecs.<module>``),
+    or ``None`` where it was not built (see ``setup.py``)."""
+    try:
+        return getattr(importlib.import_module(f"voxelio.codecs.{module}"), function)  # type: ignore[no-any-return]
+    except ImportError:  # pragma: no cover - built wherever the tests run
+        return None
 
 
 class Codec(ABC):

@@ -11,26 +11,17 @@ transport compression by default. Stateless, thread safe (both decoders release 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from voxelio.codecs.base import Codec, Shape4, check_chunk, import_optional
+from voxelio.codecs.base import Codec, Shape4, check_chunk, import_optional, native
 from voxelio.codecs.imaging import from_image, image_channels, to_image
 from voxelio.errors import DecodingError, EncodingError
 
 DEFAULT_QUALITY = 85
 _END_OF_IMAGE = b"\xff\xd9"
-
-
-def _row_decoder() -> Callable[..., bool] | None:
-    """``_jpegrows.decode_rows``, or ``None`` where the extension was not built."""
-    try:
-        from voxelio.codecs._jpegrows import decode_rows
-    except ImportError:  # pragma: no cover - built wherever the tests run
-        return None
-    return decode_rows
 
 
 class JpegCodec(Codec):
@@ -77,7 +68,7 @@ class JpegCodec(Codec):
         A stream that does not end with the end-of-image marker is decoded whole, so a
         truncated chunk fails whichever part is read. Damage after the part's last row goes
         unnoticed: those rows are not decoded."""
-        decode_rows = _row_decoder()
+        decode_rows = native("_jpegrows", "decode_rows")
         _check_stream(data, dtype)
         if decode_rows is not None and bytes(data[-2:]) == _END_OF_IMAGE:
             try:

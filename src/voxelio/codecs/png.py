@@ -3,8 +3,10 @@
 uint8 or uint16 samples, 1 to 4 channels (gray, gray+alpha, RGB, RGBA). Encoding uses
 pyspng-seunglab (extra ``image``; 16-bit gray and RGB, which libspng cannot write, go through
 :mod:`voxelio.codecs.pngwrite`) at ``png_level`` (0-9, default 9 as in cloud-volume).
-Decoding uses libspng (measured twice as fast as libpng), except 16-bit gray/RGB images,
-which libspng returns mis-shaped: those are decoded with imagecodecs (extra ``jxl``).
+Decoding uses libpng through imagecodecs where installed, else libspng (16-bit gray/RGB
+images, which libspng returns mis-shaped, always go to imagecodecs). A read of part of a chunk
+decodes no row after the last it needs, with voxelio's own decoder (``_pngrows.c``, built
+where libpng's headers are found).
 Lossless; no transport compression by default. Stateless and thread safe (libspng releases
 the GIL).
 """
@@ -16,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from voxelio.codecs.base import Codec, Shape4, check_chunk, import_optional
+from voxelio.codecs.base import Codec, Shape4, check_chunk, import_optional, native
 from voxelio.codecs.imaging import from_image, image_channels, to_image
 from voxelio.codecs.pngwrite import write_png
 from voxelio.errors import DecodingError, EncodingError
@@ -34,6 +36,7 @@ class PngCodec(Codec):
     default_compress = None
     extra = "image"
     level_param = "png_level"
+    decodes_views = True
 
     def _lib(self) -> Any:
         return import_optional("pyspng", "pyspng-seunglab", self.extra, self.name)
@@ -56,30 +59,46 @@ class PngCodec(Codec):
 
     def _decode_spng(self, data: bytes) -> np.ndarray:
         lib = self._lib()
-        head = lib.header(bytes(data))
+        head = lib.header(data)
         if head["bit_depth"] == 16 and head["color_type"] in (0, 2):
             # libspng returns 16-bit gray/RGB in a mis-shaped buffer: that needs libpng
-            return import_optional("imagecodecs", "imagecodecs", "image", "png").png_decode(
-                bytes(data)
-            )
-        return lib.load(bytes(data))
+            return import_optional("imagecodecs", "imagecodecs", "image", "png").png_decode(data)
+        return lib.load(data)
+
+    def decode_into(
+        self,
+        data: bytes,
+        shape: Shape4,
+        dtype: np.dtype,
+        params: Mapping[str, Any],
+        out: np.ndarray,
+        origin: tuple[int, int, int],
+    ) -> None:
+        """No row after the part's last is decoded, for plain images of the usual ``x`` by
+        ``y*z`` layout (others are decoded whole; see ``_pngrows.c``). Damage after the
+        part's last row goes unnoticed: those rows are not read."""
+        decode_rows = native("_pngrows", "decode_rows")
+        _check_stream(data)
+        if decode_rows is not None:
+            try:
+                if decode_rows(data, out, shape[:3], origin):
+                    return
+            except ValueError as exc:
+                raise DecodingError(f"png chunk: cannot decode: {exc}") from exc
+        super().decode_into(data, shape, dtype, params, out, origin)
 
     def decode(
         self, data: bytes, shape: Shape4, dtype: np.dtype, params: Mapping[str, Any]
     ) -> np.ndarray:
         dtype = np.dtype(dtype)
-        if bytes(data[:8]) != PNG_SIGNATURE:
-            raise DecodingError(f"png chunk: no PNG signature ({len(data)} bytes)")
-        if bytes(data[-12:]) != IEND:
-            raise DecodingError(
-                f"png chunk: truncated, no IEND chunk at the end ({len(data)} bytes)"
-            )
+        _check_stream(data)
+        stream = bytes(data)  # the libraries take bytes, not views
         fast = _imagecodecs()
         try:
             if fast is not None:  # libpng via imagecodecs releases the GIL: decodes in parallel
-                pixels = fast.png_decode(bytes(data))
+                pixels = fast.png_decode(stream)
             else:
-                pixels = self._decode_spng(data)
+                pixels = self._decode_spng(stream)
         except (DecodingError, ImportError):
             raise
         except Exception as exc:  # libspng/libpng raise RuntimeError/ValueError on bad streams
@@ -93,6 +112,14 @@ class PngCodec(Codec):
                 raise DecodingError(f"png chunk: {pixels.dtype} samples in a {dtype} layer")
             pixels = pixels.astype(dtype)
         return from_image(pixels, shape, "png chunk")
+
+
+def _check_stream(data: bytes) -> None:
+    """Refuse data that does not start and end like a whole PNG file."""
+    if bytes(data[:8]) != PNG_SIGNATURE:
+        raise DecodingError(f"png chunk: no PNG signature ({len(data)} bytes)")
+    if bytes(data[-12:]) != IEND:
+        raise DecodingError(f"png chunk: truncated, no IEND chunk at the end ({len(data)} bytes)")
 
 
 def _imagecodecs() -> Any:
