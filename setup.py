@@ -22,6 +22,7 @@ setup(
             f"voxelio.codecs._{name}rows",
             [f"src/voxelio/codecs/_{name}rows.c"],
             libraries=[library],
+            depends=["src/voxelio/codecs/_rows.h"],
             extra_compile_args=OPTIMIZE,
             optional=True,
         )

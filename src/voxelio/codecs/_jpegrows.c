@@ -12,14 +12,13 @@
  * Every libjpeg error, and every warning (a truncated or corrupt stream), raises ValueError;
  * the output is then undefined.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <jpeglib.h>
+
+#include "_rows.h"
 
 /* Runs of unneeded rows at least this long are skipped rather than decoded and dropped. */
 #define SKIP_AT_LEAST 16
@@ -42,31 +41,6 @@ static void on_message(j_common_ptr cinfo, int level) {
     if (level < 0) on_error(cinfo); /* a warning: the stream is corrupt or truncated */
 }
 
-typedef struct {
-    Py_ssize_t size[3];   /* the chunk: x, y, z */
-    Py_ssize_t origin[3]; /* where the box starts in it */
-    Py_ssize_t extent[3]; /* the box (out's first three axes) */
-    Py_ssize_t channels;
-    char *out;
-    Py_ssize_t strides[4];
-} rows_job;
-
-/* Copy decoded image row `row` (channels interleaved) into out, if the box needs it. */
-static void copy_row(const rows_job *job, const JSAMPLE *pixels, Py_ssize_t row) {
-    Py_ssize_t y = row % job->size[1] - job->origin[1];
-    Py_ssize_t z = row / job->size[1] - job->origin[2];
-    if (y < 0 || y >= job->extent[1] || z < 0 || z >= job->extent[2]) return;
-    const JSAMPLE *src = pixels + job->origin[0] * job->channels;
-    char *dst = job->out + y * job->strides[1] + z * job->strides[2];
-    if (job->channels == 1 && (job->strides[0] == 1 || job->extent[0] == 1)) {
-        memcpy(dst, src, (size_t)job->extent[0]);
-        return;
-    }
-    for (Py_ssize_t x = 0; x < job->extent[0]; x++)
-        for (Py_ssize_t c = 0; c < job->channels; c++)
-            dst[x * job->strides[0] + c * job->strides[3]] = (char)src[x * job->channels + c];
-}
-
 /* The first row at or after `row` that the box needs (rows past the box: the image height). */
 static Py_ssize_t next_needed(const rows_job *job, Py_ssize_t row) {
     Py_ssize_t sy = job->size[1];
@@ -87,7 +61,7 @@ static int decode_box(struct jpeg_decompress_struct *cinfo, error_mgr *err, cons
     Py_ssize_t row_bytes = job->size[0] * job->channels;
     JSAMPROW rows[BATCH_ROWS];
     for (int i = 0; i < BATCH_ROWS; i++) rows[i] = scratch + i * row_bytes;
-    Py_ssize_t last = (job->origin[2] + job->extent[2] - 1) * sy + y0 + ny; /* past the box */
+    Py_ssize_t last = rows_end(job);
     while ((Py_ssize_t)cinfo->output_scanline < last) {
         Py_ssize_t row = cinfo->output_scanline;
         Py_ssize_t want = next_needed(job, row);
@@ -128,14 +102,17 @@ static int read_header(struct jpeg_decompress_struct *cinfo, error_mgr *err, con
     return 0;
 }
 
-/* Decode the box from the jpeg stream; 0 done, 1 other layout, -1 failed (message set). */
-static int run(const unsigned char *data, size_t len, const rows_job *job, char *message,
-               size_t message_len) {
+/* The rows_decoder of jpeg streams. */
+static int run(const unsigned char *data, size_t len, const rows_job *job, char *message) {
     struct jpeg_decompress_struct cinfo;
     error_mgr err;
     const char *problem = NULL;
     JSAMPLE *scratch = NULL;
     int result;
+    if (job->itemsize != 1 || (job->channels != 1 && job->channels != 3)) {
+        snprintf(message, ROWS_MESSAGE, "out: expected uint8 samples, 1 or 3 channels");
+        return -1;
+    }
     cinfo.err = jpeg_std_error(&err.base);
     err.base.error_exit = on_error;
     err.base.emit_message = on_message;
@@ -152,67 +129,15 @@ static int run(const unsigned char *data, size_t len, const rows_job *job, char 
             result = decode_box(&cinfo, &err, job, scratch);
         }
     }
-    if (result < 0) snprintf(message, message_len, "%s", problem ? problem : err.message);
+    if (result < 0) snprintf(message, ROWS_MESSAGE, "%s", problem ? problem : err.message);
     free(scratch);
     jpeg_destroy_decompress(&cinfo);
     return result;
 }
 
-static int parse3(PyObject *seq, Py_ssize_t *dst, const char *what) {
-    if (!PyArg_ParseTuple(seq, "nnn", &dst[0], &dst[1], &dst[2])) return -1;
-    for (int i = 0; i < 3; i++)
-        if (dst[i] < 0) return PyErr_Format(PyExc_ValueError, "%s: negative value", what), -1;
-    return 0;
-}
-
-/* The job from the arguments; 0, or -1 with an exception set. */
-static int make_job(rows_job *job, const Py_buffer *out, PyObject *size, PyObject *origin) {
-    if (parse3(size, job->size, "size") < 0 || parse3(origin, job->origin, "origin") < 0) return -1;
-    if (out->ndim != 4 || out->itemsize != 1)
-        return PyErr_SetString(PyExc_ValueError, "out: expected a 4-D uint8 array"), -1;
-    job->channels = out->shape[3];
-    if (job->channels != 1 && job->channels != 3)
-        return PyErr_SetString(PyExc_ValueError, "out: expected 1 or 3 channels"), -1;
-    for (int i = 0; i < 4; i++) job->strides[i] = out->strides[i];
-    for (int i = 0; i < 3; i++) {
-        job->extent[i] = out->shape[i];
-        if (job->origin[i] + job->extent[i] > job->size[i])
-            return PyErr_SetString(PyExc_ValueError, "the box ends outside the chunk"), -1;
-    }
-    if (job->size[0] > JPEG_MAX_DIMENSION || job->size[2] == 0
-        || job->size[1] > JPEG_MAX_DIMENSION / (job->size[2] ? job->size[2] : 1))
-        return PyErr_SetString(PyExc_ValueError, "size: not a jpeg image's"), -1;
-    job->out = out->buf;
-    return 0;
-}
-
 static PyObject *py_decode_rows(PyObject *self, PyObject *args) {
     (void)self;
-    Py_buffer data = {0}, out = {0};
-    PyObject *size, *origin, *result = NULL;
-    PyObject *out_obj;
-    if (!PyArg_ParseTuple(args, "y*OOO", &data, &out_obj, &size, &origin)) return NULL;
-    rows_job job;
-    char message[JMSG_LENGTH_MAX + 64];
-    int status;
-    if (PyObject_GetBuffer(out_obj, &out, PyBUF_STRIDES | PyBUF_WRITABLE) < 0) goto done;
-    if (make_job(&job, &out, size, origin) < 0) goto done;
-    if (job.extent[0] == 0 || job.extent[1] == 0 || job.extent[2] == 0) {
-        result = Py_NewRef(Py_True);
-        goto done;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    status = run(data.buf, (size_t)data.len, &job, message, sizeof message);
-    Py_END_ALLOW_THREADS
-    if (status < 0) {
-        PyErr_SetString(PyExc_ValueError, message);
-        goto done;
-    }
-    result = PyBool_FromLong(status == 0);
-done:
-    if (out.obj) PyBuffer_Release(&out);
-    PyBuffer_Release(&data);
-    return result;
+    return decode_rows_call(args, run, JPEG_MAX_DIMENSION);
 }
 
 static PyMethodDef methods[] = {

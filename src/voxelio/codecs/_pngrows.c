@@ -13,14 +13,13 @@
  * for any other image (and for an image not x by y*z), which the caller decodes whole. libpng
  * errors (corrupt data, bad checksums) raise ValueError; the output is then undefined.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <png.h>
+
+#include "_rows.h"
 
 typedef struct {
     const unsigned char *data;
@@ -28,16 +27,6 @@ typedef struct {
     size_t pos;
     char message[256];
 } source;
-
-typedef struct {
-    Py_ssize_t size[3];   /* the chunk: x, y, z */
-    Py_ssize_t origin[3]; /* where the box starts in it */
-    Py_ssize_t extent[3]; /* the box (out's first three axes) */
-    Py_ssize_t channels;
-    Py_ssize_t itemsize;
-    char *out;
-    Py_ssize_t strides[4];
-} rows_job;
 
 static void on_error(png_structp png, png_const_charp message) {
     source *src = (source *)png_get_error_ptr(png);
@@ -55,24 +44,6 @@ static void read_bytes(png_structp png, png_bytep dst, size_t len) {
     if (len > src->len - src->pos) png_error(png, "the image data ended early");
     memcpy(dst, src->data + src->pos, len);
     src->pos += len;
-}
-
-/* Copy decoded image row `row` into out, if the box needs it. */
-static void copy_row(const rows_job *job, const unsigned char *pixels, Py_ssize_t row) {
-    Py_ssize_t y = row % job->size[1] - job->origin[1];
-    Py_ssize_t z = row / job->size[1] - job->origin[2];
-    if (y < 0 || y >= job->extent[1] || z < 0 || z >= job->extent[2]) return;
-    Py_ssize_t pixel = job->channels * job->itemsize;
-    const unsigned char *src = pixels + job->origin[0] * pixel;
-    char *dst = job->out + y * job->strides[1] + z * job->strides[2];
-    if (job->channels == 1 && (job->strides[0] == job->itemsize || job->extent[0] == 1)) {
-        memcpy(dst, src, (size_t)(job->extent[0] * job->itemsize));
-        return;
-    }
-    for (Py_ssize_t x = 0; x < job->extent[0]; x++)
-        for (Py_ssize_t c = 0; c < job->channels; c++)
-            memcpy(dst + x * job->strides[0] + c * job->strides[3],
-                   src + x * pixel + c * job->itemsize, (size_t)job->itemsize);
 }
 
 /* Whether the image is one this decoder reads as the layer stores it. */
@@ -104,8 +75,7 @@ static int decode_box(png_structp png, png_infop info, const rows_job *job, unsi
     png_read_update_info(png, info);
     *row = malloc(png_get_rowbytes(png, info));
     if (*row == NULL) png_error(png, "out of memory");
-    Py_ssize_t last = (job->origin[2] + job->extent[2] - 1) * job->size[1] + job->origin[1]
-                      + job->extent[1];
+    Py_ssize_t last = rows_end(job);
     for (Py_ssize_t r = 0; r < last; r++) {
         png_read_row(png, *row, NULL);
         copy_row(job, *row, r);
@@ -113,80 +83,32 @@ static int decode_box(png_structp png, png_infop info, const rows_job *job, unsi
     return 0;
 }
 
-static int run(const unsigned char *data, size_t len, const rows_job *job, char *message,
-               size_t message_len) {
+/* The rows_decoder of png streams. */
+static int run(const unsigned char *data, size_t len, const rows_job *job, char *message) {
+    if ((job->itemsize != 1 && job->itemsize != 2) || job->channels < 1 || job->channels > 4) {
+        snprintf(message, ROWS_MESSAGE, "out: expected uint8 or uint16 samples, 1 to 4 channels");
+        return -1;
+    }
     source src = {data, len, 0, {0}};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, on_error, on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (info == NULL) {
-        snprintf(message, message_len, "out of memory");
+        snprintf(message, ROWS_MESSAGE, "out of memory");
         png_destroy_read_struct(&png, NULL, NULL);
         return -1;
     }
     png_set_read_fn(png, &src, read_bytes);
     unsigned char *row = NULL;
     int result = decode_box(png, info, job, &row);
-    if (result < 0) snprintf(message, message_len, "%s", src.message);
+    if (result < 0) snprintf(message, ROWS_MESSAGE, "%s", src.message);
     free(row);
     png_destroy_read_struct(&png, &info, NULL);
     return result;
 }
 
-static int parse3(PyObject *seq, Py_ssize_t *dst, const char *what) {
-    if (!PyArg_ParseTuple(seq, "nnn", &dst[0], &dst[1], &dst[2])) return -1;
-    for (int i = 0; i < 3; i++)
-        if (dst[i] < 0) return PyErr_Format(PyExc_ValueError, "%s: negative value", what), -1;
-    return 0;
-}
-
-/* The job from the arguments; 0, or -1 with an exception set. */
-static int make_job(rows_job *job, const Py_buffer *out, PyObject *size, PyObject *origin) {
-    if (parse3(size, job->size, "size") < 0 || parse3(origin, job->origin, "origin") < 0) return -1;
-    if (out->ndim != 4 || (out->itemsize != 1 && out->itemsize != 2))
-        return PyErr_SetString(PyExc_ValueError, "out: expected a 4-D uint8 or uint16 array"), -1;
-    job->itemsize = out->itemsize;
-    job->channels = out->shape[3];
-    if (job->channels < 1 || job->channels > 4)
-        return PyErr_SetString(PyExc_ValueError, "out: expected 1 to 4 channels"), -1;
-    for (int i = 0; i < 4; i++) job->strides[i] = out->strides[i];
-    for (int i = 0; i < 3; i++) {
-        job->extent[i] = out->shape[i];
-        if (job->origin[i] + job->extent[i] > job->size[i])
-            return PyErr_SetString(PyExc_ValueError, "the box ends outside the chunk"), -1;
-    }
-    if (job->size[0] > PNG_UINT_31_MAX || job->size[2] == 0
-        || job->size[1] > PNG_UINT_31_MAX / (job->size[2] ? job->size[2] : 1))
-        return PyErr_SetString(PyExc_ValueError, "size: not a png image's"), -1;
-    job->out = out->buf;
-    return 0;
-}
-
 static PyObject *py_decode_rows(PyObject *self, PyObject *args) {
     (void)self;
-    Py_buffer data = {0}, out = {0};
-    PyObject *out_obj, *size, *origin, *result = NULL;
-    if (!PyArg_ParseTuple(args, "y*OOO", &data, &out_obj, &size, &origin)) return NULL;
-    rows_job job;
-    char message[300];
-    int status;
-    if (PyObject_GetBuffer(out_obj, &out, PyBUF_STRIDES | PyBUF_WRITABLE) < 0) goto done;
-    if (make_job(&job, &out, size, origin) < 0) goto done;
-    if (job.extent[0] == 0 || job.extent[1] == 0 || job.extent[2] == 0) {
-        result = Py_NewRef(Py_True);
-        goto done;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    status = run(data.buf, (size_t)data.len, &job, message, sizeof message);
-    Py_END_ALLOW_THREADS
-    if (status < 0) {
-        PyErr_SetString(PyExc_ValueError, message);
-        goto done;
-    }
-    result = PyBool_FromLong(status == 0);
-done:
-    if (out.obj) PyBuffer_Release(&out);
-    PyBuffer_Release(&data);
-    return result;
+    return decode_rows_call(args, run, PNG_UINT_31_MAX);
 }
 
 static PyMethodDef methods[] = {

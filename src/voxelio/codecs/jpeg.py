@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from voxelio.codecs.base import Codec, Shape4, check_chunk, import_optional, native
-from voxelio.codecs.imaging import from_image, image_channels, to_image
+from voxelio.codecs.base import Codec, Shape4, check_chunk, import_optional
+from voxelio.codecs.imaging import decode_rows_into, from_image, image_channels, to_image
 from voxelio.errors import DecodingError, EncodingError
 
 DEFAULT_QUALITY = 85
@@ -68,15 +68,10 @@ class JpegCodec(Codec):
         A stream that does not end with the end-of-image marker is decoded whole, so a
         truncated chunk fails whichever part is read. Damage after the part's last row goes
         unnoticed: those rows are not decoded."""
-        decode_rows = native("_jpegrows", "decode_rows")
         _check_stream(data, dtype)
-        if decode_rows is not None and bytes(data[-2:]) == _END_OF_IMAGE:
-            try:
-                if decode_rows(data, out, shape[:3], origin):
-                    return
-            except ValueError as exc:
-                raise DecodingError(f"jpeg chunk: cannot decode: {exc}") from exc
-        super().decode_into(data, shape, dtype, params, out, origin)
+        complete = bytes(data[-2:]) == _END_OF_IMAGE
+        if not (complete and decode_rows_into("_jpegrows", "jpeg chunk", data, shape, out, origin)):
+            super().decode_into(data, shape, dtype, params, out, origin)
 
     def decode(
         self, data: bytes, shape: Shape4, dtype: np.dtype, params: Mapping[str, Any]

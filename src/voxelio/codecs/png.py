@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from voxelio.codecs.base import Codec, Shape4, check_chunk, import_optional, native
-from voxelio.codecs.imaging import from_image, image_channels, to_image
+from voxelio.codecs.base import Codec, Shape4, check_chunk, import_optional
+from voxelio.codecs.imaging import decode_rows_into, from_image, image_channels, to_image
 from voxelio.codecs.pngwrite import write_png
 from voxelio.errors import DecodingError, EncodingError
 
@@ -77,15 +77,9 @@ class PngCodec(Codec):
         """No row after the part's last is decoded, for plain images of the usual ``x`` by
         ``y*z`` layout (others are decoded whole; see ``_pngrows.c``). Damage after the
         part's last row goes unnoticed: those rows are not read."""
-        decode_rows = native("_pngrows", "decode_rows")
         _check_stream(data)
-        if decode_rows is not None:
-            try:
-                if decode_rows(data, out, shape[:3], origin):
-                    return
-            except ValueError as exc:
-                raise DecodingError(f"png chunk: cannot decode: {exc}") from exc
-        super().decode_into(data, shape, dtype, params, out, origin)
+        if not decode_rows_into("_pngrows", "png chunk", data, shape, out, origin):
+            super().decode_into(data, shape, dtype, params, out, origin)
 
     def decode(
         self, data: bytes, shape: Shape4, dtype: np.dtype, params: Mapping[str, Any]
