@@ -8,7 +8,7 @@ import pytest
 from tests.core.conftest import random_array
 from tests.interop.peers import cv_volume, ts_create, ts_read
 from voxelio import CloudVolume
-from voxelio.errors import ShardingError
+from voxelio.errors import EmptyVolumeException, ShardingError
 from voxelio.sharding.planning import plan_image_sharding
 
 pytestmark = pytest.mark.interop
@@ -127,3 +127,26 @@ def test_missing_chunks_and_corrupt_shard(tmp_path):
     fresh = CloudVolume(f"file://{tmp_path}", fill_missing=True)
     with pytest.raises(ShardingError, match=shard.name):
         fresh[3:19, 5:21, 7:15]
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_small_reads_across_chunks_and_shards(tmp_path, name):
+    """Reads of a few chunks fetch them in one batch (one index lookup, coalesced reads), then
+    decode them: equal to the data, missing chunks filled or named, in any shard."""
+    vol = CloudVolume(f"file://{tmp_path}", info=sharded_info("uint16", 1, SPECS[name]))
+    vol.commit_info()
+    data = random_array(SIZE + (1,), "uint16", seed=9)
+    written = np.zeros_like(data)
+    written[:48, :48, :16] = data[:48, :48, :16]  # 3 x 3 x 2 chunks; the rest stays missing
+    vol[3:51, 5:53, 7:23] = data[:48, :48, :16]
+    with pytest.raises(EmptyVolumeException, match="chunk is missing"):
+        vol[40:60, 40:60, 10:20]
+    vol.fill_missing = True
+    rng = np.random.default_rng(3)
+    for _ in range(25):
+        lo = [int(rng.integers(0, s - 1)) for s in SIZE]
+        hi = [min(s, a + int(rng.integers(1, 40))) for a, s in zip(lo, SIZE)]
+        got = vol[tuple(slice(a + o, b + o) for a, b, o in zip(lo, hi, OFFSET))]
+        np.testing.assert_array_equal(
+            np.asarray(got), written[tuple(slice(a, b) for a, b in zip(lo, hi))]
+        )

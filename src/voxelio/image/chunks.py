@@ -23,6 +23,10 @@ Data = bytes | memoryview | None
 class ChunkIO(ABC):
     """Fetch and store encoded chunks by their extent."""
 
+    #: one :meth:`fetch` of many chunks costs much less than one per group (sharded layouts
+    #: look up their indices once and coalesce the reads): small reads fetch all at once
+    batches_reads: bool = False
+
     @abstractmethod
     def describe(self, chunk: Bbox) -> str:
         """A human-readable location of the chunk (its key or shard), for error messages."""

@@ -28,7 +28,7 @@ from voxelio.errors import (
 from voxelio.geometry import Bbox
 from voxelio.image.chunks import ChunkIO, Data
 from voxelio.image.options import ImageOptions
-from voxelio.image.workers import WorkerPool, drain
+from voxelio.image.workers import SMALL_BATCH, WorkerPool, drain
 from voxelio.meta import Scale
 from voxelio.storage import PutOptions
 from voxelio.storage.buffers import ReadBuffers
@@ -203,9 +203,27 @@ def download(layer: Layer, bbox: Bbox, options: ImageOptions) -> np.ndarray:
             _paint_one(layer, out, bbox, chunk, Bbox.intersection(chunk, bbox), data, options)
 
     groups = layer.chunks.groups(chunks, for_write=False)
+    if layer.chunks.batches_reads and 1 < len(groups) and len(chunks) <= SMALL_BATCH:
+        _paint_fetched(layer, out, bbox, chunks, options)
+        return out
     run_tasks(paint, groups, options.threads, options.progress, "Downloading", layer.pool,
               layer.codec.gil_bound)  # fmt: skip
     return out
+
+
+def _paint_fetched(
+    layer: Layer, out: np.ndarray, bbox: Bbox, chunks: list[Bbox], options: ImageOptions
+) -> None:
+    """Fetch the few chunks of a small read in one batch (a layout that batches reads looks
+    up its indices once and coalesces the reads), then decode them on the pool."""
+
+    def paint(item: tuple[Bbox, Data]) -> None:
+        chunk, data = item
+        _paint_one(layer, out, bbox, chunk, Bbox.intersection(chunk, bbox), data, options)
+
+    items = list(zip(chunks, layer.chunks.fetch(chunks)))
+    run_tasks(paint, items, options.threads, options.progress, "Downloading", layer.pool,
+              layer.codec.gil_bound)  # fmt: skip
 
 
 def _paint_buffered(

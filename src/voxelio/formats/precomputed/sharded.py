@@ -26,6 +26,8 @@ from voxelio.storage import PutOptions, Store
 class ShardedChunks(ChunkIO):
     """Chunk I/O for a scale with a ``sharding`` spec."""
 
+    batches_reads = True
+
     def __init__(self, store: Store, scale: Scale) -> None:
         assert scale.sharding is not None
         self.scale = scale
