@@ -1,7 +1,7 @@
 """Builds voxelio's C extensions: the compressed_segmentation codec, the box reads of local
-raw chunk files and, where libjpeg-turbo's and libpng's headers are installed, the jpeg and
-png decoders of row ranges (optional: without them, such chunks are decoded whole by the
-codec libraries). Everything else about the package is declared in pyproject.toml."""
+raw chunk files and, where libjpeg-turbo's and libdeflate's headers are installed, voxelio's
+jpeg and png decoders of row ranges (optional: without them, such chunks are decoded whole by
+the codec libraries). Everything else about the package is declared in pyproject.toml."""
 
 import sys
 
@@ -26,6 +26,6 @@ setup(
             extra_compile_args=OPTIMIZE,
             optional=True,
         )
-        for name, library in (("jpeg", "jpeg"), ("png", "png"))
+        for name, library in (("jpeg", "jpeg"), ("png", "deflate"))
     ]
 )

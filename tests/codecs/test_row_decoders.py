@@ -57,7 +57,7 @@ def test_jpeg_rgb_parts_of_subsampled_images(subsampling: str) -> None:
     ("nc", "dtype"), [(1, "uint16"), (2, "uint8"), (3, "uint16"), (4, "uint8")]
 )
 def test_png_parts_of_wide_and_alpha_images(nc: int, dtype: str) -> None:
-    """libpng's images of 16-bit samples (big-endian in the file) and with alpha."""
+    """Images of 16-bit samples (big-endian in the file) and with alpha, written by libpng."""
     shape = (40, 24, 20, nc)
     chunk = smooth_uint8(shape).astype(dtype) * (257 if dtype == "uint16" else 1)
     image = _image(chunk.astype(dtype))

@@ -3,10 +3,12 @@
 uint8 or uint16 samples, 1 to 4 channels (gray, gray+alpha, RGB, RGBA). Encoding uses
 pyspng-seunglab (extra ``image``; 16-bit gray and RGB, which libspng cannot write, go through
 :mod:`voxelio.codecs.pngwrite`) at ``png_level`` (0-9, default 9 as in cloud-volume).
-Decoding uses libpng through imagecodecs where installed, else libspng (16-bit gray/RGB
-images, which libspng returns mis-shaped, always go to imagecodecs). A read of part of a chunk
-decodes no row after the last it needs, with voxelio's own decoder (``_pngrows.c``, built
-where libpng's headers are found).
+Chunks are read with voxelio's own decoder (``_pngrows.c``, built where libdeflate's headers
+are found: several times faster than libpng, and a read of part of a chunk unfilters no row
+after the last it needs). It reads plain images (not interlaced, no palette or transparency);
+others, and every image where it is not built, are decoded whole with libpng through
+imagecodecs where installed, else libspng (16-bit gray/RGB images, which libspng returns
+mis-shaped, always go to imagecodecs).
 Lossless; no transport compression by default. Stateless and thread safe (libspng releases
 the GIL).
 """
