@@ -5,10 +5,11 @@
 - ``read files``: reading every chunk (or shard) file's bytes with 2 threads, page cache warm;
 - ``gunzip``: gzip decompression of the stored ``.gz`` bytes, with zlib and with libdeflate
   (``deflate`` package), on 1 core and on all cores (one process per core, started together);
-- ``decode``: the codec alone on 1 and all cores: simplejpeg, pyspng, and for
-  compressed_segmentation the faster of its two implementations, voxelio's C extension
-  (the compressed-segmentation package decodes the same chunks about 1.5x slower and holds the
-  GIL);
+- ``decode``: the codec alone on 1 and all cores, the fastest implementation there is:
+  simplejpeg (voxelio's own jpeg decoder is as fast on whole chunks), and voxelio's own
+  decoders for png (libpng through imagecodecs or pyspng take 1.7-2x as long) and for
+  compressed_segmentation (the compressed-segmentation package decodes the same chunks about
+  1.5x slower and holds the GIL);
 - ``encode``: the codec (+ gzip at level 9, the level voxelio and cloud-volume write) on all
   cores, for the writes (compressed_segmentation: voxelio's C extension again).
 
@@ -97,13 +98,19 @@ def _payloads(
 
 def _fastest_decode(data: bytes, shape: tuple[int, int, int], dtype: str, case: Case) -> Any:
     """Decode with the fastest implementation of the case's encoding."""
-    if case.encoding != "compressed_segmentation":
-        return decode(data, shape, dtype, case)
-    from voxelio.codecs import _cseg
+    if case.encoding == "compressed_segmentation":
+        from voxelio.codecs import _cseg
 
-    out = np.empty(shape, dtype=dtype, order="F")
-    _cseg.decode(memoryview(data)[4:], out, shape, CSEG_BLOCK, (0, 0, 0))  # one channel
-    return out
+        out = np.empty(shape, dtype=dtype, order="F")
+        _cseg.decode(memoryview(data)[4:], out, shape, CSEG_BLOCK, (0, 0, 0))  # one channel
+        return out
+    if case.encoding == "png":
+        from voxelio.codecs._pngrows import decode_rows
+
+        out = np.empty((*shape, 1), dtype=dtype, order="F")
+        decode_rows(data, out, shape, (0, 0, 0))
+        return out
+    return decode(data, shape, dtype, case)
 
 
 def _fastest_encode(arr: np.ndarray, case: Case) -> bytes:
