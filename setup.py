@@ -8,10 +8,11 @@ import sys
 from setuptools import Extension, setup
 
 OPTIMIZE = [] if sys.platform == "win32" else ["-O3"]
+SHARED = ["src/voxelio/_native.h"]  # argument checks every extension includes
 
 setup(
     ext_modules=[
-        Extension(name, [source], extra_compile_args=OPTIMIZE)
+        Extension(name, [source], depends=SHARED, extra_compile_args=OPTIMIZE)
         for name, source in (
             ("voxelio.codecs._cseg", "src/voxelio/codecs/_cseg.c"),
             ("voxelio.storage._boxread", "src/voxelio/storage/_boxread.c"),
@@ -22,7 +23,7 @@ setup(
             f"voxelio.codecs._{name}rows",
             [f"src/voxelio/codecs/_{name}rows.c"],
             libraries=[library],
-            depends=["src/voxelio/codecs/_rows.h"],
+            depends=[*SHARED, "src/voxelio/codecs/_rows.h"],
             extra_compile_args=OPTIMIZE,
             optional=True,
         )

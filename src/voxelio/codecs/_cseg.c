@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../_native.h"
+
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 #define CSEG_SWAP(w) __builtin_bswap32(w)
 #else
@@ -214,17 +216,11 @@ static const char *decode_region(const DecodeJob *j) {
     return NULL;
 }
 
-static int parse_triple(PyObject *obj, Py_ssize_t out[3], const char *what) {
-    if (!PyTuple_Check(obj) || !PyArg_ParseTuple(obj, "nnn", &out[0], &out[1], &out[2])) {
-        PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "%s must be a tuple of 3 integers", what);
-        return -1;
-    }
-    return 0;
-}
-
 /* Blocks of more voxels than this are refused (offsets are 24 and 32 bits wide anyway). */
 #define MAX_BLOCK_VOXELS (1 << 24)
+/* Chunks of more blocks than this are refused: their block headers alone would overflow the
+ * 32-bit offsets (and the block count would overflow the arithmetic on it). */
+#define MAX_BLOCKS ((int64_t)1 << 31)
 
 /* Check chunk size s and block size b; set the grid g of blocks. 0, or -1 with an error. */
 static int check_geometry(const Py_ssize_t s[3], const Py_ssize_t b[3], Py_ssize_t g[3]) {
@@ -243,12 +239,18 @@ static int check_geometry(const Py_ssize_t s[3], const Py_ssize_t b[3], Py_ssize
         PyErr_SetString(PyExc_ValueError, "blocks of more than 2**24 voxels are not supported");
         return -1;
     }
+    /* each g is at most 2**30, so neither product overflows once the first is at most 2**31 */
+    int64_t plane = (int64_t)g[0] * g[1];
+    if (plane > MAX_BLOCKS || plane * g[2] > MAX_BLOCKS) {
+        PyErr_SetString(PyExc_ValueError, "chunks of more than 2**31 blocks are not supported");
+        return -1;
+    }
     return 0;
 }
 
 static int parse_geometry(PyObject *size, PyObject *block, Py_ssize_t s[3], Py_ssize_t b[3],
                           Py_ssize_t g[3]) {
-    if (parse_triple(size, s, "size") || parse_triple(block, b, "block")) return -1;
+    if (parse_ints(size, s, 3, "size") || parse_ints(block, b, 3, "block")) return -1;
     return check_geometry(s, b, g);
 }
 
@@ -286,15 +288,15 @@ static PyObject *cseg_decode(PyObject *self, PyObject *args) {
         return NULL;
     }
     if (parse_geometry(size, block, j.size, j.block, j.grid) ||
-        parse_triple(origin, j.lo, "origin"))
+        parse_ints(origin, j.lo, 3, "origin"))
         goto fail;
+    if (!box_inside(j.lo, out.shape, j.size, 3)) {
+        PyErr_SetString(PyExc_ValueError, "the region lies outside the chunk");
+        goto fail;
+    }
     for (int a = 0; a < 3; a++) {
         j.hi[a] = j.lo[a] + out.shape[a];
         j.strides[a] = out.strides[a];
-        if (j.lo[a] < 0 || j.hi[a] > j.size[a]) {
-            PyErr_SetString(PyExc_ValueError, "the region lies outside the chunk");
-            goto fail;
-        }
         if (out.shape[a] == 0) goto done;
     }
     if (stream.len % 4) {
@@ -624,7 +626,7 @@ static PyObject *cseg_encode(PyObject *self, PyObject *args) {
         e.size[a] = in.shape[a];
         e.strides[a] = in.strides[a];
     }
-    if (parse_triple(block, e.block, "block") || check_geometry(e.size, e.block, e.grid))
+    if (parse_ints(block, e.block, 3, "block") || check_geometry(e.size, e.block, e.grid))
         goto done;
     e.in = in.buf;
     size_t bvol = (size_t)(e.block[0] * e.block[1] * e.block[2]);

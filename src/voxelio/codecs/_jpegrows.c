@@ -9,8 +9,10 @@
  * between the bands of consecutive z-planes the same way, and stops after the last needed
  * row. Decoding, skipping and copying run without the GIL.
  *
- * Every libjpeg error, and every warning (a truncated or corrupt stream), raises ValueError;
- * the output is then undefined.
+ * A stream that does not end with the end-of-image marker is declined (decode_rows() answers
+ * False and the caller decodes it whole), so that a truncated chunk fails whichever part is
+ * read. Every libjpeg error, and every warning (a corrupt stream), raises ValueError; the
+ * output is then undefined.
  */
 #include <setjmp.h>
 #include <stdio.h>
@@ -77,18 +79,23 @@ static int decode_box(struct jpeg_decompress_struct *cinfo, error_mgr *err, cons
             snprintf(err->message, sizeof err->message, "the image data ended early");
             return -1;
         }
-        if (want == row)
+        if (want == row) /* a band's rows: all needed */
             for (JDIMENSION i = 0; i < got; i++) copy_row(job, rows[i], row + i);
     }
-    jpeg_abort_decompress(cinfo);
-    return 0;
+    return 0; /* jpeg_destroy_decompress, which follows, ends the decompression */
 }
 
-/* Read the header and check it against the chunk; 1 when the image is not the chunk's
- * width x (y*z) layout (the caller decodes it whole), 0 when it is, -1 on errors. */
+/* Start decompressing and read the header (libjpeg's errors are caught from the start); 1
+ * when the caller should decode the image whole: the stream does not end with the
+ * end-of-image marker (a truncated chunk then fails whichever part is read, as a part would
+ * not reach the truncation), or the image is not the chunk's width x (y*z) layout. 0 when it
+ * can go on, -1 on errors. */
 static int read_header(struct jpeg_decompress_struct *cinfo, error_mgr *err, const rows_job *job,
-                       const char **problem) {
+                       const unsigned char *data, size_t len, const char **problem) {
     if (setjmp(err->escape)) return -1;
+    jpeg_create_decompress(cinfo);
+    if (len < 2 || data[len - 2] != 0xFF || data[len - 1] != 0xD9) return 1;
+    jpeg_mem_src(cinfo, data, (unsigned long)len);
     jpeg_read_header(cinfo, TRUE);
     int gray = cinfo->jpeg_color_space == JCS_GRAYSCALE;
     if (gray != (job->channels == 1)) {
@@ -104,7 +111,7 @@ static int read_header(struct jpeg_decompress_struct *cinfo, error_mgr *err, con
 
 /* The rows_decoder of jpeg streams. */
 static int run(const unsigned char *data, size_t len, const rows_job *job, char *message) {
-    struct jpeg_decompress_struct cinfo;
+    struct jpeg_decompress_struct cinfo = {0}; /* destroyable even if creating it fails */
     error_mgr err;
     const char *problem = NULL;
     JSAMPLE *scratch = NULL;
@@ -117,9 +124,7 @@ static int run(const unsigned char *data, size_t len, const rows_job *job, char 
     err.base.error_exit = on_error;
     err.base.emit_message = on_message;
     err.message[0] = '\0';
-    jpeg_create_decompress(&cinfo);
-    jpeg_mem_src(&cinfo, data, (unsigned long)len);
-    result = read_header(&cinfo, &err, job, &problem);
+    result = read_header(&cinfo, &err, job, data, len, &problem);
     if (result == 0) {
         scratch = malloc((size_t)(BATCH_ROWS * job->size[0] * job->channels));
         if (scratch == NULL) {

@@ -63,9 +63,8 @@ static int read_chunks(const unsigned char *data, size_t len, png_image *img, ch
             img->interlace = body[12];
             seen_header = 1;
         } else if (memcmp(type, "IDAT", 4) == 0) {
-            unsigned char *grown = realloc(img->stream, joined + n + 1);
-            if (grown == NULL) return fail(message, "out of memory");
-            img->stream = grown;
+            if (img->stream == NULL && (img->stream = malloc(len)) == NULL) /* holds them all */
+                return fail(message, "out of memory");
             memcpy(img->stream + joined, body, n);
             joined += n;
         } else if (memcmp(type, "tRNS", 4) == 0) {
@@ -159,6 +158,7 @@ static int decode_rows_of(const png_image *img, const rows_job *job, unsigned ch
         if (unfilter(row[0], row + 1, prev, row_bytes, bpp) < 0)
             return fail(message, "a row has an unknown filter type");
         prev = row + 1;
+        if (!row_needed(job, r)) continue;
         if (job->itemsize == 2) { /* big-endian samples: swap them beside the row */
             for (size_t i = 0; i < row_bytes; i += 2) {
                 swapped[i] = row[2 + i];
@@ -180,8 +180,11 @@ static int run(const unsigned char *data, size_t len, const rows_job *job, char 
     unsigned char *pixels = NULL, *swapped = NULL;
     int result = read_chunks(data, len, &img, message);
     if (result == 0 && !plain_image(&img, job)) result = 1;
+    size_t row_bytes = (size_t)img.width * (size_t)(job->channels * job->itemsize);
+    /* img.height >= 1 once plain_image() matched it to the chunk */
+    if (result == 0 && row_bytes + 1 > (size_t)PY_SSIZE_T_MAX / img.height)
+        result = fail(message, "the image is too large");
     if (result == 0) {
-        size_t row_bytes = (size_t)img.width * (size_t)(job->channels * job->itemsize);
         pixels = malloc((row_bytes + 1) * img.height);
         swapped = malloc(row_bytes);
         if (pixels == NULL || swapped == NULL)

@@ -9,9 +9,9 @@
 #ifndef VOXELIO_ROWS_H
 #define VOXELIO_ROWS_H
 
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
 #include <string.h>
+
+#include "../_native.h"
 
 /* Room for a decoder's error message. */
 #define ROWS_MESSAGE 320
@@ -37,12 +37,18 @@ static inline Py_ssize_t rows_end(const rows_job *job) {
            + job->extent[1];
 }
 
-/* Copy decoded image row `row` (samples interleaved, native byte order) into out, if the box
- * needs it. */
+/* Whether the box needs image row `row`. */
+static inline int row_needed(const rows_job *job, Py_ssize_t row) {
+    Py_ssize_t y = row % job->size[1] - job->origin[1];
+    Py_ssize_t z = row / job->size[1] - job->origin[2];
+    return y >= 0 && y < job->extent[1] && z >= 0 && z < job->extent[2];
+}
+
+/* Copy decoded image row `row` (samples interleaved, native byte order), which the box
+ * needs, into out. */
 static void copy_row(const rows_job *job, const unsigned char *pixels, Py_ssize_t row) {
     Py_ssize_t y = row % job->size[1] - job->origin[1];
     Py_ssize_t z = row / job->size[1] - job->origin[2];
-    if (y < 0 || y >= job->extent[1] || z < 0 || z >= job->extent[2]) return;
     Py_ssize_t pixel = job->channels * job->itemsize;
     const unsigned char *src = pixels + job->origin[0] * pixel;
     char *dst = job->out + y * job->strides[1] + z * job->strides[2];
@@ -56,28 +62,20 @@ static void copy_row(const rows_job *job, const unsigned char *pixels, Py_ssize_
                    src + x * pixel + c * job->itemsize, (size_t)job->itemsize);
 }
 
-static int parse3(PyObject *seq, Py_ssize_t *dst, const char *what) {
-    if (!PyArg_ParseTuple(seq, "nnn", &dst[0], &dst[1], &dst[2])) return -1;
-    for (int i = 0; i < 3; i++)
-        if (dst[i] < 0) return PyErr_Format(PyExc_ValueError, "%s: negative value", what), -1;
-    return 0;
-}
-
 /* The job from the arguments, for images of sides up to `max_side`; 0, or -1 with an
  * exception set. */
 static int make_job(rows_job *job, const Py_buffer *out, PyObject *size, PyObject *origin,
                     Py_ssize_t max_side) {
-    if (parse3(size, job->size, "size") < 0 || parse3(origin, job->origin, "origin") < 0) return -1;
+    if (parse_ints(size, job->size, 3, "size") < 0 || parse_ints(origin, job->origin, 3, "origin") < 0)
+        return -1;
     if (out->ndim != 4)
         return PyErr_SetString(PyExc_ValueError, "out: expected a 4-D array"), -1;
     job->itemsize = out->itemsize;
     job->channels = out->shape[3];
     for (int i = 0; i < 4; i++) job->strides[i] = out->strides[i];
-    for (int i = 0; i < 3; i++) {
-        job->extent[i] = out->shape[i];
-        if (job->origin[i] + job->extent[i] > job->size[i])
-            return PyErr_SetString(PyExc_ValueError, "the box ends outside the chunk"), -1;
-    }
+    for (int i = 0; i < 3; i++) job->extent[i] = out->shape[i];
+    if (!box_inside(job->origin, job->extent, job->size, 3))
+        return PyErr_SetString(PyExc_ValueError, "the box ends outside the chunk"), -1;
     if (job->size[0] > max_side || job->size[2] == 0 || job->size[1] > max_side / job->size[2])
         return PyErr_SetString(PyExc_ValueError, "size: larger than an image can be"), -1;
     job->out = out->buf;

@@ -69,6 +69,10 @@ class Codec(ABC):
     #: ``decode`` accepts a ``memoryview`` (the engine may pass a reused read buffer, and
     #: copies the decoded array out before the buffer is reused)
     decodes_views: bool = False
+    #: voxelio's optional C extension (``voxelio.codecs.<name>``) whose ``decode_rows(data,
+    #: out, size, origin)`` decodes a part of a chunk straight into ``out``, decoding only
+    #: the image rows the part needs, or declines the chunk (answers ``False``)
+    row_decoder: str | None = None
     #: the library holds the GIL for much of a decode: a few chunks decode faster in one
     #: thread than handed between threads
     gil_bound: bool = False
@@ -119,10 +123,30 @@ class Codec(ABC):
         origin: tuple[int, int, int],
     ) -> None:
         """Decode into ``out`` (a ``[x, y, z, c]`` array or view of ``dtype``) the part of the
-        chunk that starts at chunk-local voxel ``origin`` and has ``out``'s extent."""
+        chunk that starts at chunk-local voxel ``origin`` and has ``out``'s extent.
+
+        The codec's ``row_decoder``, where built, goes first; the default then decodes the
+        whole chunk and copies the part."""
+        if self.row_decoder is not None and self._decode_rows(
+            self.row_decoder, data, shape, out, origin
+        ):
+            return
         arr = self.decode(data, shape, dtype, params)
         (x, y, z), (sx, sy, sz) = origin, out.shape[:3]
         out[...] = arr[x : x + sx, y : y + sy, z : z + sz]
+
+    def _decode_rows(
+        self, module: str, data: bytes, shape: Shape4, out: np.ndarray, origin: tuple[int, int, int]
+    ) -> bool:
+        """Decode the part with the row decoder ``module``; ``False`` where it is not built or
+        declines the chunk (the caller decodes it whole)."""
+        decode_rows = native(module, "decode_rows")
+        if decode_rows is None:
+            return False
+        try:
+            return bool(decode_rows(data, out, shape[:3], origin))
+        except ValueError as exc:
+            raise DecodingError(f"{self.name} chunk: cannot decode: {exc}") from exc
 
     def labels(
         self, data: bytes, shape: Shape4, dtype: np.dtype, params: Mapping[str, Any]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from voxelio.codecs.base import Shape4, native
+from voxelio.codecs.base import Shape4
 from voxelio.errors import DecodingError
 
 
@@ -45,25 +45,3 @@ def from_image(pixels: np.ndarray, shape: Shape4, what: str) -> np.ndarray:
 def image_channels(pixels: np.ndarray) -> int:
     """The number of channels of a decoded ``(height, width[, c])`` image."""
     return 1 if pixels.ndim == 2 else int(pixels.shape[2])
-
-
-def decode_rows_into(
-    module: str,
-    what: str,
-    data: bytes,
-    shape: Shape4,
-    out: np.ndarray,
-    origin: tuple[int, int, int],
-) -> bool:
-    """Decode the part of a chunk at ``origin`` with ``out``'s extent into ``out`` with the row
-    decoder of the C extension ``module`` (``_jpegrows``, ``_pngrows``), which decodes only the
-    image rows the part needs. ``False`` where the extension is not built or declines the
-    image (the caller decodes it whole); a corrupt stream raises :class:`DecodingError`
-    naming ``what``."""
-    decode_rows = native(module, "decode_rows")
-    if decode_rows is None:
-        return False
-    try:
-        return bool(decode_rows(data, out, shape[:3], origin))
-    except ValueError as exc:
-        raise DecodingError(f"{what}: cannot decode: {exc}") from exc

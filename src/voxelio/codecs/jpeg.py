@@ -17,11 +17,10 @@ from typing import Any
 import numpy as np
 
 from voxelio.codecs.base import Codec, Shape4, check_chunk, import_optional
-from voxelio.codecs.imaging import decode_rows_into, from_image, image_channels, to_image
+from voxelio.codecs.imaging import from_image, image_channels, to_image
 from voxelio.errors import DecodingError, EncodingError
 
 DEFAULT_QUALITY = 85
-_END_OF_IMAGE = b"\xff\xd9"
 
 
 class JpegCodec(Codec):
@@ -35,6 +34,7 @@ class JpegCodec(Codec):
     extra = "image"
     level_param = "jpeg_quality"
     decodes_views = True
+    row_decoder = "_jpegrows"
 
     def _lib(self) -> Any:
         return import_optional("simplejpeg", "simplejpeg", self.extra, self.name)
@@ -52,26 +52,6 @@ class JpegCodec(Codec):
                 lib.encode_jpeg(img, quality=quality, colorspace="GRAY", colorsubsampling="GRAY")
             )
         return bytes(lib.encode_jpeg(img, quality=quality, colorspace="RGB"))
-
-    def decode_into(
-        self,
-        data: bytes,
-        shape: Shape4,
-        dtype: np.dtype,
-        params: Mapping[str, Any],
-        out: np.ndarray,
-        origin: tuple[int, int, int],
-    ) -> None:
-        """Only the rows the part needs, when the image has the usual ``x`` by ``y*z`` layout
-        (any other layout of the same size is decoded whole, as :meth:`decode` accepts it).
-
-        A stream that does not end with the end-of-image marker is decoded whole, so a
-        truncated chunk fails whichever part is read. Damage after the part's last row goes
-        unnoticed: those rows are not decoded."""
-        _check_stream(data, dtype)
-        complete = bytes(data[-2:]) == _END_OF_IMAGE
-        if not (complete and decode_rows_into("_jpegrows", "jpeg chunk", data, shape, out, origin)):
-            super().decode_into(data, shape, dtype, params, out, origin)
 
     def decode(
         self, data: bytes, shape: Shape4, dtype: np.dtype, params: Mapping[str, Any]

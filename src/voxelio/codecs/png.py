@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from voxelio.codecs.base import Codec, Shape4, check_chunk, import_optional
-from voxelio.codecs.imaging import decode_rows_into, from_image, image_channels, to_image
+from voxelio.codecs.imaging import from_image, image_channels, to_image
 from voxelio.codecs.pngwrite import write_png
 from voxelio.errors import DecodingError, EncodingError
 
@@ -39,6 +39,7 @@ class PngCodec(Codec):
     extra = "image"
     level_param = "png_level"
     decodes_views = True
+    row_decoder = "_pngrows"
 
     def _lib(self) -> Any:
         return import_optional("pyspng", "pyspng-seunglab", self.extra, self.name)
@@ -66,22 +67,6 @@ class PngCodec(Codec):
             # libspng returns 16-bit gray/RGB in a mis-shaped buffer: that needs libpng
             return import_optional("imagecodecs", "imagecodecs", "image", "png").png_decode(data)
         return lib.load(data)
-
-    def decode_into(
-        self,
-        data: bytes,
-        shape: Shape4,
-        dtype: np.dtype,
-        params: Mapping[str, Any],
-        out: np.ndarray,
-        origin: tuple[int, int, int],
-    ) -> None:
-        """No row after the part's last is decoded, for plain images of the usual ``x`` by
-        ``y*z`` layout (others are decoded whole; see ``_pngrows.c``). Damage after the
-        part's last row goes unnoticed: those rows are not read."""
-        _check_stream(data)
-        if not decode_rows_into("_pngrows", "png chunk", data, shape, out, origin):
-            super().decode_into(data, shape, dtype, params, out, origin)
 
     def decode(
         self, data: bytes, shape: Shape4, dtype: np.dtype, params: Mapping[str, Any]

@@ -22,6 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../_native.h"
+
 #ifndef O_CLOEXEC
 #define O_CLOEXEC 0
 #endif
@@ -117,30 +119,6 @@ static enum outcome read_file_box(const char *path, Py_ssize_t size, const box_j
     return result;
 }
 
-static int parse_ints(PyObject *seq, Py_ssize_t *dst, Py_ssize_t n, const char *what) {
-    PyObject *fast = PySequence_Fast(seq, what);
-    if (fast == NULL) return -1;
-    if (PySequence_Fast_GET_SIZE(fast) != n) {
-        PyErr_Format(PyExc_ValueError, "%s: expected %zd integers", what, n);
-        Py_DECREF(fast);
-        return -1;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        dst[i] = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(fast, i));
-        if (dst[i] == -1 && PyErr_Occurred()) {
-            Py_DECREF(fast);
-            return -1;
-        }
-        if (dst[i] < 0) {
-            PyErr_Format(PyExc_ValueError, "%s: negative value", what);
-            Py_DECREF(fast);
-            return -1;
-        }
-    }
-    Py_DECREF(fast);
-    return 0;
-}
-
 /* The job's geometry checked against the buffers; 0, or -1 with ValueError set. */
 static int check_job(box_job *job, const Py_buffer *out, Py_ssize_t size) {
     if (out->ndim != 4 || out->itemsize != job->itemsize)
@@ -149,13 +127,11 @@ static int check_job(box_job *job, const Py_buffer *out, Py_ssize_t size) {
         return PyErr_SetString(PyExc_ValueError, "out: the x axis must be contiguous"), -1;
     if (out->shape[3] != job->shape[3])
         return PyErr_SetString(PyExc_ValueError, "out: expected every channel"), -1;
+    for (int i = 0; i < 3; i++) job->extent[i] = out->shape[i];
+    if (!box_inside(job->origin, job->extent, job->shape, 3))
+        return PyErr_SetString(PyExc_ValueError, "the box ends outside the array"), -1;
     Py_ssize_t total = job->itemsize;
     for (int i = 0; i < 4; i++) {
-        if (i < 3) {
-            job->extent[i] = out->shape[i];
-            if (job->origin[i] + job->extent[i] > job->shape[i])
-                return PyErr_SetString(PyExc_ValueError, "the box ends outside the array"), -1;
-        }
         if (job->shape[i] != 0 && total > PY_SSIZE_T_MAX / job->shape[i])
             return PyErr_SetString(PyExc_ValueError, "shape: too large"), -1;
         total *= job->shape[i];
@@ -184,7 +160,7 @@ static PyObject *py_read_box(PyObject *self, PyObject *args) {
     job.itemsize = itemsize;
     if (parse_ints(shape_obj, job.shape, 4, "shape") < 0) goto done;
     if (parse_ints(origin_obj, job.origin, 3, "origin") < 0) goto done;
-    if (PyObject_GetBuffer(out_obj, &out, PyBUF_STRIDES | PyBUF_WRITABLE | PyBUF_FORMAT) < 0)
+    if (PyObject_GetBuffer(out_obj, &out, PyBUF_STRIDES | PyBUF_WRITABLE) < 0)
         goto done;
     if (PyObject_GetBuffer(scratch_obj, &scratch, PyBUF_SIMPLE | PyBUF_WRITABLE) < 0) goto done;
     job.out = out.buf;
