@@ -127,3 +127,13 @@ def test_corrupt_streams_raise_or_decode_never_crash(
         assert "compressed_segmentation chunk" in str(exc)
     else:
         assert out.shape == labels.shape
+
+
+def test_hostile_geometry_is_refused_not_a_crash() -> None:
+    """Sizes from a hostile info file: a block count or an origin that would overflow the
+    arithmetic on them is an error (both crashed the process before they were checked)."""
+    out = np.empty((1, 1, 1), "uint32")
+    with pytest.raises(ValueError, match="2\\*\\*31 blocks"):
+        _cseg.decode(b"\0" * 8, out, (2**21,) * 3, (1, 1, 1), (0, 0, 2**21 - 1))
+    with pytest.raises(ValueError, match="outside the chunk"):
+        _cseg.decode(b"\0" * 8, out, (8, 8, 8), (1, 1, 1), (0, 0, 2**63 - 1))

@@ -127,3 +127,12 @@ def test_png_corrupt_rows_are_an_error() -> None:
         get_codec("png").decode_into(
             bytes(data), (16, 8, 4, 1), np.dtype("uint8"), {}, out, (0, 0, 0)
         )
+
+
+@pytest.mark.parametrize("module", ["_jpegrows", "_pngrows"])
+def test_an_origin_near_the_integer_limit_is_refused(module: str) -> None:
+    decode_rows = native(module, "decode_rows")
+    assert decode_rows is not None
+    out = np.empty((1, 1, 1, 1), dtype="uint8", order="F")
+    with pytest.raises(ValueError, match="outside the chunk"):
+        decode_rows(b"\xff\xd8", out, (8, 8, 8), (0, 0, 2**63 - 1))
