@@ -11,7 +11,8 @@
   compressed_segmentation (the compressed-segmentation package decodes the same chunks about
   1.5x slower and holds the GIL);
 - ``encode``: the codec (+ gzip at level 9, the level voxelio and cloud-volume write) on all
-  cores, for the writes (compressed_segmentation: voxelio's C extension again).
+  cores, for the writes (compressed_segmentation and png: voxelio's C extensions again; png
+  through libpng or libspng at the same level takes 2.5-3x as long).
 
 Every figure is a median over repeats, in seconds; :mod:`benchmarks.run` turns them into
 megavoxels per second.
@@ -29,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.cases import CSEG_BLOCK, Case, Source
+from benchmarks.cases import CSEG_BLOCK, PNG_LEVEL, Case, Source
 from benchmarks.data import Box, chunk_boxes, decode, encode, iter_chunks
 
 WRITE_GZIP_LEVEL = 9  # what voxelio and cloud-volume (cloud-files) write by default
@@ -115,6 +116,10 @@ def _fastest_decode(data: bytes, shape: tuple[int, int, int], dtype: str, case: 
 
 def _fastest_encode(arr: np.ndarray, case: Case) -> bytes:
     """Encode with the fastest implementation of the case's encoding."""
+    if case.encoding == "png":
+        from voxelio.codecs._pngrows import encode as png_encode
+
+        return png_encode(arr[:, :, :, None], PNG_LEVEL)
     if case.encoding != "compressed_segmentation":
         return encode(arr, case)
     from voxelio.codecs import _cseg

@@ -103,7 +103,6 @@ def test_parallel_propagates_decoding_error() -> None:
 @pytest.mark.parametrize(
     ("enc", "module", "extra"),
     [
-        ("png", "pyspng,imagecodecs", "image"),  # png uses either library
         ("jpeg", "simplejpeg", "image"),
         ("jxl", "imagecodecs", "jxl"),
         ("compresso", "compresso", "seg"),
@@ -126,6 +125,19 @@ def test_missing_library_names_extra(
         codec.encode(chunk, PARAMS.get(enc, {}))
     assert enc in str(err.value)
     assert isinstance(err.value, ImportError)
+
+
+def test_png_reads_and_writes_without_its_libraries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """voxelio's png codec encodes and decodes plain images; only images it declines need
+    libpng or libspng (extra ``image``)."""
+    codec = get_codec("png")
+    chunk = make_chunk((9, 8, 7, 3), "uint8")
+    for name in ("pyspng", "imagecodecs"):
+        monkeypatch.setitem(sys.modules, name, None)
+    data = codec.encode(chunk, {})
+    np.testing.assert_array_equal(codec.decode(data, chunk.shape, chunk.dtype, {}), chunk)
+    with pytest.raises(MissingCodecError, match=r"voxelio\[image\]"):  # 8-bit in a uint16 layer
+        codec.decode(data, chunk.shape, np.dtype("uint16"), {})
 
 
 def test_cseg_reads_and_writes_without_its_library(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,4 @@
-"""Types of the png decoder (``_pngrows.c``); see its docstrings."""
+"""Types of the png codec (``_pngrows.c``); see its docstrings."""
 
 import numpy as np
 
@@ -8,3 +8,4 @@ def decode_rows(
     size: tuple[int, int, int],
     origin: tuple[int, int, int],
 ) -> bool: ...
+def encode(chunk: np.ndarray, level: int) -> bytes: ...

@@ -127,20 +127,20 @@ class Codec(ABC):
 
         The codec's ``row_decoder``, where built, goes first; the default then decodes the
         whole chunk and copies the part."""
-        if self.row_decoder is not None and self._decode_rows(
-            self.row_decoder, data, shape, out, origin
-        ):
+        if self._decode_rows(data, shape, out, origin):
             return
         arr = self.decode(data, shape, dtype, params)
         (x, y, z), (sx, sy, sz) = origin, out.shape[:3]
         out[...] = arr[x : x + sx, y : y + sy, z : z + sz]
 
     def _decode_rows(
-        self, module: str, data: bytes, shape: Shape4, out: np.ndarray, origin: tuple[int, int, int]
+        self, data: bytes, shape: Shape4, out: np.ndarray, origin: tuple[int, int, int]
     ) -> bool:
-        """Decode the part with the row decoder ``module``; ``False`` where it is not built or
-        declines the chunk (the caller decodes it whole)."""
-        decode_rows = native(module, "decode_rows")
+        """Decode the part with the codec's ``row_decoder``; ``False`` where it has none, it is
+        not built or it declines the chunk (the caller decodes it whole)."""
+        if self.row_decoder is None:
+            return False
+        decode_rows = native(self.row_decoder, "decode_rows")
         if decode_rows is None:
             return False
         try:

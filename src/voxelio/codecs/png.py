@@ -1,14 +1,16 @@
 """The ``png`` encoding: one PNG image per chunk, width ``x`` and height ``y*z``.
 
-uint8 or uint16 samples, 1 to 4 channels (gray, gray+alpha, RGB, RGBA). Encoding uses
+uint8 or uint16 samples, 1 to 4 channels (gray, gray+alpha, RGB, RGBA), at ``png_level``
+(0-9, default 9 as in cloud-volume). voxelio's own png codec (``_pngrows.c``, built where
+libdeflate's headers are found) encodes and decodes chunks several times faster than libpng:
+it writes each row with the filter libpng's heuristic picks and compresses with libdeflate at
+that level (files a little smaller than libpng's); a read of part of a chunk unfilters no row
+after the last it needs. It reads plain images (not interlaced, no palette or transparency).
+Where it is not built, chunks are encoded with imagecodecs (libpng) where installed, else
 pyspng-seunglab (extra ``image``; 16-bit gray and RGB, which libspng cannot write, go through
-:mod:`voxelio.codecs.pngwrite`) at ``png_level`` (0-9, default 9 as in cloud-volume).
-Chunks are read with voxelio's own decoder (``_pngrows.c``, built where libdeflate's headers
-are found: several times faster than libpng, and a read of part of a chunk unfilters no row
-after the last it needs). It reads plain images (not interlaced, no palette or transparency);
-others, and every image where it is not built, are decoded whole with libpng through
-imagecodecs where installed, else libspng (16-bit gray/RGB images, which libspng returns
-mis-shaped, always go to imagecodecs).
+:mod:`voxelio.codecs.pngwrite`). Images it declines, and every image where it is not built,
+are decoded whole with libpng through imagecodecs where installed, else libspng (16-bit
+gray/RGB images, which libspng returns mis-shaped, always go to imagecodecs).
 Lossless; no transport compression by default. Stateless and thread safe (libspng releases
 the GIL).
 """
@@ -20,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from voxelio.codecs.base import Codec, Shape4, check_chunk, import_optional
+from voxelio.codecs.base import Codec, Shape4, check_chunk, import_optional, native
 from voxelio.codecs.imaging import from_image, image_channels, to_image
 from voxelio.codecs.pngwrite import write_png
 from voxelio.errors import DecodingError, EncodingError
@@ -30,7 +32,7 @@ IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
 
 class PngCodec(Codec):
-    """PNG chunks (uint8/uint16, 1-4 channels), read and written with pyspng."""
+    """PNG chunks (uint8/uint16, 1-4 channels)."""
 
     name = "png"
     dtypes = frozenset(["uint8", "uint16"])
@@ -50,6 +52,12 @@ class PngCodec(Codec):
         level = 9 if level is None else int(level)
         if not 0 <= level <= 9:
             raise EncodingError(f"png_level must be 0-9, got {level}")
+        encode = native("_pngrows", "encode")
+        if encode is not None:  # voxelio's own, where built; releases the GIL
+            try:
+                return bytes(encode(chunk, level))
+            except ValueError as exc:
+                raise EncodingError(f"png chunk: cannot encode: {exc}") from exc
         img = to_image(chunk)
         if img.shape[2] == 1:
             img = img[:, :, 0]
@@ -73,6 +81,13 @@ class PngCodec(Codec):
     ) -> np.ndarray:
         dtype = np.dtype(dtype)
         _check_stream(data)
+        whole = np.empty(shape, dtype, order="F")
+        if self._decode_rows(data, shape, whole, (0, 0, 0)):
+            return whole
+        return self._decode_library(data, shape, dtype)
+
+    def _decode_library(self, data: bytes, shape: Shape4, dtype: np.dtype) -> np.ndarray:
+        """Decode the chunk whole with libpng (imagecodecs), else libspng."""
         stream = bytes(data)  # the libraries take bytes, not views
         fast = _imagecodecs()
         try:
