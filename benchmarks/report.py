@@ -389,19 +389,21 @@ def bound_note(needed: float | None, bound: tuple[float, str] | None) -> str:
 # ----------------------------------------------------------------------------- targets
 
 
+def verdict(value: float | None, target: float, higher_better: bool = True) -> str:
+    """``**met**``, ``**missed** by ...`` or ``not measured``."""
+    if value is None:
+        return "not measured"
+    ok = value >= target if higher_better else value <= target
+    if ok:
+        return "**met**"
+    if higher_better:
+        need = target / value
+        return f"**missed** by {(1 - value / target):.0%} (needs to get {need:.2f}x faster)"
+    return f"**missed** by {value - target:.2f}x"
+
+
 def targets(raw: dict[str, Any], views: list[CaseView]) -> list[str]:
     rows: list[tuple[str, str, str, str]] = []
-
-    def verdict(value: float | None, target: float, higher_better: bool = True) -> str:
-        if value is None:
-            return "not measured"
-        ok = value >= target if higher_better else value <= target
-        if ok:
-            return "**met**"
-        if higher_better:
-            need = target / value
-            return f"**missed** by {(1 - value / target):.0%} (needs to get {need:.2f}x faster)"
-        return f"**missed** by {value - target:.2f}x"
 
     for view in views:
         slug = view.case["slug"]
@@ -488,6 +490,7 @@ def targets(raw: dict[str, Any], views: list[CaseView]) -> list[str]:
                 verdict(rv, TARGET_RSS, higher_better=False),
             )
         )
+    rows += s3_target_rows(raw)
     lines = ["| target | case | measured | verdict |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     met = sum(1 for r in rows if r[3] == "**met**")
@@ -522,6 +525,77 @@ def summary(views: list[CaseView]) -> list[str]:
     return lines
 
 
+def s3_results(raw: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per S3 case and implementation label: ``mvx``, ``cpu`` and ``wall`` (medians of the
+    whole reads), ``server_cpu`` (the server's CPU seconds per read, median) or ``error``."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for slug, per in (raw.get("s3") or {}).get("cases", {}).items():
+        case = next(c for c in raw["plan"]["cases"] if c["slug"] == slug)
+        x, y, z = raw["plan"]["sources"][case["source"]]["shape"]
+        out[slug] = {}
+        for res in per:
+            r = res["ops"]["read"]
+            if "times" not in r or "error" in r:
+                out[slug][res["label"]] = {"error": r.get("error") or r.get("na", "")}
+                continue
+            wall = statistics.median(r["times"])
+            cell = {"mvx": mvx(x * y * z, wall), "wall": wall, "cpu": statistics.median(r["cpu"])}
+            if r.get("server_cpu"):
+                cell["server_cpu"] = statistics.median(r["server_cpu"])
+            out[slug][res["label"]] = cell
+    return out
+
+
+def s3_server_bound(raw: dict[str, Any], slug: str) -> tuple[float, str] | None:
+    """The S3 server alone on all cores, in MVx/s: the voxels of a read over the server's CPU
+    seconds for voxelio's reads, spread over every core of the machine it shares."""
+    mine = s3_results(raw).get(slug, {}).get("voxelio", {})
+    if "server_cpu" not in mine or not mine["server_cpu"]:
+        return None
+    cores = raw["env_before"]["nproc"]
+    voxels = mine["mvx"] * mine["wall"]
+    return voxels * cores / mine["server_cpu"], f"the S3 server alone on all {cores} cores"
+
+
+def s3_target_rows(raw: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The whole-read target over S3, for each S3 case."""
+    rows = []
+    for slug, cells in s3_results(raw).items():
+        mine = cells.get("voxelio", {}).get("mvx")
+        peers = [(c["mvx"], lb) for lb, c in cells.items() if lb != "voxelio" and "mvx" in c]
+        best, label = max(peers) if peers else (None, "no peer")
+        r = None if mine is None or best is None else mine / best
+        note = ""
+        if r is not None and best is not None and r < TARGET_READ:
+            needed = TARGET_READ * best
+            note = bound_note(needed, s3_server_bound(raw, slug)) + client_budget(raw, slug, needed)
+        rows.append(
+            (
+                "whole read over S3 ≥ 1.5x faster peer",
+                slug,
+                f"{fx(r)} vs {label}",
+                verdict(r, TARGET_READ) + note,
+            )
+        )
+    return rows
+
+
+def client_budget(raw: dict[str, Any], slug: str, needed: float) -> str:
+    """How much CPU a client may use per read, at the speed ``needed``, on the cores it shares
+    with the server."""
+    mine = s3_results(raw).get(slug, {}).get("voxelio", {})
+    if "server_cpu" not in mine:
+        return ""
+    cores = raw["env_before"]["nproc"]
+    wall = mine["mvx"] * mine["wall"] / needed
+    budget = cores * wall - mine["server_cpu"]
+    return (
+        f": in {wall:.2f} s the {cores} cores give {cores * wall:.2f} CPU s, the server takes "
+        f"{mine['server_cpu']:.2f}, which leaves the client {max(budget, 0):.2f} (voxelio "
+        f"used {mine['cpu']:.2f})"
+    )
+
+
 def s3_section(raw: dict[str, Any]) -> list[str]:
     s3 = raw.get("s3") or {}
     lines = ["## Whole reads over the loopback S3 server", ""]
@@ -530,31 +604,32 @@ def s3_section(raw: dict[str, Any]) -> list[str]:
     lines.append(
         "SeaweedFS (`tests/servers.py`) on 127.0.0.1, the same neutral layers uploaded "
         "with boto3, each implementation with explicit credentials and endpoint "
-        "(TensorStore's `s3` kvstore reads them from the environment)."
+        "(TensorStore's `s3` kvstore reads them from the environment). The server runs on "
+        "the same cores as the client: its CPU time per read (all its threads, from "
+        "`/proc/PID/stat` around each read) is in the table, and the limit is the server "
+        "alone, that CPU time spread over all cores."
     )
     lines.append("")
     notes = Notes()
-    lines += ["| case | implementation | whole read MVx/s | voxelio ÷ it |", "|---|---|---|---|"]
-    for slug, per in s3.get("cases", {}).items():
-        case = next(c for c in raw["plan"]["cases"] if c["slug"] == slug)
-        x, y, z = raw["plan"]["sources"][case["source"]]["shape"]
-        speeds: dict[str, float | None] = {}
-        cells: dict[str, str] = {}
-        for res in per:
-            r = res["ops"]["read"]
-            if "times" in r and "error" not in r:
-                speeds[res["label"]] = mvx(x * y * z, statistics.median(r["times"]))
-                cells[res["label"]] = fmt(speeds[res["label"]])
+    lines += [
+        "| case | implementation | whole read MVx/s (client CPU / wall s) | server CPU s "
+        "per read | voxelio ÷ it |",
+        "|---|---|---|---|---|",
+    ]
+    for slug, cells in s3_results(raw).items():
+        mine = cells.get("voxelio", {}).get("mvx")
+        for label, c in cells.items():
+            if "error" in c:
+                cell, server = "error/n/a " + notes.ref(c["error"]), "—"
             else:
-                speeds[res["label"]] = None
-                cells[res["label"]] = ("error " if "error" in r else "n/a ") + notes.ref(
-                    r.get("error") or r.get("na", "")
-                )
-        mine = speeds.get("voxelio")
-        for label, cell in cells.items():
-            other = speeds.get(label)
+                cell = f"{fmt(c['mvx'])} ({c['cpu']:.2f} / {c['wall']:.2f} s)"
+                server = f"{c['server_cpu']:.2f}" if "server_cpu" in c else "—"
+            other = c.get("mvx")
             rr = "—" if label == "voxelio" or not mine or not other else f"{mine / other:.2f}x"
-            lines.append(f"| {slug} | {label} | {cell} | {rr} |")
+            lines.append(f"| {slug} | {label} | {cell} | {server} | {rr} |")
+        bound = s3_server_bound(raw, slug)
+        if bound is not None:
+            lines.append(f"| {slug} | limit: {bound[1]} | {fmt(bound[0])} | — | — |")
     if "na" in s3:
         lines += ["", f"Incomplete: {_clean(s3['na'])}"]
     if notes.items:

@@ -358,6 +358,7 @@ def bench_s3(
                         "source": str(data.source_npy(src.name)),
                         "env": envs[impl],
                         "expected": str(data.expected(case) or ""),
+                        "server_pid": server.pid,
                         "ops": {"read": {"repeats": p.s3_repeats, "repeats_long": p.s3_repeats}},
                     }
                     res = run_worker(job, logdir / "s3")

@@ -63,6 +63,13 @@ def cpu_seconds() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by every thread of another process (a local server)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 class Timer:
     def __enter__(self) -> Timer:
         self.c0 = cpu_seconds()
@@ -134,12 +141,17 @@ class Worker:
         handle = self.impl.open(self.job["url"])
         times: list[float] = []
         cpus: list[float] = []
+        server_cpus: list[float] = []
+        server = self.job.get("server_pid")  # a loopback server's CPU, read around each read
         repeats = spec["repeats"]
         i = 0
         while i < repeats:
             gc.collect()
+            before = process_cpu_seconds(server) if server else 0.0
             with Timer() as t:
                 arr = self.impl.read(handle, None)
+            if server:
+                server_cpus.append(process_cpu_seconds(server) - before)
             if i == 0:
                 self.check(arr, None)
                 if t.wall > LONG_SECONDS:
@@ -148,7 +160,10 @@ class Worker:
             times.append(t.wall)
             cpus.append(t.cpu)
             i += 1
-        return {"times": times, "cpu": cpus}
+        out: dict[str, Any] = {"times": times, "cpu": cpus}
+        if server:
+            out["server_cpu"] = server_cpus
+        return out
 
     def op_subbox(self, spec: dict[str, Any]) -> dict[str, Any]:
         self.impl.check(self.case, "read")

@@ -138,6 +138,7 @@ class S3Server:
     access_key: str
     secret_key: str
     region: str = "us-east-1"
+    pid: int = 0  # the server process (its CPU time is in /proc/PID/stat)
 
     @property
     def secrets(self) -> dict[str, str]:
@@ -205,7 +206,7 @@ def seaweedfs_s3(workdir: str | None = None) -> Iterator[S3Server]:
         log = root / "weed.log"
         proc = stack.enter_context(_process(cmd, log, tmpdir=str(root)))
         endpoint = f"http://{HOST}:{ports['s']}"
-        server = S3Server(endpoint, server.access_key, server.secret_key)
+        server = S3Server(endpoint, server.access_key, server.secret_key, pid=proc.pid)
         _wait_for(lambda: _s3_ready(server), proc, "SeaweedFS S3", log, timeout=120.0)
         yield server
 
