@@ -10,6 +10,8 @@
   decoders for png (libpng through imagecodecs or pyspng take 1.7-2x as long) and for
   compressed_segmentation (the compressed-segmentation package decodes the same chunks about
   1.5x slower and holds the GIL);
+- ``fetch objects`` (S3 cases): every chunk object fetched from the loopback S3 server with
+  obstore, 8 at once, and dropped: what the HTTP client alone costs;
 - ``encode``: the codec (+ gzip at level 9, the level voxelio and cloud-volume write) on all
   cores, for the writes (compressed_segmentation and png: voxelio's C extensions again; png
   through libpng or libspng at the same level takes 2.5-3x as long).
@@ -68,6 +70,37 @@ def read_files(paths: list[Path], repeats: int, threads: int = 2) -> float:
             sum(pool.map(read, paths))
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by every thread of another process (a local server)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def fetch_objects(
+    store: Any, keys: list[str], repeats: int, server_pid: int, threads: int = 8
+) -> dict[str, float]:
+    """Fetch every object's bytes with obstore (``threads`` at once, as voxelio's reads of a
+    remote layer), doing nothing with them: the least a client on obstore spends. Medians of
+    wall seconds, this process's CPU seconds and the server's CPU seconds."""
+    import obstore
+
+    runs = []
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in range(repeats):
+            server, cpu = process_cpu_seconds(server_pid), time.process_time()
+            t0 = time.perf_counter()
+            sum(len(b) for b in pool.map(lambda k: obstore.get(store, k).bytes(), keys))
+            wall = time.perf_counter() - t0
+            server = process_cpu_seconds(server_pid) - server
+            runs.append((wall, time.process_time() - cpu, server))
+    return {
+        "wall": statistics.median(r[0] for r in runs),
+        "cpu": statistics.median(r[1] for r in runs),
+        "server_cpu": statistics.median(r[2] for r in runs),
+    }
 
 
 # ----------------------------------------------------------------------------- multi-process

@@ -606,8 +606,9 @@ def s3_section(raw: dict[str, Any]) -> list[str]:
         "with boto3, each implementation with explicit credentials and endpoint "
         "(TensorStore's `s3` kvstore reads them from the environment). The server runs on "
         "the same cores as the client: its CPU time per read (all its threads, from "
-        "`/proc/PID/stat` around each read) is in the table, and the limit is the server "
-        "alone, that CPU time spread over all cores."
+        "`/proc/PID/stat` around each read) is in the table. Two limits: fetching the "
+        "objects' bytes with obstore (voxelio's HTTP client) and nothing else, and the server "
+        "alone, its CPU time per read spread over all cores."
     )
     lines.append("")
     notes = Notes()
@@ -627,6 +628,14 @@ def s3_section(raw: dict[str, Any]) -> list[str]:
             other = c.get("mvx")
             rr = "—" if label == "voxelio" or not mine or not other else f"{mine / other:.2f}x"
             lines.append(f"| {slug} | {label} | {cell} | {server} | {rr} |")
+        fetch = s3.get("fetch", {}).get(slug)
+        if fetch and mine:
+            megavoxels = cells["voxelio"]["mvx"] * cells["voxelio"]["wall"]
+            lines.append(
+                f"| {slug} | limit: fetching every object with obstore, 8 at once, nothing "
+                f"else | {fmt(megavoxels / fetch['wall'])} ({fetch['cpu']:.2f} / "
+                f"{fetch['wall']:.2f} s) | {fetch['server_cpu']:.2f} | — |"
+            )
         bound = s3_server_bound(raw, slug)
         if bound is not None:
             lines.append(f"| {slug} | limit: {bound[1]} | {fmt(bound[0])} | — | — |")

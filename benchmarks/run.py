@@ -320,7 +320,7 @@ def bench_s3(
         from tests.servers import seaweedfs_s3
     except Exception as exc:  # the test helpers are not importable
         return {"na": f"tests.servers is not importable ({type(exc).__name__}: {exc})"}
-    results: dict[str, Any] = {"cases": {}}
+    results: dict[str, Any] = {"cases": {}, "fetch": {}}
     try:
         with (
             tempfile.TemporaryDirectory(prefix="voxelio-bench-s3-") as tmp,
@@ -333,10 +333,15 @@ def bench_s3(
                 layer = data.layer(case)
                 prefix = case.slug
                 t0 = time.perf_counter()
+                keys = []
                 for path in [layer / "info"] + D.chunk_files(layer):
-                    key = f"{prefix}/{path.relative_to(layer).as_posix()}"
-                    client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+                    keys.append(f"{prefix}/{path.relative_to(layer).as_posix()}")
+                    client.put_object(Bucket=bucket, Key=keys[-1], Body=path.read_bytes())
                 log(f"  uploaded {case.slug} to S3 in {time.perf_counter() - t0:.1f}s")
+                store = obstore_s3(server, bucket)
+                fetch = L.fetch_objects(store, keys[1:], p.s3_repeats, server.pid)
+                results["fetch"][case.slug] = fetch
+                log(f"  s3 {case.slug:15s} {'obstore fetch (limit)':26s} {fetch['wall']:.3f}s")
                 src = p.sources[case.source]
                 s3 = {
                     "endpoint": server.endpoint,
@@ -368,6 +373,20 @@ def bench_s3(
     except Exception as exc:
         results["na"] = f"S3 server: {type(exc).__name__}: {exc}"
     return results
+
+
+def obstore_s3(server: Any, bucket: str) -> Any:
+    """An obstore client of the loopback server's bucket, with explicit credentials."""
+    from obstore.store import S3Store
+
+    return S3Store(
+        bucket,
+        endpoint=server.endpoint,
+        region=server.region,
+        access_key_id=server.access_key,
+        secret_access_key=server.secret_key,
+        client_options={"allow_http": True},
+    )
 
 
 def s3_environments(server: Any, tmp: Path) -> dict[str, dict[str, str]]:

@@ -36,6 +36,7 @@ import numpy as np
 from benchmarks.cases import LONG_SECONDS, LONG_WRITE_SECONDS, Case
 from benchmarks.data import Box, compare
 from benchmarks.impls import IMPLS, Impl, NotSupported, remove_layer
+from benchmarks.limits import process_cpu_seconds
 
 
 def proc_status() -> dict[str, int]:
@@ -61,13 +62,6 @@ def reset_peak() -> bool:
 def cpu_seconds() -> float:
     t = os.times()  # children: cloud-volume's parallel=2 worker processes
     return t.user + t.system + t.children_user + t.children_system
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """CPU seconds used so far by every thread of another process (a local server)."""
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 class Timer:
