@@ -14,7 +14,7 @@
   obstore, 8 at once, and dropped: what the HTTP client alone costs;
 - ``encode``: the codec (+ gzip at level 9, the level voxelio and cloud-volume write) on all
   cores, for the writes (compressed_segmentation and png: voxelio's C extensions again; png
-  through libpng or libspng at the same level takes 2.5-3x as long).
+  through libpng or libspng at the same level takes 2-3x as long).
 
 Every figure is a median over repeats, in seconds; :mod:`benchmarks.run` turns them into
 megavoxels per second.
