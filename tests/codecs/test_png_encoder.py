@@ -134,8 +134,11 @@ def test_no_larger_than_libpngs_file_at_the_same_level() -> None:
         (np.zeros((4, 4, 4, 5), np.uint8), "1 to 4 channels"),
         (np.zeros((4, 0, 4, 1), np.uint8), "empty"),
         (np.broadcast_to(np.zeros((1, 1, 1, 1), np.uint8), (2**31, 1, 1, 1)), "larger than a png"),
+        (np.zeros((4, 4, 4, 1), np.int16), "uint8 or uint16"),
+        (np.zeros((4, 4, 4, 1), np.float16), "uint8 or uint16"),
+        (np.zeros((4, 4, 4, 1), np.dtype("uint16").newbyteorder()), "native byte order"),
     ],
-    ids=["3-D", "uint32", "5 channels", "empty", "too wide"],
+    ids=["3-D", "uint32", "5 channels", "empty", "too wide", "int16", "float16", "big-endian"],
 )
 def test_refuses_what_no_png_holds(chunk: np.ndarray, message: str) -> None:
     with pytest.raises(ValueError, match=message):
@@ -147,3 +150,12 @@ def test_refuses_a_level_out_of_range() -> None:
         _encode()(np.zeros((2, 2, 2, 1), np.uint8), 13)  # type: ignore[operator]
     with pytest.raises(EncodingError, match="png_level"):
         get_codec("png").encode(np.zeros((2, 2, 2, 1), np.uint8), {"png_level": -1})
+
+
+def test_the_codec_writes_samples_of_either_byte_order() -> None:
+    chunk = _chunk("uint16", 2, (9, 5, 3))
+    codec = get_codec("png")
+    swapped = chunk.astype(chunk.dtype.newbyteorder())
+    data = codec.encode(swapped, {})
+    np.testing.assert_array_equal(codec.decode(data, chunk.shape, np.dtype("uint16"), {}), chunk)
+    assert data == codec.encode(chunk, {})

@@ -71,11 +71,11 @@ static int valid_bits(uint32_t bits) {
  * each row would be waited for. Touched row after row first, they are in the cache when the
  * blocks need them (measured on 64^3 uint64 chunks: encoding took 1.9 ms per chunk read
  * cold, 1.2 ms with the labels in the cache, and one pass in memory order 0.2 ms).
- * The input of an encode is read. The output of a decode is only prefetched for writing: a
- * read of memory never written maps the shared zero page, and every later write then copies
- * it and flushes the other cores' TLBs (a whole read of a fresh 512 MiB array took 3-4 s
- * instead of 0.2 s where huge pages were not used); a prefetch of a page not yet mapped does
- * nothing. */
+ * The input of an encode is read. The output of a decode is only prefetched (with a write
+ * hint where the target has one): a read of memory never written maps the shared zero page,
+ * and every later write then copies it and flushes the other cores' TLBs (a whole read of a
+ * fresh 512 MiB array took 3-4 s instead of 0.2 s where huge pages were not used); a prefetch
+ * never faults, and of a page not yet mapped it does nothing. */
 static void warm_rows(const char *base, const Py_ssize_t strides[3], Py_ssize_t itemsize,
                       Py_ssize_t nx, Py_ssize_t ny, Py_ssize_t z0, Py_ssize_t z1, int for_write) {
     Py_ssize_t step = strides[0] < 0 ? -strides[0] : strides[0];

@@ -345,16 +345,26 @@ static size_t seal_png(unsigned char *file, const chunk_view *c, uint32_t len) {
 }
 
 /* The chunk of the buffer `view`, checked: 0, or -1 with ValueError. */
+/* Whether a buffer format names uint8, or uint16 in this machine's byte order. */
+static int plain_samples(const char *format) {
+    if (format == NULL) return 0;
+    if (*format == '@' || *format == '=' || *format == (little_endian() ? '<' : '>')) format++;
+    return strcmp(format, "B") == 0 || strcmp(format, "H") == 0;
+}
+
 static int chunk_of(const Py_buffer *view, chunk_view *c) {
-    if (view->ndim != 4 || (view->itemsize != 1 && view->itemsize != 2))
-        return PyErr_SetString(PyExc_ValueError, "chunk: expected a 4-D array of uint8 or uint16"), -1;
+    if (view->ndim != 4 || (view->itemsize != 1 && view->itemsize != 2) || !plain_samples(view->format))
+        return PyErr_SetString(PyExc_ValueError,
+                               "chunk: expected a 4-D array of uint8 or uint16 in native byte order"),
+               -1;
     c->buf = view->buf;
     c->itemsize = view->itemsize;
     for (int i = 0; i < 4; i++) c->shape[i] = view->shape[i], c->strides[i] = view->strides[i];
     if (c->shape[3] < 1 || c->shape[3] > 4)
         return PyErr_SetString(PyExc_ValueError, "chunk: expected 1 to 4 channels"), -1;
     if (c->shape[0] < 1 || c->shape[1] < 1 || c->shape[2] < 1 || c->shape[0] > 0x7fffffff
-        || c->shape[1] > 0x7fffffff / c->shape[2])
+        || c->shape[1] > 0x7fffffff / c->shape[2]
+        || c->shape[0] > PY_SSIZE_T_MAX / (c->shape[3] * c->itemsize)) /* a row's bytes */
         return PyErr_SetString(PyExc_ValueError, "chunk: empty, or larger than a png image can be"), -1;
     return 0;
 }
@@ -380,7 +390,7 @@ static PyObject *py_encode(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "Oi", &chunk_obj, &level)) return NULL;
     if (level < 0 || level > 12)
         return PyErr_SetString(PyExc_ValueError, "level: expected 0 to 12"), NULL;
-    if (PyObject_GetBuffer(chunk_obj, &view, PyBUF_STRIDES) < 0) return NULL;
+    if (PyObject_GetBuffer(chunk_obj, &view, PyBUF_STRIDES | PyBUF_FORMAT) < 0) return NULL;
     if (chunk_of(&view, &c) < 0) goto done;
     size_t n = (size_t)(c.shape[0] * c.shape[3] * c.itemsize), height = (size_t)(c.shape[1] * c.shape[2]);
     if (n + 1 > (size_t)PY_SSIZE_T_MAX / 2 / height) {

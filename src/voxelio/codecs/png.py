@@ -54,8 +54,9 @@ class PngCodec(Codec):
             raise EncodingError(f"png_level must be 0-9, got {level}")
         encode = native("_pngrows", "encode")
         if encode is not None:  # voxelio's own, where built; releases the GIL
+            native_order = chunk.astype(chunk.dtype.newbyteorder("="), copy=False)
             try:
-                return bytes(encode(chunk, level))
+                return bytes(encode(native_order, level))
             except ValueError as exc:
                 raise EncodingError(f"png chunk: cannot encode: {exc}") from exc
         img = to_image(chunk)
