@@ -6,6 +6,7 @@ what no png can hold."""
 from __future__ import annotations
 
 import struct
+import sys
 import zlib
 
 import imagecodecs
@@ -13,6 +14,7 @@ import numpy as np
 import pyspng
 import pytest
 
+import voxelio.codecs.png as png_module
 from tests.codecs.cases import smooth_uint8
 from voxelio.codecs import get_codec
 from voxelio.codecs.base import native
@@ -159,3 +161,23 @@ def test_the_codec_writes_samples_of_either_byte_order() -> None:
     data = codec.encode(swapped, {})
     np.testing.assert_array_equal(codec.decode(data, chunk.shape, np.dtype("uint16"), {}), chunk)
     assert data == codec.encode(chunk, {})
+
+
+@pytest.mark.parametrize("libpng", [True, False], ids=["imagecodecs", "pyspng"])
+@pytest.mark.parametrize(
+    ("dtype", "nc"), [("uint8", 1), ("uint8", 4), ("uint16", 1), ("uint16", 3)]
+)
+def test_without_the_extension_the_libraries_encode(
+    libpng: bool, dtype: str, nc: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the extension is not built, imagecodecs (else pyspng, else voxelio's small
+    writer for the layouts libspng cannot write) encode the same pixels."""
+    monkeypatch.setattr(png_module, "native", lambda module, function: None)
+    if not libpng:
+        monkeypatch.setitem(sys.modules, "imagecodecs", None)
+    chunk = _chunk(dtype, nc, (13, 7, 5))
+    data = get_codec("png").encode(chunk, {"png_level": 6})
+    monkeypatch.undo()
+    np.testing.assert_array_equal(
+        imagecodecs.png_decode(data).reshape(_image(chunk).shape), _image(chunk)
+    )

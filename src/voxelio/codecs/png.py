@@ -52,13 +52,17 @@ class PngCodec(Codec):
         level = 9 if level is None else int(level)
         if not 0 <= level <= 9:
             raise EncodingError(f"png_level must be 0-9, got {level}")
-        encode = native("_pngrows", "encode")
-        if encode is not None:  # voxelio's own, where built; releases the GIL
-            native_order = chunk.astype(chunk.dtype.newbyteorder("="), copy=False)
-            try:
-                return bytes(encode(native_order, level))
-            except ValueError as exc:
-                raise EncodingError(f"png chunk: cannot encode: {exc}") from exc
+        encode = native("_pngrows", "encode")  # voxelio's own, where built; releases the GIL
+        if encode is None:
+            return self._encode_with_libraries(chunk, level)
+        native_order = chunk.astype(chunk.dtype.newbyteorder("="), copy=False)
+        try:
+            return bytes(encode(native_order, level))
+        except ValueError as exc:
+            raise EncodingError(f"png chunk: cannot encode: {exc}") from exc
+
+    def _encode_with_libraries(self, chunk: np.ndarray, level: int) -> bytes:
+        """Encode with libpng (imagecodecs) where installed, else libspng (pyspng)."""
         img = to_image(chunk)
         if img.shape[2] == 1:
             img = img[:, :, 0]
