@@ -490,7 +490,7 @@ def targets(raw: dict[str, Any], views: list[CaseView]) -> list[str]:
                 verdict(rv, TARGET_RSS, higher_better=False),
             )
         )
-    rows += s3_target_rows(raw)
+    rows += s3_target_rows(s3_results(raw), raw["env_before"]["nproc"])
     lines = ["| target | case | measured | verdict |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     met = sum(1 for r in rows if r[3] == "**met**")
@@ -526,8 +526,9 @@ def summary(views: list[CaseView]) -> list[str]:
 
 
 def s3_results(raw: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
-    """Per S3 case and implementation label: ``mvx``, ``cpu`` and ``wall`` (medians of the
-    whole reads), ``server_cpu`` (the server's CPU seconds per read, median) or ``error``."""
+    """Per S3 case and implementation label: ``megavoxels`` (of a whole read), ``mvx``,
+    ``cpu`` and ``wall`` (medians of the whole reads), ``server_cpu`` (the server's CPU
+    seconds per read, median) or ``error``."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for slug, per in (raw.get("s3") or {}).get("cases", {}).items():
         case = next(c for c in raw["plan"]["cases"] if c["slug"] == slug)
@@ -539,36 +540,44 @@ def s3_results(raw: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
                 out[slug][res["label"]] = {"error": r.get("error") or r.get("na", "")}
                 continue
             wall = statistics.median(r["times"])
-            cell = {"mvx": mvx(x * y * z, wall), "wall": wall, "cpu": statistics.median(r["cpu"])}
+            cell = {
+                "megavoxels": x * y * z / 1e6,
+                "mvx": mvx(x * y * z, wall),
+                "wall": wall,
+                "cpu": statistics.median(r["cpu"]),
+            }
             if r.get("server_cpu"):
                 cell["server_cpu"] = statistics.median(r["server_cpu"])
             out[slug][res["label"]] = cell
     return out
 
 
-def s3_server_bound(raw: dict[str, Any], slug: str) -> tuple[float, str] | None:
-    """The S3 server alone on all cores, in MVx/s: the voxels of a read over the server's CPU
-    seconds for voxelio's reads, spread over every core of the machine it shares."""
-    mine = s3_results(raw).get(slug, {}).get("voxelio", {})
-    if "server_cpu" not in mine or not mine["server_cpu"]:
+def s3_server_bound(mine: dict[str, Any], cores: int) -> tuple[float, str] | None:
+    """The S3 server alone on all cores, in MVx/s: voxelio's read (``mine``, its
+    :func:`s3_results` cell) over the server's CPU seconds spread over every core."""
+    if not mine.get("server_cpu"):
         return None
-    cores = raw["env_before"]["nproc"]
-    voxels = mine["mvx"] * mine["wall"]
-    return voxels * cores / mine["server_cpu"], f"the S3 server alone on all {cores} cores"
+    return mine["megavoxels"] * cores / mine[
+        "server_cpu"
+    ], f"the S3 server alone on all {cores} cores"
 
 
-def s3_target_rows(raw: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+def s3_target_rows(
+    results: dict[str, dict[str, dict[str, Any]]], cores: int
+) -> list[tuple[str, str, str, str]]:
     """The whole-read target over S3, for each S3 case."""
     rows = []
-    for slug, cells in s3_results(raw).items():
-        mine = cells.get("voxelio", {}).get("mvx")
+    for slug, cells in results.items():
+        mine = cells.get("voxelio", {})
         peers = [(c["mvx"], lb) for lb, c in cells.items() if lb != "voxelio" and "mvx" in c]
         best, label = max(peers) if peers else (None, "no peer")
-        r = None if mine is None or best is None else mine / best
+        r = None if "mvx" not in mine or best is None else mine["mvx"] / best
         note = ""
         if r is not None and best is not None and r < TARGET_READ:
             needed = TARGET_READ * best
-            note = bound_note(needed, s3_server_bound(raw, slug)) + client_budget(raw, slug, needed)
+            note = bound_note(needed, s3_server_bound(mine, cores)) + client_budget(
+                mine, cores, needed
+            )
         rows.append(
             (
                 "whole read over S3 ≥ 1.5x faster peer",
@@ -580,14 +589,12 @@ def s3_target_rows(raw: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def client_budget(raw: dict[str, Any], slug: str, needed: float) -> str:
-    """How much CPU a client may use per read, at the speed ``needed``, on the cores it shares
-    with the server."""
-    mine = s3_results(raw).get(slug, {}).get("voxelio", {})
+def client_budget(mine: dict[str, Any], cores: int, needed: float) -> str:
+    """How much CPU a client may use per read at the speed ``needed`` (MVx/s), on the cores it
+    shares with the server (``mine``: voxelio's :func:`s3_results` cell)."""
     if "server_cpu" not in mine:
         return ""
-    cores = raw["env_before"]["nproc"]
-    wall = mine["mvx"] * mine["wall"] / needed
+    wall = mine["megavoxels"] / needed
     budget = cores * wall - mine["server_cpu"]
     return (
         f": in {wall:.2f} s the {cores} cores give {cores * wall:.2f} CPU s, the server takes "
@@ -617,6 +624,7 @@ def s3_section(raw: dict[str, Any]) -> list[str]:
         "per read | voxelio ÷ it |",
         "|---|---|---|---|---|",
     ]
+    cores = raw["env_before"]["nproc"]
     for slug, cells in s3_results(raw).items():
         mine = cells.get("voxelio", {}).get("mvx")
         for label, c in cells.items():
@@ -630,13 +638,13 @@ def s3_section(raw: dict[str, Any]) -> list[str]:
             lines.append(f"| {slug} | {label} | {cell} | {server} | {rr} |")
         fetch = s3.get("fetch", {}).get(slug)
         if fetch and mine:
-            megavoxels = cells["voxelio"]["mvx"] * cells["voxelio"]["wall"]
             lines.append(
                 f"| {slug} | limit: fetching every object with obstore, 8 at once, nothing "
-                f"else | {fmt(megavoxels / fetch['wall'])} ({fetch['cpu']:.2f} / "
+                f"else | {fmt(cells['voxelio']['megavoxels'] / fetch['wall'])} "
+                f"({fetch['cpu']:.2f} / "
                 f"{fetch['wall']:.2f} s) | {fetch['server_cpu']:.2f} | — |"
             )
-        bound = s3_server_bound(raw, slug)
+        bound = s3_server_bound(cells.get("voxelio", {}), cores)
         if bound is not None:
             lines.append(f"| {slug} | limit: {bound[1]} | {fmt(bound[0])} | — | — |")
     if "na" in s3:

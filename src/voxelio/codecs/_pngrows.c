@@ -98,13 +98,15 @@ static int plain_image(const png_image *img, const rows_job *job) {
            && (Py_ssize_t)img->height == job->size[1] * job->size[2];
 }
 
-/* The Paeth predictor of left a, above b, upper left c, without branches (each byte of a row
- * waits for the one before it, so a mispredicted branch costs every byte). */
-static inline int paeth(int a, int b, int c) {
-    int pa = abs(b - c), pb = abs(a - c), pc = abs(a + b - 2 * c);
-    int take_b = -(pb <= pc), take_a = -((pa <= pb) & (pa <= pc));
-    int bc = (b & take_b) | (c & ~take_b);
-    return (a & take_a) | (bc & ~take_a);
+/* The Paeth predictor of left a, above b, upper left c, without branches (unfiltering, each
+ * byte of a row waits for the one before it, so a mispredicted branch costs every byte), in
+ * 16-bit arithmetic (filtering, the compiler then vectorizes a row). */
+static inline int16_t paeth(int16_t a, int16_t b, int16_t c) {
+    int16_t p = (int16_t)(a + b - c);
+    int16_t pa = p > a ? p - a : a - p, pb = p > b ? p - b : b - p, pc = p > c ? p - c : c - p;
+    int16_t take_b = (int16_t)-(pb <= pc), take_a = (int16_t)-((pa <= pb) & (pa <= pc));
+    int16_t bc = (int16_t)((b & take_b) | (c & ~take_b));
+    return (int16_t)((a & take_a) | (bc & ~take_a));
 }
 
 /* Undo the sub, average or Paeth filter of a row of one-byte pixels: the byte to the left
@@ -260,12 +262,8 @@ static void filter_row(int type, const unsigned char *row, const unsigned char *
         break;
     default:
         for (i = 0; i < head; i++) dst[i] = (unsigned char)(row[i] - prev[i]);
-        for (i = bpp; i < n; i++) { /* in 16-bit lanes, which vectorize */
-            int16_t a = row[i - bpp], b = prev[i], c = prev[i - bpp], p = (int16_t)(a + b - c);
-            int16_t pa = p > a ? p - a : a - p, pb = p > b ? p - b : b - p, pc = p > c ? p - c : c - p;
-            int16_t guess = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
-            dst[i] = (unsigned char)(row[i] - guess);
-        }
+        for (i = bpp; i < n; i++)
+            dst[i] = (unsigned char)(row[i] - paeth(row[i - bpp], prev[i], prev[i - bpp]));
     }
 }
 

@@ -28,6 +28,8 @@ from voxelio.codecs.pngwrite import write_png
 from voxelio.errors import DecodingError, EncodingError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: voxelio's png codec extension (``_pngrows.c``)
+NATIVE = "_pngrows"
 IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
 
@@ -41,7 +43,7 @@ class PngCodec(Codec):
     extra = "image"
     level_param = "png_level"
     decodes_views = True
-    row_decoder = "_pngrows"
+    row_decoder = NATIVE
 
     def _lib(self) -> Any:
         return import_optional("pyspng", "pyspng-seunglab", self.extra, self.name)
@@ -52,7 +54,7 @@ class PngCodec(Codec):
         level = 9 if level is None else int(level)
         if not 0 <= level <= 9:
             raise EncodingError(f"png_level must be 0-9, got {level}")
-        encode = native("_pngrows", "encode")  # voxelio's own, where built; releases the GIL
+        encode = native(NATIVE, "encode")  # voxelio's own, where built; releases the GIL
         if encode is None:
             return self._encode_with_libraries(chunk, level)
         native_order = chunk.astype(chunk.dtype.newbyteorder("="), copy=False)

@@ -190,6 +190,10 @@ def download(layer: Layer, bbox: Bbox, options: ImageOptions) -> np.ndarray:
     views = layer.codec.decodes_views
     plain = layer.codec.stores_plain_array(layer.dtype)
 
+    def paint_fetched(item: tuple[Bbox, Data]) -> None:
+        chunk, data = item
+        _paint_one(layer, out, bbox, chunk, Bbox.intersection(chunk, bbox), data, options)
+
     def paint(group: list[Bbox]) -> None:
         if views and len(group) == 1:
             _paint_buffered(layer, out, bbox, group[0], options, plain)
@@ -199,31 +203,20 @@ def download(layer: Layer, bbox: Bbox, options: ImageOptions) -> np.ndarray:
             datas = layer.chunks.fetch_into(group, layer.buffers)
         else:
             datas = list(layer.chunks.fetch(group))
-        for chunk, data in zip(group, datas):
-            _paint_one(layer, out, bbox, chunk, Bbox.intersection(chunk, bbox), data, options)
+        for item in zip(group, datas):
+            paint_fetched(item)
 
     groups = layer.chunks.groups(chunks, for_write=False)
     if layer.chunks.batches_reads and 1 < len(groups) and len(chunks) <= SMALL_BATCH:
-        _paint_fetched(layer, out, bbox, chunks, options)
+        # a small read over several groups: one batched fetch (the layout looks up its
+        # indices once and coalesces the reads), then the decodes on the pool
+        run_tasks(paint_fetched, list(zip(chunks, layer.chunks.fetch(chunks))),
+                  options.threads, options.progress, "Downloading", layer.pool,
+                  layer.codec.gil_bound)  # fmt: skip
         return out
     run_tasks(paint, groups, options.threads, options.progress, "Downloading", layer.pool,
               layer.codec.gil_bound)  # fmt: skip
     return out
-
-
-def _paint_fetched(
-    layer: Layer, out: np.ndarray, bbox: Bbox, chunks: list[Bbox], options: ImageOptions
-) -> None:
-    """Fetch the few chunks of a small read in one batch (a layout that batches reads looks
-    up its indices once and coalesces the reads), then decode them on the pool."""
-
-    def paint(item: tuple[Bbox, Data]) -> None:
-        chunk, data = item
-        _paint_one(layer, out, bbox, chunk, Bbox.intersection(chunk, bbox), data, options)
-
-    items = list(zip(chunks, layer.chunks.fetch(chunks)))
-    run_tasks(paint, items, options.threads, options.progress, "Downloading", layer.pool,
-              layer.codec.gil_bound)  # fmt: skip
 
 
 def _paint_buffered(

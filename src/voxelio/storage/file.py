@@ -53,6 +53,10 @@ class FileStore(Store):
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
 
+    def _file(self, key: str) -> str:
+        """The path of ``key`` as a string (cheaper than :meth:`_path` on hot paths)."""
+        return os.path.join(self._root_str, check_key(key))
+
     def _find(self, key: str) -> tuple[Path, Method | None] | None:
         base = self._path(key)
         if base.is_file():
@@ -64,7 +68,7 @@ class FileStore(Store):
         return None
 
     def get(self, key: str) -> bytes | None:
-        return self._read(os.path.join(self._root_str, check_key(key)), _READ_ORDER)
+        return self._read(self._file(key), _READ_ORDER)
 
     def _read(self, base: str, order: tuple[tuple[str, Method | None], ...]) -> bytes | None:
         """The first of ``base`` + suffix (in ``order``) that exists, decompressed."""
@@ -85,7 +89,7 @@ class FileStore(Store):
     def get_into(self, key: str, buffers: ReadBuffers) -> bytes | memoryview | None:
         """The plain file read into this thread's buffer with one open; compressed twins and
         files that grow meanwhile take :meth:`_read`."""
-        path = os.path.join(self._root_str, check_key(key))
+        path = self._file(key)
         try:
             fd = os.open(path, os.O_RDONLY)
         except (FileNotFoundError, NotADirectoryError):  # a compressed twin, or missing
@@ -113,7 +117,7 @@ class FileStore(Store):
         buffers: ReadBuffers,
     ) -> bool:
         """Reads the rows of the box from the plain file, without the GIL (``_boxread``)."""
-        path = os.path.join(self._root_str, check_key(key))
+        path = self._file(key)
         row = shape[0] * out.itemsize
         size = row * shape[1] * shape[2] * shape[3]
         scratch = buffers.view(max(row * out.shape[1], min(size, _BOX_READ_BYTES)))
@@ -123,7 +127,7 @@ class FileStore(Store):
             raise StorageError(f"{path}: cannot read ({exc.strerror})") from exc
 
     def get_range(self, key: str, start: int, length: int) -> bytes | None:
-        path = os.path.join(self._root_str, check_key(key))
+        path = self._file(key)
         try:
             fd = os.open(path, os.O_RDONLY)
         except (FileNotFoundError, NotADirectoryError):
