@@ -74,7 +74,7 @@ class Plan:
     mode: str
     sources: dict[str, Source]
     cases: list[Case]
-    read_repeats: int = 5
+    read_repeats: int = 7  # 3 + 2 + 2 over the rounds: most runs are not the first of a process
     read_repeats_long: int = 3  # when one read takes more than LONG_SECONDS
     write_repeats: int = 3
     # a sub-box read takes ~10 ms: many runs, so that the first reads of a process after the
@@ -90,7 +90,10 @@ class Plan:
     # cloud-volume parallel=2 (processes + shared memory) measured ~10x slower than parallel=1
     # for whole reads and writes of these sizes; it is kept on these cases only, as evidence
     cv_parallel_cases: tuple[str, ...] = ("img-raw-64", "img-gzip-64")
-    rounds: int = 2  # each implementation runs in this many fresh processes, order alternating
+    # each implementation runs in this many fresh processes, order alternating; a process now
+    # and then runs everything 2-3x slower on this VM, and with 3 processes one such process
+    # cannot set the median of the writes and cutouts (one run in each)
+    rounds: int = 3
     extra: dict[str, Any] = field(default_factory=dict)
 
 

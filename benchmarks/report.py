@@ -309,6 +309,12 @@ def limits_lines(raw: dict[str, Any], view: CaseView) -> list[str]:
     if "encode_all" in lim:
         what = view.case["encoding"] + (" + gzip level 9" if view.case["gzip"] else "")
         parts.append(f"{what} encoding on all cores {fmt(mvx(v, lim['encode_all']))}")
+    if "write_files" in lim:
+        parts.append(
+            f"writing the chunk files' bytes (2 threads, temporary name and rename, after sync) "
+            f"{fmt(mvx(v, lim['write_files']))} ({lim['write_files_cpu']:.2f} / "
+            f"{lim['write_files']:.3f} s)"
+        )
     lines = ["Limits, MVx/s: " + "; ".join(parts) + "."]
     dl = decode_limit(raw, view)
     vx, _ = view.best("voxelio", "read")
@@ -369,11 +375,20 @@ def decode_and_copy_bound(raw: dict[str, Any], view: CaseView) -> tuple[float, s
 
 
 def write_bound(raw: dict[str, Any], view: CaseView) -> tuple[float, str] | None:
-    """The all-cores encode limit of the case, in MVx/s, when measured."""
+    """What caps a whole write, in MVx/s: encoding on all cores (where the case encodes or
+    compresses), then writing the stored bytes into files; each alone where only it was
+    measured. Both keep every core busy (the file writes with the kernel's copying and
+    allocating), so their times add up."""
     lim = raw["limits"].get(view.case["slug"]) or {}
-    if "encode_all" not in lim:
+    steps = [
+        (lim.get("encode_all"), "encoding on all cores"),
+        (lim.get("write_files"), "writing the files"),
+    ]
+    measured = [(seconds, what) for seconds, what in steps if seconds is not None]
+    if not measured:
         return None
-    return mvx(view.voxels["write"], lim["encode_all"]), "encoding on all cores"
+    seconds = sum(s for s, _ in measured)
+    return mvx(view.voxels["write"], seconds), ", then ".join(w for _, w in measured)
 
 
 def bound_note(needed: float | None, bound: tuple[float, str] | None) -> str:
@@ -701,11 +716,14 @@ def render(raw: dict[str, Any]) -> str:
         "`cache_pool.total_bytes_limit = 0` for every case (none of the three caches chunks, "
         "so the random cutouts re-read chunks shared by neighbouring cutouts in all three), "
         "default concurrency, reads in Fortran order.",
-        "- Each implementation runs on each case in two fresh processes (rounds), the order of "
-        "the implementations reversed in the second, so a change of load does not favour one; "
-        "medians over both (whole reads 5 runs, or 3 when one takes over 1.5 s; writes 3, or 2 "
-        f"when one takes over 4 s; sub-box {plan.get('subbox_repeats', 5)}; cutouts 3 runs of "
-        f"{plan['cutouts']}, or 2; quick "
+        f"- Each implementation runs on each case in {plan.get('rounds', 2)} fresh processes "
+        "(rounds), the order of the implementations reversed in every other one, so a change "
+        "of load does not favour one; the runs are spread over the rounds and the medians taken "
+        f"over all of them (whole reads {plan.get('read_repeats', 5)} runs, or "
+        f"{plan.get('read_repeats_long', 3)} when one takes over 1.5 s; writes "
+        f"{plan.get('write_repeats', 3)}; sub-box {plan.get('subbox_repeats', 5)}; cutouts "
+        f"{plan.get('cutout_repeats', 3)} runs of {plan['cutouts']}; writes and cutout runs "
+        "over 4 s are cut to 2 per implementation, but not below one per round; quick "
         "mode: one round, fewer runs). Limits: medians of 3. Every result is "
         "checked against the source (jpeg: against the neutral decode of the same bytes) and "
         "every written layer is spot-checked by the neutral reader (jpeg within a tolerance "

@@ -491,7 +491,12 @@ def main(argv: list[str] | None = None) -> int:
             src = p.sources[case.source]
             t0 = time.perf_counter()
             limits[case.slug] = L.case_limits(
-                data.layer(case), case, src, data.source_npy(src.name), p.limit_repeats
+                data.layer(case),
+                case,
+                src,
+                data.source_npy(src.name),
+                p.limit_repeats,
+                data.written("limit", case),
             )
             log(f"limits {case.slug}: {time.perf_counter() - t0:.1f}s")
 
@@ -521,6 +526,11 @@ def main(argv: list[str] | None = None) -> int:
             "cutout_size": p.cutout_size,
             "subbox_size": p.subbox_size,
             "subbox_repeats": p.subbox_repeats,
+            "rounds": p.rounds,
+            "read_repeats": p.read_repeats,
+            "read_repeats_long": p.read_repeats_long,
+            "write_repeats": p.write_repeats,
+            "cutout_repeats": p.cutout_repeats,
         },
         "env_before": env_before,
         "env_after": environment(),
