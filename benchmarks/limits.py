@@ -3,10 +3,10 @@
 - ``memcpy``: copying an output-sized array into memory already touched, and into a new array
   (which pays the page faults a read's output array pays too);
 - ``read files``: reading every chunk (or shard) file's bytes with 2 threads, page cache warm;
-- ``write files``: writing the same bytes into a new layer directory with 2 threads, each file
-  through a temporary name and a rename (as the three implementations write), after removing
-  the last copy and ``sync``, as before every timed write; the page cache takes the bytes, so
-  the kernel's CPU time is the cost (wall and CPU seconds are both kept);
+- ``write files``: writing the same bytes into a new directory with 2 threads, each file
+  through a temporary name and a rename (as the three implementations write), after ``sync``,
+  as before every timed write; the page cache takes the bytes, so the kernel's CPU time is
+  the cost (wall and CPU seconds are both kept);
 - ``gunzip``: gzip decompression of the stored ``.gz`` bytes, with zlib and with libdeflate
   (``deflate`` package), on 1 core and on all cores (one process per core, started together);
 - ``decode``: the codec alone on 1 and all cores, the fastest implementation there is:
@@ -26,6 +26,7 @@ megavoxels per second.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing as mp
 import os
 import statistics
@@ -39,7 +40,7 @@ import numpy as np
 
 from benchmarks.cases import CSEG_BLOCK, PNG_LEVEL, Case, Source
 from benchmarks.data import Box, chunk_boxes, decode, encode, iter_chunks
-from benchmarks.impls import remove_layer
+from benchmarks.impls import fresh_dir
 
 WRITE_GZIP_LEVEL = 9  # what voxelio and cloud-volume (cloud-files) write by default
 
@@ -79,13 +80,14 @@ def read_files(paths: list[Path], repeats: int, threads: int = 2) -> float:
 
 
 def write_files(
-    paths: list[Path], target: Path, repeats: int, threads: int = 2
+    paths: list[Path], parent: Path, repeats: int, threads: int = 2
 ) -> dict[str, float]:
-    """Write the bytes of ``paths`` under their names into ``target`` (made anew each repeat)
-    with ``threads`` threads: medians of wall and CPU seconds."""
+    """Write the bytes of ``paths`` under their names into a new directory under ``parent``
+    (each repeat its own, as the implementations' writes) with ``threads`` threads: medians
+    of wall and CPU seconds."""
     payloads = [(p.name, p.read_bytes()) for p in paths]
 
-    def write(item: tuple[str, bytes]) -> None:
+    def write(target: Path, item: tuple[str, bytes]) -> None:
         name, data = item
         tmp = target / f".tmp-{threading.get_ident()}"
         with open(tmp, "wb") as fh:
@@ -95,13 +97,12 @@ def write_files(
     runs = []
     with ThreadPoolExecutor(threads) as pool:
         for _ in range(repeats):
-            remove_layer(target)
+            target = fresh_dir(parent)
             os.sync()
             cpu, t0 = time.process_time(), time.perf_counter()
             target.mkdir()
-            list(pool.map(write, payloads))
+            list(pool.map(functools.partial(write, target), payloads))
             runs.append((time.perf_counter() - t0, time.process_time() - cpu))
-    remove_layer(target)
     return {
         "write_files": statistics.median(r[0] for r in runs),
         "write_files_cpu": statistics.median(r[1] for r in runs),
@@ -283,7 +284,7 @@ def case_limits(
     write_dir: Path,
     with_encode: bool = True,
 ) -> dict[str, float]:
-    """All limits of one case's neutral layer, in seconds (the file writes go to
+    """All limits of one case's neutral layer, in seconds (the file writes go under
     ``write_dir``, on the file system the implementations write to)."""
     from benchmarks.data import chunk_files
 

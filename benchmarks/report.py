@@ -732,9 +732,11 @@ def render(raw: dict[str, Any]) -> str:
         "- Writes: each implementation creates the layer and writes the whole volume; raw+gzip "
         "cases ask voxelio and cloud-volume for gzip (both use libdeflate level 9); other cases "
         "write plain chunk files (cloud-volume with `compress=False`); cloud-volume writes "
-        "sharded layers one shard per upload. Before each timed write the old layer is "
-        "removed and `sync` runs, so no implementation pays for writing back the dirty pages "
-        "of another (the kernel makes a writer past its dirty-page limit flush them itself).",
+        "sharded layers one shard per upload. Every write goes into a new directory, and "
+        "nothing is deleted until the run ends (ext4 creates files more slowly for minutes "
+        "after thousands were deleted); before each timed write `sync` runs, so no "
+        "implementation pays for writing back the dirty pages of another (the kernel makes a "
+        "writer past its dirty-page limit flush them itself).",
         "- Cells of whole reads, writes and cutouts: MVx/s (CPU seconds / wall seconds of one "
         "run, medians; CPU above wall means threads ran in parallel, CPU well below wall means "
         "waiting, often for a core the machine's other tenants hold).",

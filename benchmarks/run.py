@@ -62,7 +62,23 @@ class Data:
         return None if case.lossless else self.root / f"expected-{case.slug}.npy"
 
     def written(self, impl: str, case: Case) -> Path:
+        """The directory under which ``impl``'s writes of ``case`` go, each write in its own."""
         return self.root / "written" / impl.replace(" ", "_") / case.slug
+
+    def set_aside_written(self) -> Path | None:
+        """Move the written layers of an earlier run out of the way (a rename: deleting
+        them now would slow this run's writes down) and return where they went."""
+        written = self.root / "written"
+        if not written.exists():
+            return None
+        aside = self.root / f"written-old-{time.time_ns()}"
+        written.rename(aside)
+        return aside
+
+    def delete_written(self) -> None:
+        """Delete every written layer, this run's and those set aside (at the end of a run)."""
+        for path in self.root.glob("written*"):
+            shutil.rmtree(path)
 
     def ensure(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -270,25 +286,24 @@ def bench_case(
             t0 = time.perf_counter()
             res = run_worker(job, logdir)
             res["seconds"] = time.perf_counter() - t0
-            check_written(data, case, src, label, res)
+            check_written(data, case, src, res)
             log(f"  {case.slug:18s} {label:26s} {res['seconds']:6.1f}s  " + summary_line(res))
             merged[label] = _merge(merged.get(label), res)
     return [merged[label] for _, label, _, _ in variants if label in merged]
 
 
-def check_written(data: Data, case: Case, src: Source, label: str, res: dict[str, Any]) -> None:
-    """Size and neutral spot check of the layer a write left behind; then remove it."""
-    written = data.written(label, case)
+def check_written(data: Data, case: Case, src: Source, res: dict[str, Any]) -> None:
+    """Size and neutral spot check of the last layer a write left behind (deleted, with the
+    others, at the end of the run)."""
     wres = res["ops"].get("write", {})
-    if "times" in wres and written.exists():
+    written = Path(wres["layer"]) if "layer" in wres else None
+    if "times" in wres and written is not None and written.exists():
         wres["stored_bytes"] = D.stored_bytes(written)
         expected = np.load(data.source_npy(src.name), mmap_mode="r")
         problem = D.spot_check(written, case, src, expected)
         if problem:
             wres["error"] = f"written layer is wrong: {problem}"
         wres["spot_check"] = "ok" if not problem else problem
-    if written.exists():
-        shutil.rmtree(written)
 
 
 def summary_line(res: dict[str, Any]) -> str:
@@ -481,6 +496,7 @@ def main(argv: list[str] | None = None) -> int:
     env_before = environment()
     log(f"mode {p.mode}; data in {data.root}")
     data.ensure()
+    data.set_aside_written()
     logdir = data.root / "logs"
 
     limits: dict[str, Any] = {}
@@ -543,6 +559,7 @@ def main(argv: list[str] | None = None) -> int:
     (data.root / "results.json").write_text(json.dumps(raw, indent=1, default=str))
     out_path.write_text(render(raw))
     log(f"wrote {out_path} ({elapsed / 60:.1f} min)")
+    data.delete_written()
 
     if args.check:
         bad = problems(raw, "voxelio")

@@ -10,7 +10,8 @@ so the first whole read is the fresh-process one whose peak memory is measured:
 - ``subbox``: open + one non-aligned 100³ read, a new open each time (storage requests
   counted on the first);
 - ``cutouts``: random non-aligned 64³ reads through one open volume;
-- ``write``: create the layer and write the whole volume (a fresh directory each time).
+- ``write``: create the layer and write the whole volume, each time in a new directory
+  (nothing is deleted: see :func:`benchmarks.impls.fresh_dir`).
 
 Every result is checked against the source data; a wrong result is reported as an error and
 its timing is dropped. The result is one JSON object on the last line of stdout.
@@ -35,7 +36,7 @@ import numpy as np
 
 from benchmarks.cases import LONG_SECONDS, LONG_WRITE_SECONDS, Case
 from benchmarks.data import Box, compare
-from benchmarks.impls import IMPLS, Impl, NotSupported, remove_layer
+from benchmarks.impls import IMPLS, Impl, NotSupported, fresh_dir
 from benchmarks.limits import process_cpu_seconds
 
 
@@ -200,7 +201,7 @@ class Worker:
     def op_write(self, spec: dict[str, Any]) -> dict[str, Any]:
         self.impl.check(self.case, "write")
         arr = np.asfortranarray(np.load(self.job["source"]))[..., None]
-        target = Path(self.job["write_dir"])
+        parent = Path(self.job["write_dir"])
         shard_boxes: dict[int, Box] | None = None
         if self.job.get("shard_boxes"):
             shard_boxes = {
@@ -211,7 +212,7 @@ class Worker:
         cpus: list[float] = []
         repeats = spec["repeats"]
         while len(times) < repeats:
-            remove_layer(target)
+            target = fresh_dir(parent)
             gc.collect()
             os.sync()  # no implementation pays for writing back another's dirty pages
             with Timer() as t:
@@ -222,7 +223,7 @@ class Worker:
             cpus.append(t.cpu)
             if t.wall > LONG_WRITE_SECONDS:
                 repeats = min(repeats, spec.get("repeats_long", repeats))
-        return {"times": times, "cpu": cpus}
+        return {"times": times, "cpu": cpus, "layer": str(target)}
 
     def run(self) -> dict[str, Any]:
         results: dict[str, Any] = {}
