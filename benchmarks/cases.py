@@ -98,7 +98,6 @@ class Plan:
 
 
 LONG_SECONDS = 1.5  # whole reads longer than this get ``read_repeats_long`` repeats
-LONG_WRITE_SECONDS = 4.0  # writes and cutout runs longer than this get 2 repeats
 
 
 def _cases() -> list[Case]:

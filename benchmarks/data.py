@@ -18,6 +18,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import time
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -480,3 +481,14 @@ def decode_layer(root: Path, case: Case, source: Source) -> np.ndarray:
         (x0, y0, z0), (x1, y1, z1) = box
         out[x0:x1, y0:y1, z0:z1] = decode(data, (x1 - x0, y1 - y0, z1 - z0), source.dtype, case)
     return out
+
+
+def fresh_dir(parent: Path) -> Path:
+    """A path under ``parent`` that no write used before; its parents exist, it does not.
+
+    Writes never go where a layer was just deleted: ext4 creates files more slowly for a few
+    minutes after thousands were deleted (measured in ``benchmarks/README.md``). The run
+    deletes every written layer when it ends.
+    """
+    parent.mkdir(parents=True, exist_ok=True)
+    return parent / f"{os.getpid()}-{time.perf_counter_ns()}"

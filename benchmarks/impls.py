@@ -14,10 +14,7 @@ goes wrong propagates and is reported as an error, never as a number.
 
 from __future__ import annotations
 
-import os
-import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -379,15 +376,3 @@ IMPLS: dict[str, type[Impl]] = {
     "cloud-volume": CloudVolumeImpl,
     "TensorStore": TensorStoreImpl,
 }
-
-
-def fresh_dir(parent: Path) -> Path:
-    """A path under ``parent`` that no write used before; its parents exist, it does not.
-
-    Writes never go where a layer was just deleted: after thousands of files are deleted,
-    ext4 creates files more slowly for a few minutes (measured: a voxelio raw write took
-    0.29 s, then 0.45 s after 15 cycles of deleting and rewriting its 512 files, and 0.21-0.25
-    s again after a 2 minute pause). The run deletes every written layer at its end.
-    """
-    parent.mkdir(parents=True, exist_ok=True)
-    return parent / f"{os.getpid()}-{time.perf_counter_ns()}"

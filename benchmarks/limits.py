@@ -3,10 +3,10 @@
 - ``memcpy``: copying an output-sized array into memory already touched, and into a new array
   (which pays the page faults a read's output array pays too);
 - ``read files``: reading every chunk (or shard) file's bytes with 2 threads, page cache warm;
-- ``write files``: writing the same bytes into a new directory with 2 threads, each file
-  through a temporary name and a rename (as the three implementations write), after ``sync``,
-  as before every timed write; the page cache takes the bytes, so the kernel's CPU time is
-  the cost (wall and CPU seconds are both kept);
+- ``write files``: writing the same bytes into a new directory with a thread per core, each
+  file through a temporary name and a rename (as voxelio and TensorStore write; cloud-volume
+  writes the final name directly), after ``sync``, as before every timed write; the page cache
+  takes the bytes, so the kernel's CPU time is the cost (wall and CPU seconds are both kept);
 - ``gunzip``: gzip decompression of the stored ``.gz`` bytes, with zlib and with libdeflate
   (``deflate`` package), on 1 core and on all cores (one process per core, started together);
 - ``decode``: the codec alone on 1 and all cores, the fastest implementation there is:
@@ -39,8 +39,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.cases import CSEG_BLOCK, PNG_LEVEL, Case, Source
-from benchmarks.data import Box, chunk_boxes, decode, encode, iter_chunks
-from benchmarks.impls import fresh_dir
+from benchmarks.data import Box, chunk_boxes, decode, encode, fresh_dir, iter_chunks
 
 WRITE_GZIP_LEVEL = 9  # what voxelio and cloud-volume (cloud-files) write by default
 
@@ -79,12 +78,10 @@ def read_files(paths: list[Path], repeats: int, threads: int = 2) -> float:
     return statistics.median(times)
 
 
-def write_files(
-    paths: list[Path], parent: Path, repeats: int, threads: int = 2
-) -> dict[str, float]:
+def write_files(paths: list[Path], parent: Path, repeats: int) -> dict[str, float]:
     """Write the bytes of ``paths`` under their names into a new directory under ``parent``
-    (each repeat its own, as the implementations' writes) with ``threads`` threads: medians
-    of wall and CPU seconds."""
+    (each repeat its own, as the implementations' writes) with a thread per core: medians of
+    wall and CPU seconds."""
     payloads = [(p.name, p.read_bytes()) for p in paths]
 
     def write(target: Path, item: tuple[str, bytes]) -> None:
@@ -95,7 +92,7 @@ def write_files(
         os.replace(tmp, target / name)
 
     runs = []
-    with ThreadPoolExecutor(threads) as pool:
+    with ThreadPoolExecutor(cores()) as pool:
         for _ in range(repeats):
             target = fresh_dir(parent)
             os.sync()

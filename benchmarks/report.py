@@ -311,9 +311,9 @@ def limits_lines(raw: dict[str, Any], view: CaseView) -> list[str]:
         parts.append(f"{what} encoding on all cores {fmt(mvx(v, lim['encode_all']))}")
     if "write_files" in lim:
         parts.append(
-            f"writing the chunk files' bytes (2 threads, temporary name and rename, after sync) "
-            f"{fmt(mvx(v, lim['write_files']))} ({lim['write_files_cpu']:.2f} / "
-            f"{lim['write_files']:.3f} s)"
+            f"writing the chunk files' bytes (a thread per core, temporary name and rename, "
+            f"after sync) {fmt(mvx(v, lim['write_files']))} ({lim['write_files_cpu']:.2f} CPU s "
+            f"/ {lim['write_files']:.3f} s)"
         )
     lines = ["Limits, MVx/s: " + "; ".join(parts) + "."]
     dl = decode_limit(raw, view)
@@ -376,9 +376,9 @@ def decode_and_copy_bound(raw: dict[str, Any], view: CaseView) -> tuple[float, s
 
 def write_bound(raw: dict[str, Any], view: CaseView) -> tuple[float, str] | None:
     """What caps a whole write, in MVx/s: encoding on all cores (where the case encodes or
-    compresses), then writing the stored bytes into files; each alone where only it was
-    measured. Both keep every core busy (the file writes with the kernel's copying and
-    allocating), so their times add up."""
+    compresses), then writing the stored bytes into files with a thread per core; each alone
+    where only it was measured. Both keep every core busy (the file writes with the kernel's
+    copying and allocating), so their times add up."""
     lim = raw["limits"].get(view.case["slug"]) or {}
     steps = [
         (lim.get("encode_all"), "encoding on all cores"),
@@ -682,6 +682,25 @@ def parallelism(raw: dict[str, Any]) -> str:
     return ""
 
 
+def rounds_sentence(plan: dict[str, Any]) -> str:
+    """How the runs of each implementation were spread over fresh processes."""
+    rounds = plan.get("rounds", 2)
+    spread = (
+        "one fresh process"
+        if rounds == 1
+        else f"{rounds} fresh processes (rounds), the order of the implementations reversed "
+        "in every other one, so a change of load does not favour one; the runs are spread "
+        "over the rounds and the medians taken over all of them"
+    )
+    return (
+        f"- Each implementation runs on each case in {spread} (whole reads "
+        f"{plan.get('read_repeats', 5)} runs, or {plan.get('read_repeats_long', 3)} when one "
+        f"takes over 1.5 s; writes {plan.get('write_repeats', 3)}; sub-box "
+        f"{plan.get('subbox_repeats', 5)}; cutouts {plan.get('cutout_repeats', 3)} runs of "
+        f"{plan['cutouts']})."
+    )
+
+
 def render(raw: dict[str, Any]) -> str:
     env = raw["env_before"]
     after = raw["env_after"]
@@ -716,27 +735,26 @@ def render(raw: dict[str, Any]) -> str:
         "`cache_pool.total_bytes_limit = 0` for every case (none of the three caches chunks, "
         "so the random cutouts re-read chunks shared by neighbouring cutouts in all three), "
         "default concurrency, reads in Fortran order.",
-        f"- Each implementation runs on each case in {plan.get('rounds', 2)} fresh processes "
-        "(rounds), the order of the implementations reversed in every other one, so a change "
-        "of load does not favour one; the runs are spread over the rounds and the medians taken "
-        f"over all of them (whole reads {plan.get('read_repeats', 5)} runs, or "
-        f"{plan.get('read_repeats_long', 3)} when one takes over 1.5 s; writes "
-        f"{plan.get('write_repeats', 3)}; sub-box {plan.get('subbox_repeats', 5)}; cutouts "
-        f"{plan.get('cutout_repeats', 3)} runs of {plan['cutouts']}; writes and cutout runs "
-        "over 4 s are cut to 2 per implementation, but not below one per round; quick "
-        "mode: one round, fewer runs). Limits: medians of 3. Every result is "
+        rounds_sentence(plan)
+        + f" Limits: medians of {plan.get('limit_repeats', 3)}. Every result is "
         "checked against the source (jpeg: against the neutral decode of the same bytes) and "
-        "every written layer is spot-checked by the neutral reader (jpeg within a tolerance "
-        "of the source). Peak RSS: the first whole read in the fresh process, VmHWM reset "
-        "just before it, minus the RSS before it, divided by the output array's size.",
+        "the last layer each process writes is spot-checked by the neutral reader (jpeg within "
+        "a tolerance of the source). Peak RSS: the first whole read in the fresh process, "
+        "VmHWM reset just before it, minus the RSS before it, divided by the output array's "
+        "size.",
         "- Writes: each implementation creates the layer and writes the whole volume; raw+gzip "
         "cases ask voxelio and cloud-volume for gzip (both use libdeflate level 9); other cases "
         "write plain chunk files (cloud-volume with `compress=False`); cloud-volume writes "
-        "sharded layers one shard per upload. Every write goes into a new directory, and "
-        "nothing is deleted until the run ends (ext4 creates files more slowly for minutes "
-        "after thousands were deleted); before each timed write `sync` runs, so no "
-        "implementation pays for writing back the dirty pages of another (the kernel makes a "
-        "writer past its dirty-page limit flush them itself).",
+        "sharded layers one shard per upload. "
+        + (
+            "Every write goes into a new directory, and nothing is deleted until the run ends "
+            "(ext4 creates files more slowly for minutes after thousands were deleted); before "
+            "each timed write `sync` runs"
+            if plan.get("fresh_write_dirs")
+            else "Before each timed write the old layer is removed and `sync` runs"
+        )
+        + ", so no implementation pays for writing back the dirty pages of another (the "
+        "kernel makes a writer past its dirty-page limit flush them itself).",
         "- Cells of whole reads, writes and cutouts: MVx/s (CPU seconds / wall seconds of one "
         "run, medians; CPU above wall means threads ran in parallel, CPU well below wall means "
         "waiting, often for a core the machine's other tenants hold).",

@@ -33,6 +33,7 @@ from benchmarks.report import environment, render
 
 REPO = Path(__file__).resolve().parent.parent
 DATA_VERSION = "v1"
+WRITTEN = "written"  # the directory of the layers the implementations write
 IMPL_ORDER = ["voxelio", "cloud-volume", "TensorStore"]
 WORKER_TIMEOUT = 900
 
@@ -63,22 +64,20 @@ class Data:
 
     def written(self, impl: str, case: Case) -> Path:
         """The directory under which ``impl``'s writes of ``case`` go, each write in its own."""
-        return self.root / "written" / impl.replace(" ", "_") / case.slug
+        return self.root / WRITTEN / impl.replace(" ", "_") / case.slug
 
-    def set_aside_written(self) -> Path | None:
-        """Move the written layers of an earlier run out of the way (a rename: deleting
-        them now would slow this run's writes down) and return where they went."""
-        written = self.root / "written"
-        if not written.exists():
-            return None
-        aside = self.root / f"written-old-{time.time_ns()}"
-        written.rename(aside)
-        return aside
+    def set_aside_written(self) -> None:
+        """Move the written layers an earlier run left (it was stopped before its end) out of
+        the way: a rename, since deleting them now would slow this run's writes down."""
+        written = self.root / WRITTEN
+        if written.is_dir():
+            written.rename(self.root / f"{WRITTEN}-old-{time.time_ns()}")
 
     def delete_written(self) -> None:
-        """Delete every written layer, this run's and those set aside (at the end of a run)."""
-        for path in self.root.glob("written*"):
-            shutil.rmtree(path)
+        """Delete every written layer, this run's and those set aside (when a run ends)."""
+        for path in self.root.glob(f"{WRITTEN}*"):
+            if path.is_dir():
+                shutil.rmtree(path)
 
     def ensure(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -187,10 +186,9 @@ def ops_for(p: Plan, case: Case, src: Source) -> dict[str, Any]:
         "subbox": {"repeats": p.subbox_repeats, "box": subbox(src, p.subbox_size)},
         "cutouts": {
             "repeats": p.cutout_repeats,
-            "repeats_long": 2,
             "boxes": cutout_boxes(src, case, p.cutouts, p.cutout_size),
         },
-        "write": {"repeats": p.write_repeats, "repeats_long": 2},
+        "write": {"repeats": p.write_repeats},
     }
 
 
@@ -220,8 +218,10 @@ def _merge(into: dict[str, Any] | None, res: dict[str, Any]) -> dict[str, Any]:
         return res
     for op, r in res["ops"].items():
         have = into["ops"].get(op)
-        if have is None or "error" in have or "na" in have:
+        if have is None or "na" in have:
             into["ops"][op] = r
+        elif "error" in have:
+            continue  # a wrong result or a crash in any round stands
         elif "error" in r:
             have["error"] = r["error"]
         elif "times" in r and "times" in have:
@@ -293,10 +293,11 @@ def bench_case(
 
 
 def check_written(data: Data, case: Case, src: Source, res: dict[str, Any]) -> None:
-    """Size and neutral spot check of the last layer a write left behind (deleted, with the
-    others, at the end of the run)."""
+    """Size and neutral spot check of the last layer the worker wrote (deleted, with the
+    others, when the run ends)."""
     wres = res["ops"].get("write", {})
-    written = Path(wres["layer"]) if "layer" in wres else None
+    layer = wres.pop("layer", "")  # a path that will not outlive the run
+    written = Path(layer) if layer else None
     if "times" in wres and written is not None and written.exists():
         wres["stored_bytes"] = D.stored_bytes(written)
         expected = np.load(data.source_npy(src.name), mmap_mode="r")
@@ -497,6 +498,31 @@ def main(argv: list[str] | None = None) -> int:
     log(f"mode {p.mode}; data in {data.root}")
     data.ensure()
     data.set_aside_written()
+    try:
+        raw = measure(args, p, data, impls)
+    finally:
+        data.delete_written()  # also when the run is stopped or fails
+    raw["env_before"] = env_before
+    raw["elapsed"] = elapsed = time.perf_counter() - t_start
+    (data.root / "results.json").write_text(json.dumps(raw, indent=1, default=str))
+    out_path.write_text(render(raw))
+    log(f"wrote {out_path} ({elapsed / 60:.1f} min)")
+
+    if args.check:
+        bad = problems(raw, "voxelio")
+        for b in problems(raw, None):
+            if b not in bad:
+                print("peer problem (not failing the check):", b)
+        for b in bad:
+            print("CHECK FAILED:", b)
+        print("check:", "ok" if not bad else f"{len(bad)} problem(s)")
+        return 1 if bad else 0
+    return 0
+
+
+def measure(args: argparse.Namespace, p: Plan, data: Data, impls: list[str]) -> dict[str, Any]:
+    """The limits, every case and the S3 reads of a run: the raw results (without the
+    environment before and the elapsed time, which the caller adds)."""
     logdir = data.root / "logs"
 
     limits: dict[str, Any] = {}
@@ -527,13 +553,12 @@ def main(argv: list[str] | None = None) -> int:
         log("S3 whole reads")
         s3 = bench_s3(p, data, s3_cases, impls, logdir)
 
-    elapsed = time.perf_counter() - t_start
     command = (
         "python -m benchmarks.run"
         + (" --quick" if args.quick else "")
         + (" --check" if args.check else "")
     )
-    raw = {
+    return {
         "plan": {
             "mode": p.mode,
             "sources": {k: vars(v) for k, v in p.sources.items()},
@@ -547,30 +572,15 @@ def main(argv: list[str] | None = None) -> int:
             "read_repeats_long": p.read_repeats_long,
             "write_repeats": p.write_repeats,
             "cutout_repeats": p.cutout_repeats,
+            "limit_repeats": p.limit_repeats,
+            "fresh_write_dirs": True,
         },
-        "env_before": env_before,
         "env_after": environment(),
         "limits": limits,
         "results": results,
         "s3": s3,
-        "elapsed": elapsed,
         "command": command,
     }
-    (data.root / "results.json").write_text(json.dumps(raw, indent=1, default=str))
-    out_path.write_text(render(raw))
-    log(f"wrote {out_path} ({elapsed / 60:.1f} min)")
-    data.delete_written()
-
-    if args.check:
-        bad = problems(raw, "voxelio")
-        for b in problems(raw, None):
-            if b not in bad:
-                print("peer problem (not failing the check):", b)
-        for b in bad:
-            print("CHECK FAILED:", b)
-        print("check:", "ok" if not bad else f"{len(bad)} problem(s)")
-        return 1 if bad else 0
-    return 0
 
 
 def problems(raw: dict[str, Any], impl: str | None) -> list[str]:

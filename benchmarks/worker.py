@@ -34,9 +34,9 @@ if __package__ in (None, ""):
 
 import numpy as np
 
-from benchmarks.cases import LONG_SECONDS, LONG_WRITE_SECONDS, Case
-from benchmarks.data import Box, compare
-from benchmarks.impls import IMPLS, Impl, NotSupported, fresh_dir
+from benchmarks.cases import LONG_SECONDS, Case
+from benchmarks.data import Box, compare, fresh_dir
+from benchmarks.impls import IMPLS, Impl, NotSupported
 from benchmarks.limits import process_cpu_seconds
 
 
@@ -186,16 +186,13 @@ class Worker:
         self.check(self.impl.read(handle, boxes[-1]), boxes[-1])
         times: list[float] = []
         cpus: list[float] = []
-        repeats = spec["repeats"]
-        while len(times) < repeats:
+        while len(times) < spec["repeats"]:
             gc.collect()
             with Timer() as t:
                 for box in boxes:
                     self.impl.read(handle, box)
             times.append(t.wall)
             cpus.append(t.cpu)
-            if t.wall > LONG_WRITE_SECONDS:
-                repeats = min(repeats, spec.get("repeats_long", repeats))
         return {"times": times, "cpu": cpus, "count": len(boxes)}
 
     def op_write(self, spec: dict[str, Any]) -> dict[str, Any]:
@@ -210,8 +207,8 @@ class Worker:
             }
         times: list[float] = []
         cpus: list[float] = []
-        repeats = spec["repeats"]
-        while len(times) < repeats:
+        layer = ""
+        while len(times) < spec["repeats"]:
             target = fresh_dir(parent)
             gc.collect()
             os.sync()  # no implementation pays for writing back another's dirty pages
@@ -221,9 +218,8 @@ class Worker:
                 )
             times.append(t.wall)
             cpus.append(t.cpu)
-            if t.wall > LONG_WRITE_SECONDS:
-                repeats = min(repeats, spec.get("repeats_long", repeats))
-        return {"times": times, "cpu": cpus, "layer": str(target)}
+            layer = str(target)
+        return {"times": times, "cpu": cpus, "layer": layer}
 
     def run(self) -> dict[str, Any]:
         results: dict[str, Any] = {}
