@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.cases import CSEG_BLOCK, PNG_LEVEL, Case, Source
-from benchmarks.data import Box, chunk_boxes, decode, encode, fresh_dir, iter_chunks
+from benchmarks.data import Box, chunk_boxes, chunk_files, decode, encode, fresh_dir, iter_chunks
 
 WRITE_GZIP_LEVEL = 9  # what voxelio and cloud-volume (cloud-files) write by default
 
@@ -283,8 +283,6 @@ def case_limits(
 ) -> dict[str, float]:
     """All limits of one case's neutral layer, in seconds (the file writes go under
     ``write_dir``, on the file system the implementations write to)."""
-    from benchmarks.data import chunk_files
-
     n = cores()
     files = chunk_files(root)
     out: dict[str, float] = {"read_files": read_files(files, repeats)}

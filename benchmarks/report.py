@@ -572,9 +572,8 @@ def s3_server_bound(mine: dict[str, Any], cores: int) -> tuple[float, str] | Non
     :func:`s3_results` cell) over the server's CPU seconds spread over every core."""
     if not mine.get("server_cpu"):
         return None
-    return mine["megavoxels"] * cores / mine[
-        "server_cpu"
-    ], f"the S3 server alone on all {cores} cores"
+    speed = mine["megavoxels"] * cores / mine["server_cpu"]
+    return speed, f"the S3 server alone on all {cores} cores"
 
 
 def s3_target_rows(

@@ -11,7 +11,7 @@ so the first whole read is the fresh-process one whose peak memory is measured:
   counted on the first);
 - ``cutouts``: random non-aligned 64³ reads through one open volume;
 - ``write``: create the layer and write the whole volume, each time in a new directory
-  (nothing is deleted: see :func:`benchmarks.impls.fresh_dir`).
+  (nothing is deleted: see :func:`benchmarks.data.fresh_dir`).
 
 Every result is checked against the source data; a wrong result is reported as an error and
 its timing is dropped. The result is one JSON object on the last line of stdout.

@@ -342,7 +342,6 @@ static size_t seal_png(unsigned char *file, const chunk_view *c, uint32_t len) {
     return (size_t)(seal_chunk(end, "IEND", 0) - file);
 }
 
-/* The chunk of the buffer `view`, checked: 0, or -1 with ValueError. */
 /* Whether a buffer format names uint8, or uint16 in this machine's byte order. */
 static int plain_samples(const char *format) {
     if (format == NULL) return 0;
@@ -350,6 +349,7 @@ static int plain_samples(const char *format) {
     return strcmp(format, "B") == 0 || strcmp(format, "H") == 0;
 }
 
+/* The chunk of the buffer `view`, checked: 0, or -1 with ValueError. */
 static int chunk_of(const Py_buffer *view, chunk_view *c) {
     if (view->ndim != 4 || (view->itemsize != 1 && view->itemsize != 2) || !plain_samples(view->format))
         return PyErr_SetString(PyExc_ValueError,
