@@ -288,8 +288,10 @@ def limits_lines(raw: dict[str, Any], view: CaseView) -> list[str]:
     v = view.voxels["read"]
     parts = []
     if mem:
+        threads = mem.get("memcpy_threads", 1)
         parts.append(
-            f"memcpy of the output {fmt(mvx(v, mem['memcpy_warm']))} "
+            f"memcpy of the output with {threads} thread{'s' if threads > 1 else ''} "
+            f"{fmt(mvx(v, mem['memcpy_warm']))} "
             f"(into a new array, page faults included: {fmt(mvx(v, mem['memcpy_new']))})"
         )
     parts.append(f"reading the chunk files' bytes (2 threads) {fmt(mvx(v, lim['read_files']))}")
@@ -505,7 +507,8 @@ def targets(raw: dict[str, Any], views: list[CaseView]) -> list[str]:
                 verdict(rv, TARGET_RSS, higher_better=False),
             )
         )
-    rows += s3_target_rows(s3_results(raw), raw["env_before"]["nproc"])
+    fetches = (raw.get("s3") or {}).get("fetch", {})
+    rows += s3_target_rows(s3_results(raw), fetches, raw["env_before"]["nproc"])
     lines = ["| target | case | measured | verdict |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     met = sum(1 for r in rows if r[3] == "**met**")
@@ -541,9 +544,9 @@ def summary(views: list[CaseView]) -> list[str]:
 
 
 def s3_results(raw: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
-    """Per S3 case and implementation label: ``megavoxels`` (of a whole read), ``mvx``,
-    ``cpu`` and ``wall`` (medians of the whole reads), ``server_cpu`` (the server's CPU
-    seconds per read, median) or ``error``."""
+    """Per S3 case and implementation label: ``megavoxels`` (of a whole read), and ``mvx``,
+    ``cpu`` and ``wall`` (medians of the whole reads) and ``server_cpu`` (the server's CPU
+    seconds per read, median), or ``error``."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for slug, per in (raw.get("s3") or {}).get("cases", {}).items():
         case = next(c for c in raw["plan"]["cases"] if c["slug"] == slug)
@@ -552,7 +555,10 @@ def s3_results(raw: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
         for res in per:
             r = res["ops"]["read"]
             if "times" not in r or "error" in r:
-                out[slug][res["label"]] = {"error": r.get("error") or r.get("na", "")}
+                out[slug][res["label"]] = {
+                    "megavoxels": x * y * z / 1e6,
+                    "error": r.get("error") or r.get("na", ""),
+                }
                 continue
             wall = statistics.median(r["times"])
             cell = {
@@ -567,17 +573,23 @@ def s3_results(raw: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
     return out
 
 
-def s3_server_bound(mine: dict[str, Any], cores: int) -> tuple[float, str] | None:
-    """The S3 server alone on all cores, in MVx/s: voxelio's read (``mine``, its
-    :func:`s3_results` cell) over the server's CPU seconds spread over every core."""
-    if not mine.get("server_cpu"):
+def s3_bound(
+    megavoxels: float, fetch: dict[str, Any] | None, cores: int
+) -> tuple[float, str] | None:
+    """What caps a whole read over S3, in MVx/s: the server and obstore's bare fetch of every
+    object (``fetch``, from the limits) share the cores, so their CPU seconds together, spread
+    over every core, are the least time a read can take."""
+    if not fetch or "server_cpu" not in fetch:
         return None
-    speed = mine["megavoxels"] * cores / mine["server_cpu"]
-    return speed, f"the S3 server alone on all {cores} cores"
+    seconds = (fetch["cpu"] + fetch["server_cpu"]) / cores
+    what = (
+        f"the S3 server plus obstore fetching every object and nothing else, on all {cores} cores"
+    )
+    return mvx(megavoxels * 1e6, seconds), what
 
 
 def s3_target_rows(
-    results: dict[str, dict[str, dict[str, Any]]], cores: int
+    results: dict[str, dict[str, dict[str, Any]]], fetches: dict[str, Any], cores: int
 ) -> list[tuple[str, str, str, str]]:
     """The whole-read target over S3, for each S3 case."""
     rows = []
@@ -589,9 +601,8 @@ def s3_target_rows(
         note = ""
         if r is not None and best is not None and r < TARGET_READ:
             needed = TARGET_READ * best
-            note = bound_note(needed, s3_server_bound(mine, cores)) + client_budget(
-                mine, cores, needed
-            )
+            bound = s3_bound(mine["megavoxels"], fetches.get(slug), cores)
+            note = bound_note(needed, bound) + client_budget(mine, cores, needed)
         rows.append(
             (
                 "whole read over S3 ≥ 1.5x faster peer",
@@ -628,8 +639,9 @@ def s3_section(raw: dict[str, Any]) -> list[str]:
         "(TensorStore's `s3` kvstore reads them from the environment). The server runs on "
         "the same cores as the client: its CPU time per read (all its threads, from "
         "`/proc/PID/stat` around each read) is in the table. Two limits: fetching the "
-        "objects' bytes with obstore (voxelio's HTTP client) and nothing else, and the server "
-        "alone, its CPU time per read spread over all cores."
+        "objects' bytes with obstore (voxelio's HTTP client) and nothing else, and the CPU time "
+        "of that fetch and of the server during it, together spread over all cores (they share "
+        "them)."
     )
     lines.append("")
     notes = Notes()
@@ -651,14 +663,14 @@ def s3_section(raw: dict[str, Any]) -> list[str]:
             rr = "—" if label == "voxelio" or not mine or not other else f"{mine / other:.2f}x"
             lines.append(f"| {slug} | {label} | {cell} | {server} | {rr} |")
         fetch = s3.get("fetch", {}).get(slug)
-        if fetch and mine:
+        megavoxels = next(iter(cells.values()))["megavoxels"]
+        if fetch:
             lines.append(
                 f"| {slug} | limit: fetching every object with obstore, 8 at once, nothing "
-                f"else | {fmt(cells['voxelio']['megavoxels'] / fetch['wall'])} "
-                f"({fetch['cpu']:.2f} / "
+                f"else | {fmt(megavoxels / fetch['wall'])} ({fetch['cpu']:.2f} / "
                 f"{fetch['wall']:.2f} s) | {fetch['server_cpu']:.2f} | — |"
             )
-        bound = s3_server_bound(cells.get("voxelio", {}), cores)
+        bound = s3_bound(megavoxels, fetch, cores)
         if bound is not None:
             lines.append(f"| {slug} | limit: {bound[1]} | {fmt(bound[0])} | — | — |")
     if "na" in s3:

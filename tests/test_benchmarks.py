@@ -1,0 +1,97 @@
+"""The peer benchmark (``benchmarks/``): its report arithmetic, and one quick run end to end.
+
+The run uses the real peers (TensorStore, cloud-volume) and the loopback S3 server, on the
+quick volumes of two cases; it checks that the command finishes, that ``--check`` found every
+voxelio result and written layer right, and that the report judges every target. It checks no
+speed: speed is what the benchmark itself reports.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from benchmarks import report
+
+REPO = Path(__file__).resolve().parent.parent
+CASES = ("img-raw-64", "seg-cseg-sharded")
+IMPLS = ("voxelio", "TensorStore", "cloud-volume")
+
+
+def test_verdict_says_how_far_a_target_is_missed() -> None:
+    assert report.verdict(1.6, 1.5) == "**met**"
+    assert report.verdict(1.2, 1.5) == "**missed** by 20% (needs to get 1.25x faster)"
+    assert report.verdict(None, 1.5) == "not measured"
+    assert report.verdict(1.05, 1.10, higher_better=False) == "**met**"
+    assert report.verdict(1.9, 1.10, higher_better=False) == "**missed** by 0.80x"
+
+
+def test_bound_note_places_the_target_against_the_limit() -> None:
+    assert "is above the limit of decoding (300)" in report.bound_note(400.0, (300.0, "decoding"))
+    assert "is below the limit of decoding (500)" in report.bound_note(400.0, (500.0, "decoding"))
+    assert report.bound_note(None, (500.0, "decoding")) == ""
+    assert report.bound_note(400.0, None) == ""
+
+
+def test_s3_bound_spreads_server_and_fetch_cpu_over_the_cores() -> None:
+    fetch = {"wall": 0.41, "cpu": 0.3, "server_cpu": 0.5}
+    speed, what = report.s3_bound(134.2, fetch, 2) or (0.0, "")
+    assert speed == pytest.approx(134.2 / 0.4)
+    assert "on all 2 cores" in what
+    assert report.s3_bound(134.2, None, 2) is None
+    assert report.s3_bound(134.2, {"wall": 0.4, "cpu": 0.3}, 2) is None
+
+
+def test_client_budget_is_what_the_server_leaves() -> None:
+    mine = {"megavoxels": 100.0, "cpu": 0.3, "server_cpu": 0.5}
+    text = report.client_budget(mine, 2, 250.0)  # 0.4 s: 0.8 CPU s, 0.3 left
+    assert "in 0.40 s the 2 cores give 0.80 CPU s" in text
+    assert "leaves the client 0.30 (voxelio used 0.30)" in text
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    root = tmp_path_factory.mktemp("bench")
+    out = root / "R.md"
+    command = [
+        sys.executable, "-m", "benchmarks.run", "--quick", "--check",
+        "--cases", ",".join(CASES), "--impls", ",".join(IMPLS),
+        "--data", str(root / "data"), "--out", str(out),
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return root / "data", out.read_text()
+
+
+def test_quick_run_measures_every_case_and_implementation(quick_run: tuple[Path, str]) -> None:
+    data, _ = quick_run
+    raw = json.loads(next(data.rglob("results.json")).read_text())
+    seen = {(r["case"], r["impl"]) for r in raw["results"]}
+    assert seen == {(case, impl) for case in CASES for impl in IMPLS}
+    for result in raw["results"]:
+        if result["impl"] != "voxelio":
+            continue
+        for op in ("read", "write", "cutouts", "subbox"):
+            assert result["ops"][op]["times"], (result["case"], op)
+            assert "error" not in result["ops"][op], (result["case"], op)
+    assert set(raw["s3"]["cases"]) == {"img-raw-64"}
+    for case in CASES:
+        assert raw["limits"][case]["read_files"] > 0
+        assert raw["limits"][case]["write_files"] > 0
+
+
+def test_quick_report_judges_every_target(quick_run: tuple[Path, str]) -> None:
+    _, text = quick_run
+    lines = text.splitlines()
+    start = lines.index("| target | case | measured | verdict |") + 2
+    rows = lines[start : lines.index("", start)]
+    # per case: whole read, whole write, written size, cutouts, peak RSS; the sharded
+    # sub-box; the whole read over S3
+    assert len(rows) == 5 * len(CASES) + 2, rows
+    for row in rows:
+        assert "**met**" in row or "**missed**" in row, row
+    assert "## Whole reads over the loopback S3 server" in text
+    assert "memcpy of the output with" in text
