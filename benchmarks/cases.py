@@ -85,7 +85,7 @@ class Plan:
     cutout_size: int = 64
     subbox_size: int = 100
     limit_repeats: int = 3
-    s3_repeats: int = 3
+    s3_repeats: int = 9  # 3 per round: the first read of a process also connects
     cv_parallel: tuple[int, ...] = (1, 2)
     # cloud-volume parallel=2 (processes + shared memory) measured ~10x slower than parallel=1
     # for whole reads and writes of these sizes; it is kept on these cases only, as evidence

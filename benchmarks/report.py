@@ -641,7 +641,7 @@ def s3_section(raw: dict[str, Any]) -> list[str]:
         "`/proc/PID/stat` around each read) is in the table. Two limits: fetching the "
         "objects' bytes with obstore (voxelio's HTTP client) and nothing else, and the CPU time "
         "of that fetch and of the server during it, together spread over all cores (they share "
-        "them)."
+        "them). " + s3_runs_sentence(raw["plan"])
     )
     lines.append("")
     notes = Notes()
@@ -678,6 +678,16 @@ def s3_section(raw: dict[str, Any]) -> list[str]:
     if notes.items:
         lines += [""] + notes.render()
     return lines + [""]
+
+
+def s3_runs_sentence(plan: dict[str, Any]) -> str:
+    """How many S3 reads each median is of, and over how many processes."""
+    rounds = plan.get("s3_rounds", 1)
+    where = "one fresh process" if rounds == 1 else f"{rounds} fresh processes, order alternating"
+    return (
+        f"Medians of {plan.get('s3_repeats', 3)} whole reads per implementation in {where}; "
+        "the first read of each process also opens its connections."
+    )
 
 
 def parallelism(raw: dict[str, Any]) -> str:

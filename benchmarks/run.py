@@ -225,8 +225,9 @@ def _merge(into: dict[str, Any] | None, res: dict[str, Any]) -> dict[str, Any]:
         elif "error" in r:
             have["error"] = r["error"]
         elif "times" in r and "times" in have:
-            have["times"] += r["times"]
-            have["cpu"] = have.get("cpu", []) + r.get("cpu", [])
+            for key in ("times", "cpu", "server_cpu"):
+                if key in r:
+                    have[key] = have.get(key, []) + r[key]
     into["seconds"] = into.get("seconds", 0) + res.get("seconds", 0)
     return into
 
@@ -331,7 +332,8 @@ def bench_s3(
     impls: list[str],
     logdir: Path,
 ) -> dict[str, Any]:
-    """Whole reads over a loopback SeaweedFS S3 server (``tests/servers.py``)."""
+    """Whole reads over a loopback SeaweedFS S3 server (``tests/servers.py``), in
+    ``p.rounds`` rounds of fresh processes as the local cases."""
     try:
         from tests.servers import seaweedfs_s3
     except Exception as exc:  # the test helpers are not importable
@@ -367,25 +369,30 @@ def bench_s3(
                 }
                 url = f"s3://{server.endpoint}/{bucket}/{prefix}"
                 envs = s3_environments(server, Path(tmp))
-                per_case = []
-                for impl in impls:
-                    options: dict[str, Any] = {"secrets": dict(server.secrets), "s3": s3}
-                    job = {
-                        "impl": impl,
-                        "label": impl,
-                        "options": options,
-                        "case": case.to_json(),
-                        "url": url,
-                        "source": str(data.source_npy(src.name)),
-                        "env": envs[impl],
-                        "expected": str(data.expected(case) or ""),
-                        "server_pid": server.pid,
-                        "ops": {"read": {"repeats": p.s3_repeats, "repeats_long": p.s3_repeats}},
-                    }
-                    res = run_worker(job, logdir / "s3")
-                    log(f"  s3 {case.slug:15s} {impl:26s} " + summary_line(res))
-                    per_case.append(res)
-                results["cases"][case.slug] = per_case
+                reads = {"read": {"repeats": p.s3_repeats, "repeats_long": p.s3_repeats}}
+                merged: dict[str, dict[str, Any]] = {}
+                for r in range(p.rounds):
+                    for impl in impls if r % 2 == 0 else impls[::-1]:
+                        round_ops = _split(reads, p.rounds, r)
+                        if not round_ops:
+                            continue
+                        options: dict[str, Any] = {"secrets": dict(server.secrets), "s3": s3}
+                        job = {
+                            "impl": impl,
+                            "label": impl,
+                            "options": options,
+                            "case": case.to_json(),
+                            "url": url,
+                            "source": str(data.source_npy(src.name)),
+                            "env": envs[impl],
+                            "expected": str(data.expected(case) or ""),
+                            "server_pid": server.pid,
+                            "ops": round_ops,
+                        }
+                        res = run_worker(job, logdir / "s3")
+                        log(f"  s3 {case.slug:15s} {impl:26s} " + summary_line(res))
+                        merged[impl] = _merge(merged.get(impl), res)
+                results["cases"][case.slug] = [merged[i] for i in impls if i in merged]
     except Exception as exc:
         results["na"] = f"S3 server: {type(exc).__name__}: {exc}"
     return results
@@ -573,6 +580,8 @@ def measure(args: argparse.Namespace, p: Plan, data: Data, impls: list[str]) -> 
             "write_repeats": p.write_repeats,
             "cutout_repeats": p.cutout_repeats,
             "limit_repeats": p.limit_repeats,
+            "s3_repeats": p.s3_repeats,
+            "s3_rounds": p.rounds,
             "fresh_write_dirs": True,
         },
         "env_after": environment(),
