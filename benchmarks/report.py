@@ -543,49 +543,57 @@ def summary(views: list[CaseView]) -> list[str]:
     return lines
 
 
+def case_megavoxels(raw: dict[str, Any], slug: str) -> float:
+    """Megavoxels of a whole read of the case ``slug``."""
+    case = next(c for c in raw["plan"]["cases"] if c["slug"] == slug)
+    x, y, z = raw["plan"]["sources"][case["source"]]["shape"]
+    return x * y * z / 1e6
+
+
 def s3_results(raw: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
     """Per S3 case and implementation label: ``megavoxels`` (of a whole read), and ``mvx``,
     ``cpu`` and ``wall`` (medians of the whole reads) and ``server_cpu`` (the server's CPU
     seconds per read, median), or ``error``."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for slug, per in (raw.get("s3") or {}).get("cases", {}).items():
-        case = next(c for c in raw["plan"]["cases"] if c["slug"] == slug)
-        x, y, z = raw["plan"]["sources"][case["source"]]["shape"]
+        megavoxels = case_megavoxels(raw, slug)
         out[slug] = {}
         for res in per:
             r = res["ops"]["read"]
+            cell: dict[str, Any] = {"megavoxels": megavoxels}
+            out[slug][res["label"]] = cell
             if "times" not in r or "error" in r:
-                out[slug][res["label"]] = {
-                    "megavoxels": x * y * z / 1e6,
-                    "error": r.get("error") or r.get("na", ""),
-                }
+                cell["error"] = r.get("error") or r.get("na", "")
                 continue
-            wall = statistics.median(r["times"])
-            cell = {
-                "megavoxels": x * y * z / 1e6,
-                "mvx": mvx(x * y * z, wall),
-                "wall": wall,
-                "cpu": statistics.median(r["cpu"]),
-            }
+            cell["wall"] = statistics.median(r["times"])
+            cell["mvx"] = megavoxels / cell["wall"]
+            cell["cpu"] = statistics.median(r["cpu"])
+            cell["reads"] = len(r["times"])
             if r.get("server_cpu"):
                 cell["server_cpu"] = statistics.median(r["server_cpu"])
-            out[slug][res["label"]] = cell
     return out
+
+
+def fetch_limit(megavoxels: float, fetch: dict[str, Any] | None) -> tuple[float, str] | None:
+    """obstore's bare fetch of every object (``fetch``, from the limits), in MVx/s."""
+    if not fetch:
+        return None
+    return megavoxels / fetch["wall"], "fetching every object with obstore, 8 at once, nothing else"
 
 
 def s3_bound(
     megavoxels: float, fetch: dict[str, Any] | None, cores: int
 ) -> tuple[float, str] | None:
-    """What caps a whole read over S3, in MVx/s: the server and obstore's bare fetch of every
-    object (``fetch``, from the limits) share the cores, so their CPU seconds together, spread
-    over every core, are the least time a read can take."""
+    """The server and obstore's bare fetch of every object share the cores, so their CPU
+    seconds together, spread over every core, are the least time a read on obstore can take
+    (in MVx/s). TensorStore's HTTP client (libcurl) spends less than obstore's."""
     if not fetch or "server_cpu" not in fetch:
         return None
-    seconds = (fetch["cpu"] + fetch["server_cpu"]) / cores
+    seconds = fetch.get("both_cpu", fetch["cpu"] + fetch["server_cpu"]) / cores
     what = (
         f"the S3 server plus obstore fetching every object and nothing else, on all {cores} cores"
     )
-    return mvx(megavoxels * 1e6, seconds), what
+    return megavoxels / seconds, what
 
 
 def s3_target_rows(
@@ -601,8 +609,11 @@ def s3_target_rows(
         note = ""
         if r is not None and best is not None and r < TARGET_READ:
             needed = TARGET_READ * best
-            bound = s3_bound(mine["megavoxels"], fetches.get(slug), cores)
-            note = bound_note(needed, bound) + client_budget(mine, cores, needed)
+            fetch = fetches.get(slug)
+            bounds = [b for b in (fetch_limit(mine["megavoxels"], fetch),
+                                  s3_bound(mine["megavoxels"], fetch, cores)) if b]  # fmt: skip
+            note = bound_note(needed, min(bounds) if bounds else None)
+            note += client_budget(mine, cores, needed)
         rows.append(
             (
                 "whole read over S3 ≥ 1.5x faster peer",
@@ -641,7 +652,7 @@ def s3_section(raw: dict[str, Any]) -> list[str]:
         "`/proc/PID/stat` around each read) is in the table. Two limits: fetching the "
         "objects' bytes with obstore (voxelio's HTTP client) and nothing else, and the CPU time "
         "of that fetch and of the server during it, together spread over all cores (they share "
-        "them). " + s3_runs_sentence(raw["plan"])
+        "them). " + s3_runs_sentence(raw["plan"], s3_results(raw))
     )
     lines.append("")
     notes = Notes()
@@ -663,11 +674,11 @@ def s3_section(raw: dict[str, Any]) -> list[str]:
             rr = "—" if label == "voxelio" or not mine or not other else f"{mine / other:.2f}x"
             lines.append(f"| {slug} | {label} | {cell} | {server} | {rr} |")
         fetch = s3.get("fetch", {}).get(slug)
-        megavoxels = next(iter(cells.values()))["megavoxels"]
-        if fetch:
+        megavoxels = case_megavoxels(raw, slug)
+        limit = fetch_limit(megavoxels, fetch)
+        if fetch and limit:
             lines.append(
-                f"| {slug} | limit: fetching every object with obstore, 8 at once, nothing "
-                f"else | {fmt(megavoxels / fetch['wall'])} ({fetch['cpu']:.2f} / "
+                f"| {slug} | limit: {limit[1]} | {fmt(limit[0])} ({fetch['cpu']:.2f} / "
                 f"{fetch['wall']:.2f} s) | {fetch['server_cpu']:.2f} | — |"
             )
         bound = s3_bound(megavoxels, fetch, cores)
@@ -680,13 +691,20 @@ def s3_section(raw: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
-def s3_runs_sentence(plan: dict[str, Any]) -> str:
-    """How many S3 reads each median is of, and over how many processes."""
-    rounds = plan.get("s3_rounds", 1)
+def s3_runs_sentence(plan: dict[str, Any], results: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """How many S3 reads each median is of (as counted in ``results``), over how many
+    processes."""
+    counts = sorted(
+        {c["reads"] for cells in results.values() for c in cells.values() if "reads" in c}
+    )
+    if not counts:
+        return ""
+    rounds = min(plan.get("s3_rounds", 1), counts[-1])
     where = "one fresh process" if rounds == 1 else f"{rounds} fresh processes, order alternating"
+    many = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
     return (
-        f"Medians of {plan.get('s3_repeats', 3)} whole reads per implementation in {where}; "
-        "the first read of each process also opens its connections."
+        f"Medians of {many} whole reads per implementation in {where}; the first read of each "
+        "process also opens its connections."
     )
 
 

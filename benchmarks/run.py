@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -226,10 +227,30 @@ def _merge(into: dict[str, Any] | None, res: dict[str, Any]) -> dict[str, Any]:
             have["error"] = r["error"]
         elif "times" in r and "times" in have:
             for key in ("times", "cpu", "server_cpu"):
-                if key in r:
-                    have[key] = have.get(key, []) + r[key]
+                if key in r and key in have:
+                    have[key] = have[key] + r[key]
+                else:
+                    have.pop(key, None)  # a list that would no longer line up with times
     into["seconds"] = into.get("seconds", 0) + res.get("seconds", 0)
     return into
+
+
+def in_rounds(
+    rounds: int,
+    variants: list[tuple[str, dict[str, Any]]],
+    run: Callable[[str, dict[str, Any]], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Each ``(label, ops)`` variant's repeats spread over ``rounds`` rounds of fresh
+    processes (``run(label, ops)`` runs one worker), the order reversed in every other round
+    so a change of the machine's load does not favour one; the results merged per label, in
+    the variants' order."""
+    merged: dict[str, dict[str, Any]] = {}
+    for r in range(rounds):
+        for label, ops in variants if r % 2 == 0 else variants[::-1]:
+            share = _split(ops, rounds, r)
+            if share:
+                merged[label] = _merge(merged.get(label), run(label, share))
+    return [merged[label] for label, _ in variants if label in merged]
 
 
 def bench_case(
@@ -264,33 +285,31 @@ def bench_case(
                     )
         else:
             variants.append((impl, impl, {}, ops))
-    merged: dict[str, dict[str, Any]] = {}
-    for r in range(p.rounds):
-        order = variants if r % 2 == 0 else variants[::-1]
-        for impl, label, options, ops in order:
-            round_ops = _split(ops, p.rounds, r)
-            if not round_ops:
-                continue
-            job = {
-                "impl": impl,
-                "label": label,
-                "options": options,
-                "case": case.to_json(),
-                "url": "file://" + str(data.layer(case)),
-                "source": str(data.source_npy(src.name)),
-                "expected": str(data.expected(case) or ""),
-                "write_dir": str(data.written(label, case)),
-                "info": info,
-                "shard_boxes": shard_boxes,
-                "ops": round_ops,
-            }
-            t0 = time.perf_counter()
-            res = run_worker(job, logdir)
-            res["seconds"] = time.perf_counter() - t0
-            check_written(data, case, src, res)
-            log(f"  {case.slug:18s} {label:26s} {res['seconds']:6.1f}s  " + summary_line(res))
-            merged[label] = _merge(merged.get(label), res)
-    return [merged[label] for _, label, _, _ in variants if label in merged]
+    settings = {label: (impl, options) for impl, label, options, _ in variants}
+
+    def run(label: str, ops: dict[str, Any]) -> dict[str, Any]:
+        impl, options = settings[label]
+        job = {
+            "impl": impl,
+            "label": label,
+            "options": options,
+            "case": case.to_json(),
+            "url": "file://" + str(data.layer(case)),
+            "source": str(data.source_npy(src.name)),
+            "expected": str(data.expected(case) or ""),
+            "write_dir": str(data.written(label, case)),
+            "info": info,
+            "shard_boxes": shard_boxes,
+            "ops": ops,
+        }
+        t0 = time.perf_counter()
+        res = run_worker(job, logdir)
+        res["seconds"] = time.perf_counter() - t0
+        check_written(data, case, src, res)
+        log(f"  {case.slug:18s} {label:26s} {res['seconds']:6.1f}s  " + summary_line(res))
+        return res
+
+    return in_rounds(p.rounds, [(label, ops) for _, label, _, ops in variants], run)
 
 
 def check_written(data: Data, case: Case, src: Source, res: dict[str, Any]) -> None:
@@ -325,6 +344,9 @@ def summary_line(res: dict[str, Any]) -> str:
 # ----------------------------------------------------------------------------- S3
 
 
+S3_BUCKET = "bench"
+
+
 def bench_s3(
     p: Plan,
     data: Data,
@@ -332,8 +354,8 @@ def bench_s3(
     impls: list[str],
     logdir: Path,
 ) -> dict[str, Any]:
-    """Whole reads over a loopback SeaweedFS S3 server (``tests/servers.py``), in
-    ``p.rounds`` rounds of fresh processes as the local cases."""
+    """Whole reads over a loopback SeaweedFS S3 server (``tests/servers.py``), each case's in
+    ``p.rounds`` rounds of fresh processes of its own (:func:`in_rounds`)."""
     try:
         from tests.servers import seaweedfs_s3
     except Exception as exc:  # the test helpers are not importable
@@ -344,58 +366,66 @@ def bench_s3(
             tempfile.TemporaryDirectory(prefix="voxelio-bench-s3-") as tmp,
             seaweedfs_s3(tmp) as server,
         ):
-            bucket = "bench"
-            server.create_bucket(bucket)
-            client = server.boto3_client()
+            server.create_bucket(S3_BUCKET)
+            envs = s3_environments(server, Path(tmp))
             for case in cases:
-                layer = data.layer(case)
-                prefix = case.slug
-                t0 = time.perf_counter()
-                keys = []
-                for path in [layer / "info"] + D.chunk_files(layer):
-                    keys.append(f"{prefix}/{path.relative_to(layer).as_posix()}")
-                    client.put_object(Bucket=bucket, Key=keys[-1], Body=path.read_bytes())
-                log(f"  uploaded {case.slug} to S3 in {time.perf_counter() - t0:.1f}s")
-                store = obstore_s3(server, bucket)
-                fetch = L.fetch_objects(store, keys[1:], p.s3_repeats, server.pid)
+                keys = upload_layer(server, data.layer(case), case.slug)
+                fetch = L.fetch_objects(
+                    obstore_s3(server, S3_BUCKET), keys, p.s3_repeats, server.pid
+                )
                 results["fetch"][case.slug] = fetch
                 log(f"  s3 {case.slug:15s} {'obstore fetch (limit)':26s} {fetch['wall']:.3f}s")
-                src = p.sources[case.source]
-                s3 = {
-                    "endpoint": server.endpoint,
-                    "bucket": bucket,
-                    "prefix": prefix,
-                    "region": server.region,
-                }
-                url = f"s3://{server.endpoint}/{bucket}/{prefix}"
-                envs = s3_environments(server, Path(tmp))
-                reads = {"read": {"repeats": p.s3_repeats, "repeats_long": p.s3_repeats}}
-                merged: dict[str, dict[str, Any]] = {}
-                for r in range(p.rounds):
-                    for impl in impls if r % 2 == 0 else impls[::-1]:
-                        round_ops = _split(reads, p.rounds, r)
-                        if not round_ops:
-                            continue
-                        options: dict[str, Any] = {"secrets": dict(server.secrets), "s3": s3}
-                        job = {
-                            "impl": impl,
-                            "label": impl,
-                            "options": options,
-                            "case": case.to_json(),
-                            "url": url,
-                            "source": str(data.source_npy(src.name)),
-                            "env": envs[impl],
-                            "expected": str(data.expected(case) or ""),
-                            "server_pid": server.pid,
-                            "ops": round_ops,
-                        }
-                        res = run_worker(job, logdir / "s3")
-                        log(f"  s3 {case.slug:15s} {impl:26s} " + summary_line(res))
-                        merged[impl] = _merge(merged.get(impl), res)
-                results["cases"][case.slug] = [merged[i] for i in impls if i in merged]
+                results["cases"][case.slug] = s3_reads(p, data, case, impls, server, envs, logdir)
     except Exception as exc:
         results["na"] = f"S3 server: {type(exc).__name__}: {exc}"
     return results
+
+
+def upload_layer(server: Any, layer: Path, prefix: str) -> list[str]:
+    """Upload ``layer``'s info and chunk files below ``prefix`` with boto3; the chunk keys."""
+    client = server.boto3_client()
+    t0 = time.perf_counter()
+    keys = []
+    for path in [layer / "info"] + D.chunk_files(layer):
+        keys.append(f"{prefix}/{path.relative_to(layer).as_posix()}")
+        client.put_object(Bucket=S3_BUCKET, Key=keys[-1], Body=path.read_bytes())
+    log(f"  uploaded {prefix} to S3 in {time.perf_counter() - t0:.1f}s")
+    return keys[1:]
+
+
+def s3_reads(
+    p: Plan,
+    data: Data,
+    case: Case,
+    impls: list[str],
+    server: Any,
+    envs: dict[str, dict[str, str]],
+    logdir: Path,
+) -> list[dict[str, Any]]:
+    """Every implementation's whole reads of ``case`` over the S3 server, in rounds."""
+    src = p.sources[case.source]
+    s3 = {"endpoint": server.endpoint, "bucket": S3_BUCKET, "prefix": case.slug,
+          "region": server.region}  # fmt: skip
+
+    def run(impl: str, ops: dict[str, Any]) -> dict[str, Any]:
+        job = {
+            "impl": impl,
+            "label": impl,
+            "options": {"secrets": dict(server.secrets), "s3": s3},
+            "case": case.to_json(),
+            "url": f"s3://{server.endpoint}/{S3_BUCKET}/{case.slug}",
+            "source": str(data.source_npy(src.name)),
+            "env": envs[impl],
+            "expected": str(data.expected(case) or ""),
+            "server_pid": server.pid,
+            "ops": ops,
+        }
+        res = run_worker(job, logdir / "s3")
+        log(f"  s3 {case.slug:15s} {impl:26s} " + summary_line(res))
+        return res
+
+    reads = {"read": {"repeats": p.s3_repeats, "repeats_long": p.s3_repeats}}
+    return in_rounds(p.rounds, [(impl, reads) for impl in impls], run)
 
 
 def obstore_s3(server: Any, bucket: str) -> Any:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from benchmarks import report
+from benchmarks.run import _merge, _split, in_rounds
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = ("img-raw-64", "seg-cseg-sharded")
@@ -46,10 +47,43 @@ def test_s3_bound_spreads_server_and_fetch_cpu_over_the_cores() -> None:
 
 
 def test_client_budget_is_what_the_server_leaves() -> None:
-    mine = {"megavoxels": 100.0, "cpu": 0.3, "server_cpu": 0.5}
+    mine = {"megavoxels": 100.0, "cpu": 0.45, "server_cpu": 0.5}
     text = report.client_budget(mine, 2, 250.0)  # 0.4 s: 0.8 CPU s, 0.3 left
     assert "in 0.40 s the 2 cores give 0.80 CPU s" in text
-    assert "leaves the client 0.30 (voxelio used 0.30)" in text
+    assert "leaves the client 0.30 (voxelio used 0.45)" in text
+
+
+def test_split_spreads_repeats_over_rounds() -> None:
+    ops = {"read": {"repeats": 7}, "write": {"repeats": 2}, "rss": {"repeats": 1}}
+    shares = [_split(ops, 3, r) for r in range(3)]
+    assert [s["read"]["repeats"] for s in shares] == [3, 2, 2]
+    assert [s.get("write", {}).get("repeats", 0) for s in shares] == [1, 1, 0]
+    assert ["rss" in s for s in shares] == [True, False, False]
+    assert _split({"read": {"repeats": 2}}, 3, 2) == {}
+
+
+def test_rounds_alternate_and_merge_every_list() -> None:
+    order: list[str] = []
+
+    def run(label: str, ops: dict) -> dict:
+        order.append(label)
+        n = ops["read"]["repeats"]
+        read = {"times": [1.0] * n, "cpu": [0.5] * n, "server_cpu": [0.2] * n}
+        return {"ops": {"read": read}}
+
+    merged = in_rounds(3, [("a", {"read": {"repeats": 9}}), ("b", {"read": {"repeats": 9}})], run)
+    assert order == ["a", "b", "b", "a", "a", "b"]
+    for result in merged:
+        read = result["ops"]["read"]
+        assert len(read["times"]) == len(read["cpu"]) == len(read["server_cpu"]) == 9
+
+
+def test_merge_keeps_an_error_and_drops_lists_that_would_not_line_up() -> None:
+    first = {"ops": {"read": {"error": "wrong voxels"}, "write": {"times": [1.0], "cpu": [1.0]}}}
+    second = {"ops": {"read": {"times": [1.0], "cpu": [1.0]}, "write": {"times": [2.0]}}}
+    merged = _merge(first, second)
+    assert merged["ops"]["read"]["error"] == "wrong voxels"
+    assert merged["ops"]["write"] == {"times": [1.0, 2.0]}
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +100,9 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return root / "data", out.read_text()
 
 
+@pytest.mark.interop
+@pytest.mark.servers
+@pytest.mark.timeout(900)  # the first one also runs the quick benchmark
 def test_quick_run_measures_every_case_and_implementation(quick_run: tuple[Path, str]) -> None:
     data, _ = quick_run
     raw = json.loads(next(data.rglob("results.json")).read_text())
@@ -78,11 +115,17 @@ def test_quick_run_measures_every_case_and_implementation(quick_run: tuple[Path,
             assert result["ops"][op]["times"], (result["case"], op)
             assert "error" not in result["ops"][op], (result["case"], op)
     assert set(raw["s3"]["cases"]) == {"img-raw-64"}
+    for result in raw["s3"]["cases"]["img-raw-64"]:
+        read = result["ops"]["read"]
+        assert len(read["times"]) == len(read["cpu"]) == len(read["server_cpu"]) > 0
     for case in CASES:
         assert raw["limits"][case]["read_files"] > 0
         assert raw["limits"][case]["write_files"] > 0
 
 
+@pytest.mark.interop
+@pytest.mark.servers
+@pytest.mark.timeout(900)  # the first one also runs the quick benchmark
 def test_quick_report_judges_every_target(quick_run: tuple[Path, str]) -> None:
     _, text = quick_run
     lines = text.splitlines()
