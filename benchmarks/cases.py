@@ -147,6 +147,7 @@ def _cases() -> list[Case]:
             "compressed_segmentation",
             (64, 64, 64),
             sharded=True,
+            s3=True,
         ),
     ]
 

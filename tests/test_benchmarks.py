@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pytest
 from benchmarks import report
+from benchmarks.cases import plan
 from benchmarks.run import _merge, _split, in_rounds
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = ("img-raw-64", "seg-cseg-sharded")
 IMPLS = ("voxelio", "TensorStore", "cloud-volume")
+S3_CASES = {case.slug for case in plan(quick=True).cases if case.s3 and case.slug in CASES}
 
 
 def test_verdict_says_how_far_a_target_is_missed() -> None:
@@ -114,10 +116,12 @@ def test_quick_run_measures_every_case_and_implementation(quick_run: tuple[Path,
         for op in ("read", "write", "cutouts", "subbox"):
             assert result["ops"][op]["times"], (result["case"], op)
             assert "error" not in result["ops"][op], (result["case"], op)
-    assert set(raw["s3"]["cases"]) == {"img-raw-64"}
-    for result in raw["s3"]["cases"]["img-raw-64"]:
-        read = result["ops"]["read"]
-        assert len(read["times"]) == len(read["cpu"]) == len(read["server_cpu"]) > 0
+    assert set(raw["s3"]["cases"]) == S3_CASES
+    for results in raw["s3"]["cases"].values():
+        assert {result["impl"] for result in results} == set(IMPLS)
+        for result in results:
+            read = result["ops"]["read"]
+            assert len(read["times"]) == len(read["cpu"]) == len(read["server_cpu"]) > 0
     for case in CASES:
         assert raw["limits"][case]["read_files"] > 0
         assert raw["limits"][case]["write_files"] > 0
@@ -132,8 +136,8 @@ def test_quick_report_judges_every_target(quick_run: tuple[Path, str]) -> None:
     start = lines.index("| target | case | measured | verdict |") + 2
     rows = lines[start : lines.index("", start)]
     # per case: whole read, whole write, written size, cutouts, peak RSS; the sharded
-    # sub-box; the whole read over S3
-    assert len(rows) == 5 * len(CASES) + 2, rows
+    # sub-box; the whole reads over S3
+    assert len(rows) == 5 * len(CASES) + 1 + len(S3_CASES), rows
     for row in rows:
         assert "**met**" in row or "**missed**" in row, row
     assert "## Whole reads over the loopback S3 server" in text
