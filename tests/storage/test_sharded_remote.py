@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import uuid
 from pathlib import Path
@@ -12,7 +13,11 @@ import pytest
 from tests.core.conftest import random_array
 from tests.interop.peers import ts_create
 from tests.servers import HTTPServer, S3Server
-from voxelio import CloudVolume
+from tests.sharding.helpers import CountingStore
+from voxelio import Bbox, CloudVolume
+from voxelio.formats.precomputed.sharded import ShardedChunks
+from voxelio.image import engine
+from voxelio.image.options import ImageOptions
 
 pytestmark = pytest.mark.interop
 
@@ -127,3 +132,34 @@ def test_tensorstore_reads_voxelio_shards_over_s3(
                     "endpoint": s3_server.endpoint, "aws_region": "us-east-1",
                     "aws_credentials": {"type": "environment"}})  # fmt: skip
     np.testing.assert_array_equal(got, data)
+
+
+def test_whole_shards_are_fetched_in_one_request_each_over_s3(
+    s3_server: S3Server, s3_bucket: str
+) -> None:
+    """A read covering whole shards on a remote store fetches each shard file in one GET (not
+    its index, then a minishard index and a data range per minishard); a read of part of a
+    shard still reads only the byte ranges it needs."""
+    path = f"s3://{s3_server.endpoint}/{s3_bucket}/ds/whole"
+    info = CloudVolume.create_new_info(1, "segmentation", "uint64", "raw", [4, 4, 40], OFFSET,
+                                       SIZE, chunk_size=CHUNK, sharding=SPECS[0])  # fmt: skip
+    vol = CloudVolume(path, info=info, secrets=s3_server.secrets)
+    vol.commit_info()
+    data = random_array(SIZE + (1,), "uint64", seed=12)
+    vol[:, :, :] = data
+    layer = CloudVolume(path, secrets=s3_server.secrets)._layer(0)
+    counting = CountingStore(layer.chunks.keys.store)  # type: ignore[attr-defined]
+    counted = dataclasses.replace(layer, chunks=ShardedChunks(counting, layer.scale))
+    shard_files = [k for k in counting.inner.list(layer.scale.key) if k.endswith(".shard")]
+    assert len(shard_files) > 1
+    options = ImageOptions(progress=False)
+
+    whole = engine.download(counted, layer.scale.bounds, options)
+    np.testing.assert_array_equal(whole, data)
+    assert counting.calls == {"get": len(shard_files)}
+
+    counting.reset()
+    lo = np.asarray(OFFSET) + 20
+    part = engine.download(counted, Bbox(lo, lo + 9), options)
+    np.testing.assert_array_equal(part, data[20:29, 20:29, 20:29])
+    assert set(counting.calls) == {"get_range"}

@@ -1,7 +1,8 @@
 """Sharded image scales: chunks addressed by compressed Morton id inside shard files.
 
 Reads group chunks by minishard, so one task fetches one minishard's chunks with coalesced
-range reads; writes group chunks by shard and rewrite each shard once (read-modify-write,
+range reads; on remote stores a read that covers a whole shard fetches it in one request (one
+task per shard); writes group chunks by shard and rewrite each shard once (read-modify-write,
 keeping the chunks a write does not cover; a write covering a whole shard skips the read).
 The shard and minishard index caches live on the :class:`ShardedChunks` object, so keep one
 per open volume and scale. Thread safe.
@@ -60,20 +61,37 @@ class ShardedChunks(ChunkIO):
     def groups(self, chunks: Sequence[Bbox], for_write: bool) -> list[list[Bbox]]:
         ids = self.ids(chunks)
         shards, minishards = self.spec.shards_and_minishards(ids)
-        keys = shards if for_write else shards.astype(np.uint64) * np.uint64(1 << 32) + minishards
-        order = np.argsort(keys, kind="stable")
-        out: list[list[Bbox]] = []
-        last = None
-        for pos in order:
-            if keys[pos] != last:
-                out.append([])
-                last = keys[pos]
-            out[-1].append(chunks[int(pos)])
-        return out
+        whole = set() if for_write else self._whole_shard_reads(ids)
+        labels = [
+            (int(s),) if for_write or int(s) in whole else (int(s), int(m))
+            for s, m in zip(shards.tolist(), minishards.tolist())
+        ]
+        out: dict[tuple[int, ...], list[Bbox]] = {}
+        for label, chunk in sorted(zip(labels, chunks), key=lambda pair: pair[0]):
+            out.setdefault(label, []).append(chunk)
+        return list(out.values())
+
+    def _whole_shard_reads(self, ids: np.ndarray) -> set[int]:
+        """The shards a read of ``ids`` covers whole, where each is best fetched in one
+        request (remote stores: one GET instead of the shard index, a minishard index and a
+        data range per minishard, which on a real bucket come in dependent rounds)."""
+        if not self.keys.store.networked or ids.size == 0:
+            return set()
+        covered = covers_whole_shards(ids, self.spec, self.grid_shape)
+        return {shard for shard, whole in covered.items() if whole}
 
     def fetch(self, chunks: Sequence[Bbox]) -> list[bytes | None]:
         ids = self.ids(chunks)
-        found = self.keys.get_many(ids)
+        whole = self._whole_shard_reads(ids)
+        found: dict[int, bytes | None] = {}
+        for shard in sorted(whole):
+            found.update(self.keys.read_shard(shard))
+        if whole:
+            shards = self.spec.shards_and_minishards(ids)[0]
+            rest = ids[~np.isin(shards, np.array(sorted(whole), dtype=shards.dtype))]
+        else:
+            rest = ids
+        found.update(self.keys.get_many(rest))
         return [found.get(int(i)) for i in ids]
 
     def store(self, items: Sequence[tuple[Bbox, bytes | None]], options: PutOptions) -> None:
