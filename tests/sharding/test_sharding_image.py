@@ -64,6 +64,47 @@ def test_shard_membership_matches_brute_force(
         assert all(v for k, v in partial.items() if k != first_shard)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    st.tuples(st.integers(1, 9), st.integers(1, 9), st.integers(1, 9)),
+    st.integers(0, 3),
+    st.sampled_from(["identity", "murmurhash3_x86_128"]),
+    st.integers(0, 3),
+    st.integers(0, 6),
+    st.integers(0, 2**32 - 1),
+)
+def test_shard_coverage_of_any_subset_matches_listing(
+    grid: tuple[int, int, int], pre: int, hash_name: str, mini: int, shard_bits: int, seed: int
+) -> None:
+    spec = ShardingSpec(pre, hash_name, mini, shard_bits)  # type: ignore[arg-type]
+    ids = _all_ids(grid)
+    rng = np.random.default_rng(seed)
+    # whole shards kept, some others thinned: both answers occur
+    shards = spec.shards_and_minishards(ids)[0]
+    thinned = rng.random(spec.num_shards) < 0.5
+    keep = ~thinned[shards.astype(np.int64)] | (rng.random(ids.size) < 0.7)
+    subset = ids[keep]
+    truth = {
+        shard: set(shard_chunk_ids(shard, spec, grid).tolist()) <= set(subset.tolist())
+        for shard in set(spec.shards_and_minishards(subset)[0].tolist())
+    }
+    assert covers_whole_shards(subset, spec, grid) == truth
+    unlisted = covers_whole_shards(subset, spec, grid, may_list=False)
+    assert unlisted.keys() == truth.keys()
+    assert all(truth[k] for k, v in unlisted.items() if v)  # never claims a partial shard
+    if shard_shape_in_chunks(spec, grid) is not None:
+        assert unlisted == truth
+
+
+def test_coverage_of_a_large_murmur_grid_without_listing() -> None:
+    spec = ShardingSpec(3, "murmurhash3_x86_128", 6, 10)
+    grid = (256, 256, 128)  # more cells than a shard may be listed over
+    ids = chunk_ids(np.indices((2, 2, 2)).reshape(3, -1).T, grid)
+    with pytest.raises(ShardingError, match="cannot list"):
+        covers_whole_shards(ids, spec, grid)
+    assert not any(covers_whole_shards(ids, spec, grid, may_list=False).values())
+
+
 def test_shard_boxes() -> None:
     spec = ShardingSpec(2, "identity", 1, 3)  # 2**3 chunks per shard: a 2x2x2 box
     grid = (4, 4, 2)  # 2 + 2 + 1 = 5 bits = 3 low bits + 2 shard bits... shard_bits 3 covers it

@@ -112,19 +112,43 @@ def shard_chunk_coords(
 
 
 def covers_whole_shards(
-    ids: np.ndarray, spec: ShardingSpec, grid_shape: Sequence[int]
+    ids: np.ndarray, spec: ShardingSpec, grid_shape: Sequence[int], *, may_list: bool = True
 ) -> dict[int, bool]:
     """``{shard: True if ids contain every chunk of that shard}`` for each shard ids touch.
 
     A write that covers a whole shard can replace it without reading it first
-    (``ShardedKeyStore.put_many(..., replace_shards=True)``).
+    (``ShardedKeyStore.put_many(..., replace_shards=True)``); a remote read of a whole shard
+    fetches it in one request. Counted, without listing any shard, when ids hold the whole
+    grid or when shards are aligned boxes (:func:`shard_shape_in_chunks`); otherwise each
+    shard's chunks are listed (:func:`shard_chunk_ids`, which refuses murmur-hashed grids
+    over :data:`MAX_ENUMERATED_CELLS` cells), or, with ``may_list=False``, such shards count
+    as not covered.
     """
     arr = np.unique(as_uint64(ids).ravel())
+    by_shard = group_by_shard(arr, spec)
+    if arr.size == int(np.prod([int(g) for g in grid_shape])):
+        return dict.fromkeys(by_shard, True)  # ids of grid cells: every chunk there is
+    box = shard_shape_in_chunks(spec, grid_shape)
     out: dict[int, bool] = {}
-    for shard, positions in group_by_shard(arr, spec).items():
-        needed = shard_chunk_ids(shard, spec, grid_shape)
-        out[shard] = needed.size == positions.size and bool(np.isin(needed, arr[positions]).all())
+    for shard, positions in by_shard.items():
+        if box is not None:
+            out[shard] = positions.size == _box_cells(arr[positions[:1]], box, grid_shape)
+        elif may_list:
+            needed = shard_chunk_ids(shard, spec, grid_shape)
+            out[shard] = needed.size == positions.size and bool(
+                np.isin(needed, arr[positions]).all()
+            )
+        else:
+            out[shard] = False
     return out
+
+
+def _box_cells(one_id: np.ndarray, box: Sequence[int], grid_shape: Sequence[int]) -> int:
+    """Grid cells of the aligned ``box`` (a shard's) that holds the chunk ``one_id``."""
+    cell = chunk_coords(one_id, grid_shape)[0]
+    shape, grid = np.asarray(box, dtype=np.int64), np.asarray(grid_shape, dtype=np.int64)
+    lo = cell // shape * shape
+    return int(np.prod(np.minimum(lo + shape, grid) - lo))
 
 
 def shard_shape_in_chunks(spec: ShardingSpec, grid_shape: Sequence[int]) -> tuple[int, ...] | None:

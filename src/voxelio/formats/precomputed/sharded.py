@@ -24,6 +24,11 @@ from voxelio.sharding.store import ShardedKeyStore
 from voxelio.storage import PutOptions, Store
 
 
+class WholeShard(list[Bbox]):
+    """A read group of :meth:`ShardedChunks.groups` holding every chunk of one shard, which
+    :meth:`ShardedChunks.fetch` reads in one request."""
+
+
 class ShardedChunks(ChunkIO):
     """Chunk I/O for a scale with a ``sharding`` spec."""
 
@@ -61,36 +66,42 @@ class ShardedChunks(ChunkIO):
     def groups(self, chunks: Sequence[Bbox], for_write: bool) -> list[list[Bbox]]:
         ids = self.ids(chunks)
         shards, minishards = self.spec.shards_and_minishards(ids)
+        high = shards.astype(np.uint64) * np.uint64(1 << 32)
+        keys = shards if for_write else high + minishards
         whole = set() if for_write else self._whole_shard_reads(ids)
-        labels = [
-            (int(s),) if for_write or int(s) in whole else (int(s), int(m))
-            for s, m in zip(shards.tolist(), minishards.tolist())
-        ]
-        out: dict[tuple[int, ...], list[Bbox]] = {}
-        for label, chunk in sorted(zip(labels, chunks), key=lambda pair: pair[0]):
-            out.setdefault(label, []).append(chunk)
-        return list(out.values())
+        if whole:  # one task per shard read whole
+            keys = np.where(np.isin(shards, np.fromiter(whole, np.uint64)), high, keys)
+        order = np.argsort(keys, kind="stable")
+        out: list[list[Bbox]] = []
+        last = None
+        for pos in order:
+            if keys[pos] != last:
+                out.append(WholeShard() if int(shards[pos]) in whole else [])
+                last = keys[pos]
+            out[-1].append(chunks[int(pos)])
+        return out
 
     def _whole_shard_reads(self, ids: np.ndarray) -> set[int]:
         """The shards a read of ``ids`` covers whole, where each is best fetched in one
         request (remote stores: one GET instead of the shard index, a minishard index and a
-        data range per minishard, which on a real bucket come in dependent rounds)."""
+        data range per minishard, which on a real bucket come in dependent rounds). Shards
+        whose chunks would have to be listed to tell are read by minishard."""
         if not self.keys.store.networked or ids.size == 0:
             return set()
-        covered = covers_whole_shards(ids, self.spec, self.grid_shape)
+        covered = covers_whole_shards(ids, self.spec, self.grid_shape, may_list=False)
         return {shard for shard, whole in covered.items() if whole}
 
     def fetch(self, chunks: Sequence[Bbox]) -> list[bytes | None]:
         ids = self.ids(chunks)
-        whole = self._whole_shard_reads(ids)
+        shards = self.spec.shards_and_minishards(ids)[0]
+        if isinstance(chunks, WholeShard):  # decided by groups(), which saw the whole read
+            whole = {int(shards[0])}
+        else:
+            whole = self._whole_shard_reads(ids)
         found: dict[int, bytes | None] = {}
         for shard in sorted(whole):
             found.update(self.keys.read_shard(shard))
-        if whole:
-            shards = self.spec.shards_and_minishards(ids)[0]
-            rest = ids[~np.isin(shards, np.array(sorted(whole), dtype=shards.dtype))]
-        else:
-            rest = ids
+        rest = ids[~np.isin(shards, np.fromiter(whole, np.uint64))] if whole else ids
         found.update(self.keys.get_many(rest))
         return [found.get(int(i)) for i in ids]
 
