@@ -641,6 +641,7 @@ def client_budget(mine: dict[str, Any], cores: int, needed: float) -> str:
 
 def s3_section(raw: dict[str, Any]) -> list[str]:
     s3 = raw.get("s3") or {}
+    results = s3_results(raw)
     lines = ["## Whole reads over the loopback S3 server", ""]
     if "na" in s3 and not s3.get("cases"):
         return lines + [f"Not measured: {_clean(s3['na'])}", ""]
@@ -652,7 +653,7 @@ def s3_section(raw: dict[str, Any]) -> list[str]:
         "`/proc/PID/stat` around each read) is in the table. Two limits: fetching the "
         "objects' bytes with obstore (voxelio's HTTP client) and nothing else, and the CPU time "
         "of that fetch and of the server during it, together spread over all cores (they share "
-        "them). " + s3_runs_sentence(raw["plan"], s3_results(raw))
+        "them). " + s3_runs_sentence(raw["plan"], results)
     )
     lines.append("")
     notes = Notes()
@@ -662,7 +663,7 @@ def s3_section(raw: dict[str, Any]) -> list[str]:
         "|---|---|---|---|---|",
     ]
     cores = raw["env_before"]["nproc"]
-    for slug, cells in s3_results(raw).items():
+    for slug, cells in results.items():
         mine = cells.get("voxelio", {}).get("mvx")
         for label, c in cells.items():
             if "error" in c:

@@ -385,12 +385,13 @@ def upload_layer(server: Any, layer: Path, prefix: str) -> list[str]:
     """Upload ``layer``'s info and chunk files below ``prefix`` with boto3; the chunk keys."""
     client = server.boto3_client()
     t0 = time.perf_counter()
+    client.put_object(Bucket=S3_BUCKET, Key=f"{prefix}/info", Body=(layer / "info").read_bytes())
     keys = []
-    for path in [layer / "info"] + D.chunk_files(layer):
+    for path in D.chunk_files(layer):
         keys.append(f"{prefix}/{path.relative_to(layer).as_posix()}")
         client.put_object(Bucket=S3_BUCKET, Key=keys[-1], Body=path.read_bytes())
     log(f"  uploaded {prefix} to S3 in {time.perf_counter() - t0:.1f}s")
-    return keys[1:]
+    return keys
 
 
 def s3_reads(
@@ -611,7 +612,7 @@ def measure(args: argparse.Namespace, p: Plan, data: Data, impls: list[str]) -> 
             "cutout_repeats": p.cutout_repeats,
             "limit_repeats": p.limit_repeats,
             "s3_repeats": p.s3_repeats,
-            "s3_rounds": p.rounds,
+            "s3_rounds": p.rounds,  # older results.json: the S3 reads ran in one process
             "fresh_write_dirs": True,
         },
         "env_after": environment(),
