@@ -1,12 +1,22 @@
-"""Whole reads from S3 behind added latency, by voxelio's thread count: ``python -m
-benchmarks.latency [--latency-ms 20] [--threads 4,8,16,32]``.
+"""Whole reads from S3 behind added latency: ``python -m benchmarks.latency [--latency-ms 20]
+[--cases img-raw-64,seg-cseg-sharded] [--impls voxelio,cloud-volume,TensorStore]
+[--threads 4,8,16,32] [--quick]``.
 
 The loopback S3 server answers in well under a millisecond, so the main benchmark cannot show
-how many requests a reader keeps in flight. Here a proxy (``tests/faultproxy.py``) delays every
-request by ``--latency-ms`` before forwarding it to SeaweedFS, and voxelio reads the raw 64³
-layer of the full benchmark data (256 chunks of its lower half) with each thread count; the
-``default`` row is what ``CloudVolume`` picks by itself. Prints medians of 3 runs. Run
-``python -m benchmarks.run`` once first, so the data exists.
+how many requests a reader keeps in flight, nor how many rounds of dependent requests it makes
+(a sharded read: shard index, then minishard index, then data). Here a proxy
+(``tests/faultproxy.py``, in a process of its own) delays every request by ``--latency-ms``
+before forwarding it to SeaweedFS. For each case (default: the raw 64³ image, 512 chunk
+files, and the sharded segmentation, 4 shard files of 64 chunks):
+
+1. every implementation reads the whole volume through the proxy, in rounds of fresh
+   processes as in the main benchmark's S3 section (``benchmarks.run.s3_reads``): medians
+   and the ratios voxelio ÷ each peer;
+2. voxelio reads the whole volume in this process with each of ``--threads`` (a fresh open
+   before each read; the ``default`` row is the count ``CloudVolume`` picks by itself).
+
+Builds the benchmark's data first when it is missing (as ``benchmarks.run`` does; ``--quick``:
+the quick plan's smaller volumes and fewer reads).
 """
 
 from __future__ import annotations
@@ -21,17 +31,26 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.servers import seaweedfs_s3
+from benchmarks.cases import Case, Plan, plan
+from benchmarks.report import s3_results
+from benchmarks.run import (
+    IMPL_ORDER,
+    REPO,
+    S3_BUCKET,
+    Data,
+    log,
+    s3_environments,
+    s3_reads,
+    upload_layer,
+)
 
-from voxelio import Bbox, CloudVolume
-from voxelio.image import engine
-
-LAYER = Path(__file__).resolve().parent / "data" / "v1-full" / "layers" / "img-raw-64"
+CASES = ("img-raw-64", "seg-cseg-sharded")
 
 
 @contextlib.contextmanager
@@ -46,8 +65,7 @@ def latency_proxy(upstream: str, latency: float) -> Iterator[str]:
         "    print(proxy.endpoint, flush=True)\n"
         "    sys.stdin.read()\n"
     )
-    root = Path(__file__).resolve().parent.parent
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=root, text=True,
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, text=True,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)  # fmt: skip
     try:
         assert proc.stdout is not None
@@ -57,38 +75,84 @@ def latency_proxy(upstream: str, latency: float) -> Iterator[str]:
         proc.wait()
 
 
+def peer_lines(p: Plan, case: Case, results: list[dict[str, Any]]) -> list[str]:
+    """One line per implementation: median wall time, MVx/s, and voxelio's ratio to it."""
+    raw = {
+        "plan": {"cases": [case.to_json()], "sources": {k: vars(v) for k, v in p.sources.items()}},
+        "s3": {"cases": {case.slug: results}},
+    }
+    cells = s3_results(raw)[case.slug]
+    mine = cells.get("voxelio", {}).get("mvx")
+    lines = []
+    for label, cell in cells.items():
+        if "mvx" not in cell:
+            lines.append(f"  {label:>13}: error: {cell.get('error', '')[:200]}")
+            continue
+        ratio = "" if mine is None or label == "voxelio" else f", voxelio {mine / cell['mvx']:.2f}x"
+        lines.append(f"  {label:>13}: {cell['wall']:.2f} s, {cell['mvx']:.0f} MVx/s "
+                     f"(median of {cell['reads']}){ratio}")  # fmt: skip
+    return lines
+
+
+def thread_sweep(url: str, secrets: dict[str, str], counts: list[int]) -> list[str]:
+    """voxelio's whole read of ``url`` with each thread count (0: its own choice), a fresh
+    open before each of 3 reads; one line per count with the median."""
+    from voxelio import CloudVolume
+    from voxelio.image import engine
+
+    lines = []
+    for threads in [0, *counts]:
+        runs = []
+        for _ in range(3):
+            vol = CloudVolume(url, secrets=secrets, parallel=1, progress=False)
+            layer, opts = vol._layer(0), vol._options()
+            if threads:
+                opts = dataclasses.replace(opts, workers=threads)
+            start = time.perf_counter()
+            engine.download(layer, vol.bounds, opts)
+            runs.append(time.perf_counter() - start)
+        wall = statistics.median(runs)
+        label = f"default ({opts.threads})" if threads == 0 else str(threads)
+        megavoxels = vol.bounds.volume() / 1e6
+        lines.append(f"  threads {label:>13}: {wall:.2f} s, {megavoxels / wall:.0f} MVx/s")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--latency-ms", type=float, default=20.0)
-    ap.add_argument("--threads", default="4,8,16,32")
+    ap.add_argument("--cases", default=",".join(CASES), help="comma-separated case slugs")
+    ap.add_argument("--impls", default=",".join(IMPL_ORDER), help="comma-separated")
+    ap.add_argument("--threads", default="4,8,16,32", help="voxelio thread counts ('' for none)")
+    ap.add_argument("--quick", action="store_true", help="smaller volumes, fewer reads")
+    ap.add_argument("--data", default=str(REPO / "benchmarks" / "data"), help="data cache")
     args = ap.parse_args(argv)
-    if not LAYER.exists():
-        sys.exit(f"{LAYER} is missing: run python -m benchmarks.run first")
+    from tests.servers import seaweedfs_s3
+
+    p = plan(args.quick)
+    p.cases[:] = [c for c in p.cases if c.slug in args.cases.split(",")]
+    impls = [i for i in IMPL_ORDER if i in args.impls.split(",")]
+    counts = [int(t) for t in args.threads.split(",") if t]
+    data = Data(Path(args.data), p)
+    data.ensure()
     with tempfile.TemporaryDirectory() as tmp, seaweedfs_s3(tmp) as server:
-        server.create_bucket("bench")
-        client = server.boto3_client()
-        for path in (p for p in LAYER.rglob("*") if p.is_file()):
-            key = "raw/" + path.relative_to(LAYER).as_posix()
-            client.put_object(Bucket="bench", Key=key, Body=path.read_bytes())
+        server.create_bucket(S3_BUCKET)
+        envs = s3_environments(server, Path(tmp))
+        for case in p.cases:
+            upload_layer(server, data.layer(case), case.slug)
         with latency_proxy(server.endpoint, args.latency_ms / 1000) as endpoint:
-            vol = CloudVolume(f"s3://{endpoint}/bench/raw", secrets=dict(server.secrets),
-                              parallel=1, progress=False)  # fmt: skip
-            layer, default = vol._layer(0), vol._options()
-            size = vol.bounds.size3()
-            box = Bbox((0, 0, 0), (size[0], size[1], size[2] // 2))
-            print(f"latency {args.latency_ms:g} ms per request, {box} ({box.volume() / 1e6:.0f} "
-                  f"MVx, 256 chunks)")  # fmt: skip
-            counts = [0] + [int(t) for t in args.threads.split(",")]
-            for threads in counts:
-                opts = dataclasses.replace(default, workers=threads) if threads else default
-                runs = []
-                for _ in range(3):
-                    start = time.perf_counter()
-                    engine.download(layer, box, opts)
-                    runs.append(time.perf_counter() - start)
-                wall = statistics.median(runs)
-                label = f"default ({opts.threads})" if threads == 0 else str(threads)
-                print(f"threads {label:>13}: {wall:.2f} s, {box.volume() / wall / 1e6:.0f} MVx/s")
+            proxied = dataclasses.replace(server, endpoint=endpoint)
+            report = []
+            for case in p.cases:
+                log(f"{case.slug}: whole reads behind {args.latency_ms:g} ms per request")
+                results = s3_reads(
+                    p, data, case, impls, proxied, envs, data.root / "logs" / "latency"
+                )
+                report += [f"{case.slug}, {args.latency_ms:g} ms per request:"]
+                report += peer_lines(p, case, results)
+                url = f"s3://{endpoint}/{S3_BUCKET}/{case.slug}"
+                report += thread_sweep(url, dict(server.secrets), counts)
+    print("\n".join(report))
     return 0
 
 

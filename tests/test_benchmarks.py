@@ -9,6 +9,7 @@ speed: speed is what the benchmark itself reports.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 from benchmarks import report
 from benchmarks.cases import plan
-from benchmarks.run import _merge, _split, in_rounds
+from benchmarks.run import IMPL_ORDER, _merge, _split, in_rounds
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = ("img-raw-64", "seg-cseg-sharded")
@@ -142,3 +143,27 @@ def test_quick_report_judges_every_target(quick_run: tuple[Path, str]) -> None:
         assert "**met**" in row or "**missed**" in row, row
     assert "## Whole reads over the loopback S3 server" in text
     assert "memcpy of the output with" in text
+
+
+@pytest.mark.interop
+@pytest.mark.servers
+@pytest.mark.timeout(900)  # the first one also runs the quick benchmark
+def test_latency_run_reads_every_case_with_every_implementation(
+    quick_run: tuple[Path, str],
+) -> None:
+    data, _ = quick_run
+    command = [
+        sys.executable, "-m", "benchmarks.latency", "--quick", "--latency-ms", "5",
+        "--threads", "4", "--cases", ",".join(CASES), "--impls", ",".join(IMPLS),
+        "--data", str(data),
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    for case in CASES:
+        block = lines[lines.index(f"{case}, 5 ms per request:") + 1 :][: len(IMPLS) + 2]
+        for impl, line in zip(IMPL_ORDER, block):  # the order the script runs them in
+            ratio = "" if impl == "voxelio" else r", voxelio [\d.]+x"
+            assert re.fullmatch(rf"\s*{impl}: [\d.]+ s, \d+ MVx/s \(median of \d+\){ratio}", line)
+        assert re.fullmatch(r"\s*threads\s+default \(\d+\): [\d.]+ s, \d+ MVx/s", block[-2])
+        assert re.fullmatch(r"\s*threads\s+4: [\d.]+ s, \d+ MVx/s", block[-1])
