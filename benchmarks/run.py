@@ -597,29 +597,34 @@ def measure(args: argparse.Namespace, p: Plan, data: Data, impls: list[str]) -> 
         + (" --check" if args.check else "")
     )
     return {
-        "plan": {
-            "mode": p.mode,
-            "sources": {k: vars(v) for k, v in p.sources.items()},
-            "cases": [c.to_json() for c in p.cases],
-            "cutouts": p.cutouts,
-            "cutout_size": p.cutout_size,
-            "subbox_size": p.subbox_size,
-            "subbox_repeats": p.subbox_repeats,
-            "rounds": p.rounds,
-            "read_repeats": p.read_repeats,
-            "read_repeats_long": p.read_repeats_long,
-            "write_repeats": p.write_repeats,
-            "cutout_repeats": p.cutout_repeats,
-            "limit_repeats": p.limit_repeats,
-            "s3_repeats": p.s3_repeats,
-            "s3_rounds": p.rounds,  # older results.json: the S3 reads ran in one process
-            "fresh_write_dirs": True,
-        },
+        "plan": plan_json(p),
         "env_after": environment(),
         "limits": limits,
         "results": results,
         "s3": s3,
         "command": command,
+    }
+
+
+def plan_json(p: Plan) -> dict[str, Any]:
+    """The plan as ``results.json`` records it (what the report reads back)."""
+    return {
+        "mode": p.mode,
+        "sources": {k: vars(v) for k, v in p.sources.items()},
+        "cases": [c.to_json() for c in p.cases],
+        "cutouts": p.cutouts,
+        "cutout_size": p.cutout_size,
+        "subbox_size": p.subbox_size,
+        "subbox_repeats": p.subbox_repeats,
+        "rounds": p.rounds,
+        "read_repeats": p.read_repeats,
+        "read_repeats_long": p.read_repeats_long,
+        "write_repeats": p.write_repeats,
+        "cutout_repeats": p.cutout_repeats,
+        "limit_repeats": p.limit_repeats,
+        "s3_repeats": p.s3_repeats,
+        "s3_rounds": p.rounds,  # older results.json: the S3 reads ran in one process
+        "fresh_write_dirs": True,
     }
 
 

@@ -55,7 +55,6 @@ class FaultProxy:
     """Proxy ``127.0.0.1:port`` -> ``upstream``; ``rate`` of requests get a fault from ``faults``.
 
     ``stall`` seconds is how long a stalled request hangs before the proxy drops it;
-    ``latency`` seconds delay every forwarded request (a distant server).
     Set ``rate`` to 1.0 to make every request fail (retry-budget tests).
     """
 
@@ -66,10 +65,8 @@ class FaultProxy:
         faults: tuple[str, ...] = FAULTS,
         stall: float = 3.0,
         seed: int = 1234,
-        latency: float = 0.0,
     ) -> None:
         self.upstream = upstream
-        self.latency = latency
         self.rate = rate
         self.faults = faults
         self.stall = stall
@@ -144,8 +141,6 @@ class FaultProxy:
                 + text
             )
             return True
-        if self.latency:
-            time.sleep(self.latency)
         response = self._forward(head, body)
         split = response.find(b"\r\n\r\n") + 4
         resp_head, resp_body = response[:split], response[split:]

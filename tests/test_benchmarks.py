@@ -1,9 +1,11 @@
-"""The peer benchmark (``benchmarks/``): its report arithmetic, and one quick run end to end.
+"""The peer benchmark (``benchmarks/``): its report arithmetic, one quick run end to end, and
+one quick run of the reads behind latency (``benchmarks.latency``) on the same data.
 
-The run uses the real peers (TensorStore, cloud-volume) and the loopback S3 server, on the
-quick volumes of two cases; it checks that the command finishes, that ``--check`` found every
-voxelio result and written layer right, and that the report judges every target. It checks no
-speed: speed is what the benchmark itself reports.
+The runs use the real peers (TensorStore, cloud-volume) and the loopback S3 server, on the
+quick volumes of two cases; they check that the commands finish, that ``--check`` found every
+voxelio result and written layer right, that the report judges every target, and that the
+latency run reports every implementation and went through its proxy. They check no speed:
+speed is what the benchmark itself reports.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import pytest
 from benchmarks import report
 from benchmarks.cases import plan
+from benchmarks.data import chunk_files
 from benchmarks.run import IMPL_ORDER, _merge, _split, in_rounds
 
 REPO = Path(__file__).resolve().parent.parent
@@ -160,10 +163,18 @@ def test_latency_run_reads_every_case_with_every_implementation(
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     lines = done.stdout.splitlines()
+    impls = [impl for impl in IMPL_ORDER if impl in IMPLS]  # the order the script runs them in
     for case in CASES:
-        block = lines[lines.index(f"{case}, 5 ms per request:") + 1 :][: len(IMPLS) + 2]
-        for impl, line in zip(IMPL_ORDER, block):  # the order the script runs them in
+        block = lines[lines.index(f"{case}, 5 ms per request:") + 1 :][: len(impls) + 3]
+        for impl, line in zip(impls, block):
             ratio = "" if impl == "voxelio" else r", voxelio [\d.]+x"
-            assert re.fullmatch(rf"\s*{impl}: [\d.]+ s, \d+ MVx/s \(median of \d+\){ratio}", line)
-        assert re.fullmatch(r"\s*threads\s+default \(\d+\): [\d.]+ s, \d+ MVx/s", block[-2])
-        assert re.fullmatch(r"\s*threads\s+4: [\d.]+ s, \d+ MVx/s", block[-1])
+            pattern = rf"\s*{impl}: [\d.]+ s, \d+ MVx/s \(median of \d+\){ratio}"
+            assert re.fullmatch(pattern, line), line
+        # the sweep's first read went through the relay (and was checked): the info, then one
+        # request per chunk file, or per shard file (a whole read fetches each shard whole)
+        requests = 1 + len(chunk_files(data / "v1-quick" / "layers" / case))
+        pattern = rf"\s*voxelio's requests per open and whole read: {requests}"
+        assert re.fullmatch(pattern, block[-3]), block[-3]
+        for line, threads in zip(block[-2:], (r"default \(\d+\)", "4")):
+            pattern = rf"\s*threads\s+{threads}: [\d.]+ s, \d+ MVx/s \(median of 3, one process\)"
+            assert re.fullmatch(pattern, line), line
