@@ -29,6 +29,21 @@ def _all_ids(grid: tuple[int, ...]) -> np.ndarray:
     return chunk_ids(np.indices(grid).reshape(3, -1).T, grid)
 
 
+@st.composite
+def grids_and_specs(
+    draw: st.DrawFn, max_preshift: int, max_shard_bits: int
+) -> tuple[tuple[int, int, int], ShardingSpec]:
+    """A chunk grid of up to 9 per axis, and a sharding spec of either hash."""
+    grid = draw(st.tuples(st.integers(1, 9), st.integers(1, 9), st.integers(1, 9)))
+    spec = ShardingSpec(
+        draw(st.integers(0, max_preshift)),
+        draw(st.sampled_from(["identity", "murmurhash3_x86_128"])),
+        draw(st.integers(0, 3)),
+        draw(st.integers(0, max_shard_bits)),
+    )
+    return grid, spec
+
+
 def test_grid_shape_and_ids() -> None:
     assert grid_shape((100, 70, 30), (16, 16, 8)) == (7, 5, 4)
     with pytest.raises(ShardingError, match="chunk size"):
@@ -39,17 +54,11 @@ def test_grid_shape_and_ids() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(
-    st.tuples(st.integers(1, 9), st.integers(1, 9), st.integers(1, 9)),
-    st.integers(0, 4),
-    st.sampled_from(["identity", "murmurhash3_x86_128"]),
-    st.integers(0, 3),
-    st.integers(0, 4),
-)
+@given(grids_and_specs(max_preshift=4, max_shard_bits=4))
 def test_shard_membership_matches_brute_force(
-    grid: tuple[int, int, int], pre: int, hash_name: str, mini: int, shard_bits: int
+    case: tuple[tuple[int, int, int], ShardingSpec],
 ) -> None:
-    spec = ShardingSpec(pre, hash_name, mini, shard_bits)  # type: ignore[arg-type]
+    grid, spec = case
     ids = _all_ids(grid)
     groups = group_by_shard(ids, spec)
     assert sorted(np.concatenate(list(groups.values())).tolist()) == list(range(ids.size))
@@ -65,18 +74,11 @@ def test_shard_membership_matches_brute_force(
 
 
 @settings(max_examples=60, deadline=None)
-@given(
-    st.tuples(st.integers(1, 9), st.integers(1, 9), st.integers(1, 9)),
-    st.integers(0, 3),
-    st.sampled_from(["identity", "murmurhash3_x86_128"]),
-    st.integers(0, 3),
-    st.integers(0, 6),
-    st.integers(0, 2**32 - 1),
-)
+@given(grids_and_specs(max_preshift=3, max_shard_bits=6), st.integers(0, 2**32 - 1))
 def test_shard_coverage_of_any_subset_matches_listing(
-    grid: tuple[int, int, int], pre: int, hash_name: str, mini: int, shard_bits: int, seed: int
+    case: tuple[tuple[int, int, int], ShardingSpec], seed: int
 ) -> None:
-    spec = ShardingSpec(pre, hash_name, mini, shard_bits)  # type: ignore[arg-type]
+    grid, spec = case
     ids = _all_ids(grid)
     rng = np.random.default_rng(seed)
     # whole shards kept, some others thinned: both answers occur
