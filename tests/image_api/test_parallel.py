@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 from pathlib import Path
 
@@ -69,22 +70,9 @@ def test_bad_shared_memory(tmp_path: Path) -> None:
         sharedmem.location_path("")
 
 
-# ---- the race: non-aligned writes into shared chunks, from several processes at once -------
+# ---- the race: writes into shared chunks and shards, from several processes at once ------
 
-
-def test_concurrent_non_aligned_writes(backend: Backend) -> None:
-    path, kw = backend("race")
-    shape = (64, 48, 48)
-    make_layer(path, np.zeros(shape, np.uint32), **kw)
-    expected = np.zeros(shape, np.uint32)
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(4) as pool:
-        pool.map(_write_disjoint, [(path, kw, i) for i in range(len(DISJOINT))])
-    for i, box in enumerate(DISJOINT):
-        expected[box] = i + 1
-    assert np.array_equal(CloudVolume(path, **kw)[:, :, :][..., 0], expected)
-
-
+RACE_SHAPE = (64, 48, 48)
 # disjoint, non-aligned boxes (chunk 16): every chunk they touch is shared by several writers
 DISJOINT = [
     np.s_[x : x + 10, y : y + 8, z : z + 12]
@@ -92,11 +80,50 @@ DISJOINT = [
     for y in (5, 13)
     for z in (2, 14)
 ]
+# disjoint whole chunks, 3 for each writer
+ALIGNED = [np.s_[x : x + 16, 0:48, z : z + 16] for x in (0, 16, 32, 48) for z in (0, 16)]
+# 2 shards of 18 chunks each: every writer's chunks share shards with other writers'
+RACE_SHARDING = {
+    "@type": "neuroglancer_uint64_sharded_v1", "preshift_bits": 2, "hash": "identity",
+    "minishard_bits": 1, "shard_bits": 1, "minishard_index_encoding": "gzip",
+    "data_encoding": "gzip",
+}  # fmt: skip
 
 
-def _write_disjoint(args: tuple[str, dict, int]) -> None:
-    path, kw, i = args
+def test_concurrent_non_aligned_writes(backend: Backend) -> None:
+    path, kw = backend("race")
+    make_layer(path, np.zeros(RACE_SHAPE, np.uint32), **kw)
+    assert np.array_equal(_race(path, kw, DISJOINT), _serial(DISJOINT))
+
+
+@pytest.mark.parametrize("boxes", [ALIGNED, DISJOINT], ids=["aligned", "non-aligned"])
+def test_concurrent_writes_into_shared_shards(backend: Backend, boxes: list) -> None:
+    path, kw = backend("race-sharded")
+    template = make_layer(backend("template")[0], np.zeros(RACE_SHAPE, np.uint32), **kw)
+    info = json.loads(json.dumps(template.info))
+    info["scales"][0]["sharding"] = RACE_SHARDING
+    CloudVolume(path, info=info, **kw).commit_info()
+    assert np.array_equal(_race(path, kw, boxes), _serial(boxes))
+
+
+def _race(path: str, kw: dict, boxes: list) -> np.ndarray:
+    """Write ``boxes[i]`` with the value ``i + 1`` from 4 processes at once; read it all."""
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(4) as pool:
+        pool.map(_write_box, [(path, kw, box, i + 1) for i, box in enumerate(boxes)])
+    return CloudVolume(path, fill_missing=True, **kw)[:, :, :][..., 0]
+
+
+def _serial(boxes: list) -> np.ndarray:
+    expected = np.zeros(RACE_SHAPE, np.uint32)
+    for i, box in enumerate(boxes):
+        expected[box] = i + 1
+    return expected
+
+
+def _write_box(args: tuple[str, dict, tuple[slice, ...], int]) -> None:
+    path, kw, box, value = args
     vol = CloudVolume(path, non_aligned_writes=True, **kw)
-    box = DISJOINT[i]
+    shape = tuple(s.stop - s.start for s in box)
     for _ in range(2):  # twice, to widen the window of the race
-        vol[box] = np.full((10, 8, 12), i + 1, np.uint32)
+        vol[box] = np.full(shape, value, np.uint32)

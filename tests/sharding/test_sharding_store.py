@@ -281,3 +281,37 @@ def test_unindexed_prefixes_are_written_raw_and_kept_on_rewrite(mem: MemoryStore
     assert sharded.read_shard(0) == {7: b"manifest 7", 9: b"plain 9", 11: b"manifest 11"}
     with pytest.raises(ShardingError, match="key 5 must be bytes, \\(prefix, bytes\\)"):
         sharded.put_many({5: (b"a", b"b", b"c")})  # type: ignore[dict-item]
+
+
+@pytest.mark.parametrize("backend", ["mem", "files"])
+def test_a_write_that_loses_the_race_for_its_shard_is_merged_again(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    """Two writers of one shard (two objects, as two processes would have): the other one
+    writes while this one is between its read and its write; this one's conditional write
+    fails, it reads again and re-applies its update, and both writes survive."""
+    store = request.getfixturevalue(backend)
+    spec = ShardingSpec(0, "identity", 1, 0, "gzip", "gzip")  # one shard
+    mine, other = ShardedKeyStore(store, spec), ShardedKeyStore(store, spec)
+    mine.put_many({1: b"one", 2: b"two"})
+    seen: list[bytes | None] = []
+
+    def update(current: bytes | None) -> bytes:
+        seen.append(current)
+        if len(seen) == 1:  # the other writer gets in between, once
+            other.put_many({3: b"three", 1: b"ONE"})
+        return (current or b"") + b"+mine"
+
+    mine.put_many({1: update, 4: b"four"})
+    assert seen == [b"one", b"ONE"]  # re-applied to what the other wrote
+    mine.invalidate()
+    assert mine.get_many([1, 2, 3, 4]) == {1: b"ONE+mine", 2: b"two", 3: b"three", 4: b"four"}
+
+
+def test_an_update_can_delete_and_sees_a_missing_key_as_none(mem: MemoryStore) -> None:
+    sharded = ShardedKeyStore(mem, SPECS[1])
+    sharded.put_many({5: b"five"})
+    sharded.put_many({5: lambda current: None, 6: lambda current: repr(current).encode()})
+    assert sharded.get_many([5, 6]) == {5: None, 6: b"None"}
+    with pytest.raises(ShardingError, match="value of key 7"):
+        sharded.put_many({7: lambda current: 7})

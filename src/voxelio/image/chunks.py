@@ -7,13 +7,14 @@ engine never knows which layout a scale uses. Thread safe.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from voxelio.geometry import Bbox
 from voxelio.meta import Scale
 from voxelio.storage import PutOptions, Store, join_key
+from voxelio.storage.base import supports_conditional
 from voxelio.storage.buffers import ReadBuffers
 
 #: the bytes of one chunk: owned, a view of a read buffer, or ``None`` when missing
@@ -41,6 +42,17 @@ class ChunkIO(ABC):
     @abstractmethod
     def fetch(self, chunks: Sequence[Bbox]) -> list[bytes | None]:
         """Encoded bytes of each chunk (transport compression removed), ``None`` when missing."""
+
+    @property
+    def conditional(self) -> bool:
+        """Whether the store under this layout offers compare-and-swap writes."""
+        return False
+
+    def update(self, chunks: Sequence[Bbox], patch: Callable[[Bbox, bytes | None], bytes]) -> None:
+        """Rewrite each chunk as ``patch(chunk, its stored bytes or None)`` by compare-and-swap
+        of the objects holding them, so concurrent writers lose nothing (layouts that keep
+        many chunks in one object; unsharded chunks are swapped one by one by the caller)."""
+        raise NotImplementedError(f"{type(self).__name__} has no conditional update")
 
     def fetch_into(self, chunks: Sequence[Bbox], buffers: ReadBuffers) -> list[Data]:
         """Like :meth:`fetch`, but the bytes may be views of the calling thread's buffer in
@@ -77,6 +89,10 @@ class UnshardedChunks(ChunkIO):
         self.scale = scale
         # the scale key, checked once; chunk file names are digits, dashes and underscores
         self._prefix = join_key(scale.key, "x")[:-1]
+
+    @property
+    def conditional(self) -> bool:
+        return supports_conditional(self.store_)
 
     def key(self, chunk: Bbox) -> str:
         """The storage key of a chunk."""

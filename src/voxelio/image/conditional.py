@@ -7,9 +7,11 @@ read-modify-write). On stores that offer conditional writes (``get_with_version`
 ``put_if``: S3 and GCS through ETag/generation match, ``file://`` through a content-hash
 compare-and-swap under an ``flock``, ``mem://`` under its lock) each shell chunk is read with
 its version, painted, and written only if unchanged, retrying on conflict, so concurrent
-non-aligned writes into shared chunks give the serial result. Elsewhere (HTTP is read-only;
-sharded scales, whose shard files are rewritten whole) the engine's ordinary
-read-modify-write is used and concurrent writers to one chunk (or shard) may lose updates.
+non-aligned writes into shared chunks give the serial result. On sharded scales the
+compare-and-swap is on the shard file (``ShardedKeyStore`` rewrites every touched shard that
+way, core chunks too), and a shell chunk is painted from the chunk the shard holds at each
+attempt (``ChunkIO.update``). Elsewhere (stores without conditional writes) the engine's
+ordinary read-modify-write is used and concurrent writers to one chunk may lose updates.
 Thread and process safe on the stores named above.
 """
 
@@ -27,16 +29,10 @@ from voxelio.image import engine
 from voxelio.image.chunks import UnshardedChunks
 from voxelio.image.engine import Layer, local_slices, run_tasks
 from voxelio.image.options import ImageOptions
-from voxelio.storage import PutOptions, Store
+from voxelio.storage import PutOptions
 
 #: how many times a shell chunk is re-read and re-written after losing a race
 MAX_ATTEMPTS = 64
-
-
-def supports_conditional(store: Store) -> bool:
-    """Whether ``store`` offers ``get_with_version``/``put_if``."""
-    flag = getattr(store, "conditional", None)
-    return bool(flag) if flag is not None else hasattr(store, "put_if")
 
 
 def core_box(layer: Layer, bbox: Bbox) -> Bbox | None:
@@ -58,13 +54,16 @@ def upload(layer: Layer, bbox: Bbox, image: np.ndarray, options: ImageOptions) -
     img = engine.check_write(layer, bbox, image, options)
     io = layer.chunks
     aligned = layer.scale.grid.is_aligned(bbox)
-    if aligned or not isinstance(io, UnshardedChunks) or not supports_conditional(io.store_):
+    if aligned or not io.conditional:
         engine.upload(layer, bbox, img, options)
         return
     core = core_box(layer, bbox)
     if core is not None:
         engine.upload(layer, core, img[local_slices(bbox, core)], options)
     shell = [c for c in layer.scale.grid.chunk_bboxes(bbox) if Bbox.intersection(c, bbox) != c]
+    if not isinstance(io, UnshardedChunks):  # shard files: one swap per shard
+        io.update(shell, lambda chunk, stored: _patched(layer, chunk, stored, bbox, img, options))
+        return
     put_options = PutOptions(
         compress=options.compress, compress_level=options.compress_level,
         cache_control=options.cache_control, content_type=engine.content_type(layer.scale.encoding),
@@ -73,6 +72,15 @@ def upload(layer: Layer, bbox: Bbox, image: np.ndarray, options: ImageOptions) -
         lambda chunk: _swap_chunk(layer, io, chunk, bbox, img, options, put_options),
         shell, options.threads, options.progress, "Uploading", layer.pool,
     )  # fmt: skip
+
+
+def _patched(
+    layer: Layer, chunk: Bbox, stored: bytes | None, bbox: Bbox, img: np.ndarray,
+    options: ImageOptions,
+) -> bytes:  # fmt: skip
+    """The encoded chunk: ``stored`` (decoded; ``None``: missing) with ``img`` painted in."""
+    whole = engine.patch_chunk(layer, chunk, stored, bbox, img, options)
+    return layer.codec.encode(whole, layer.scale.params)
 
 
 def _swap_chunk(
@@ -84,8 +92,7 @@ def _swap_chunk(
     for attempt in range(MAX_ATTEMPTS):
         found = store.get_with_version(key)
         stored, version = (None, None) if found is None else found
-        whole = engine.patch_chunk(layer, chunk, stored, bbox, img, options)
-        data = layer.codec.encode(whole, layer.scale.params)
+        data = _patched(layer, chunk, stored, bbox, img, options)
         try:
             store.put_if(key, data, put_options, expected_version=version)
             return

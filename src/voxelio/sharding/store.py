@@ -4,8 +4,12 @@ Reads cost few requests: per shard one range read of the shard index (cached), p
 minishard one range read of its index (cached), then the values' byte ranges, coalesced
 where they are adjacent and fetched concurrently with ``Store.get_ranges``. Writes are
 read-modify-write of whole shards: each touched shard is read once, merged with the new
-values (``None`` deletes a key) and replaced atomically with one ``Store.put``; different
-shards are written in parallel. Shards are written in TensorStore's layout; any layout
+values (``None`` deletes a key; a function of the old value gives the new one) and replaced
+atomically with one ``Store.put``; different shards are written in parallel. On stores with
+conditional writes (``file://``, ``mem://``, S3, GCS) the replacement is a compare-and-swap,
+retried from the read when another writer changed the shard in between, so writers in other
+processes lose nothing to each other (a shard emptied and deleted is the exception: deletes
+are not conditional). Shards are written in TensorStore's layout; any layout
 (cloud-volume's, and the obsolete ``<shard>.index`` + ``<shard>.data`` pair) is read.
 
 Thread safety: one object may be used from many threads. The caches are locked; writes
@@ -18,7 +22,9 @@ Pickling drops the caches.
 from __future__ import annotations
 
 import bisect
+import random
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,7 +32,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from voxelio.errors import ReadOnlyException, ShardingError
+from voxelio.errors import ReadOnlyException, ShardingError, WriteConflictError
 from voxelio.sharding.lru import LRUCache
 from voxelio.sharding.shardfile import (
     Stored,
@@ -39,10 +45,13 @@ from voxelio.sharding.shardfile import (
     split_entry,
 )
 from voxelio.sharding.spec import MinishardIndex, ShardingSpec, as_uint64, decode_shard_index
-from voxelio.storage.base import NO_OPTIONS, Store, join_key
+from voxelio.storage.base import NO_OPTIONS, Store, join_key, supports_conditional
 
 #: a value to write: bytes, or ``(unindexed raw prefix, bytes)`` for mesh manifests
 Value = bytes | tuple[bytes, bytes]
+#: a new value computed from the key's current one (``None``: absent; returning ``None``
+#: deletes), applied under the shard's compare-and-swap (again on every retry)
+Update = Callable[[bytes | None], Value | None]
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -52,6 +61,8 @@ DEFAULT_COALESCE_GAP = 16 * 1024
 DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
 _WRITE_LOCK_STRIPES = 64
 _READ_ATTEMPTS = 20
+#: how many times a shard is re-read and re-merged after losing a conditional write
+MAX_WRITE_ATTEMPTS = 64
 _EMPTY_MINISHARD = MinishardIndex(
     np.zeros(0, np.uint64), np.zeros(0, np.uint64), np.zeros(0, np.uint64)
 )
@@ -416,14 +427,8 @@ class ShardedKeyStore:
         """Stored entries of a shard and whether they came from the obsolete pair."""
         key = self.shard_key(shard_number)
         blob = self.store.get(key)
-        length = self.spec.index_length
         if blob is not None:
-            if len(blob) < length:
-                raise ShardingError(
-                    f"{key}: shard file is {len(blob)} bytes, shorter than its {length}-byte "
-                    "index; the shard is truncated"
-                )
-            return parse_shard(blob[:length], blob[length:], self.spec, key), False
+            return self._parse_whole(blob, key), False
         if self.legacy_layout is False:
             return {}, False
         index_key, data_key = self._legacy_keys(shard_number)
@@ -433,9 +438,23 @@ class ShardedKeyStore:
         data_blob = self.store.get(data_key) or b""
         return parse_shard(index_blob, data_blob, self.spec, index_key), True
 
+    def _parse_whole(self, blob: bytes, key: str) -> dict[int, Stored]:
+        """The entries of a whole shard file's bytes."""
+        length = self.spec.index_length
+        if len(blob) < length:
+            raise ShardingError(
+                f"{key}: shard file is {len(blob)} bytes, shorter than its {length}-byte "
+                "index; the shard is truncated"
+            )
+        return parse_shard(blob[:length], blob[length:], self.spec, key)
+
     # ----------------------------------------------------------------- writes
-    def put_many(self, items: Mapping[int, Value | None], *, replace_shards: bool = False) -> None:
-        """Write ``{key: value}``; ``None`` deletes. Touched shards are rewritten whole.
+    def put_many(
+        self, items: Mapping[int, Value | Update | None], *, replace_shards: bool = False
+    ) -> None:
+        """Write ``{key: value}``; ``None`` deletes, an :data:`Update` computes the value from
+        the current one. Touched shards are rewritten whole, by compare-and-swap where the
+        store offers it (see the module docstring).
 
         A value may be ``(prefix, value)``: ``prefix`` is stored raw and unindexed right
         before the (encoded) value, as multi-resolution mesh fragments precede their
@@ -461,16 +480,21 @@ class ShardedKeyStore:
         self.put_many(dict.fromkeys(key_array(keys).tolist()))
 
     def _group_by_shard(
-        self, items: Mapping[int, Value | None]
-    ) -> dict[int, dict[int, Stored | None]]:
+        self, items: Mapping[int, Value | Update | None]
+    ) -> dict[int, dict[int, Stored | Update | None]]:
         keys = as_uint64(np.array(list(items), dtype=object)) if items else np.zeros(0, np.uint64)
         shards, _ = self.spec.shards_and_minishards(keys)
-        groups: dict[int, dict[int, Stored | None]] = {}
+        groups: dict[int, dict[int, Stored | Update | None]] = {}
         for key, original, shard in zip(keys.tolist(), items, shards.tolist()):
-            groups.setdefault(shard, {})[key] = _check_value(key, items[original])
+            value = items[original]
+            groups.setdefault(shard, {})[key] = (
+                value if callable(value) else _check_value(key, value)
+            )
         return groups
 
-    def _write_shard(self, shard: int, updates: dict[int, Stored | None], replace: bool) -> None:
+    def _write_shard(
+        self, shard: int, updates: dict[int, Stored | Update | None], replace: bool
+    ) -> None:
         with self._write_locks[shard % _WRITE_LOCK_STRIPES]:
             self._begin_write(shard)
             try:
@@ -478,23 +502,78 @@ class ShardedKeyStore:
             finally:
                 self._end_write(shard)
 
-    def _rewrite(self, shard: int, updates: dict[int, Stored | None], replace: bool) -> None:
-        entries: dict[int, Stored]
-        entries, legacy = ({}, False) if replace else self._read_whole(shard)
+    def _rewrite(
+        self, shard: int, updates: dict[int, Stored | Update | None], replace: bool
+    ) -> None:
+        """Read the shard (unless ``replace``), merge ``updates``, write it back; where the
+        store offers it, only if no other writer changed it since the read (else again)."""
+        name = self.shard_key(shard)
+        cas = not replace and supports_conditional(self.store)
+        for attempt in range(MAX_WRITE_ATTEMPTS):
+            version: str | None = None
+            if replace:
+                entries: dict[int, Stored] = {}
+                legacy = False
+            elif cas:
+                entries, legacy, version = self._read_versioned(shard)
+            else:
+                entries, legacy = self._read_whole(shard)
+            self._merge(name, entries, updates)
+            try:
+                self._replace(name, entries, cas, version)
+            except WriteConflictError:
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                continue
+            if legacy:
+                self.store.delete_many(self._legacy_keys(shard))
+            return
+        raise WriteConflictError(
+            f"{self.store.url}/{name}: gave up after {MAX_WRITE_ATTEMPTS} conflicting "
+            "concurrent writes"
+        )
+
+    def _read_versioned(self, shard: int) -> tuple[dict[int, Stored], bool, str | None]:
+        """:meth:`_read_whole` with the shard file's version (``None``: no such file)."""
+        key = self.shard_key(shard)
+        found = self.store.get_with_version(key)  # type: ignore[attr-defined]
+        if found is None:
+            return (*self._read_whole(shard), None)  # the obsolete pair, if any
+        blob, version = found
+        return self._parse_whole(blob, key), False, version
+
+    def _merge(
+        self, name: str, entries: dict[int, Stored], updates: dict[int, Stored | Update | None]
+    ) -> None:
+        """Apply ``updates`` to a shard's ``entries`` (in place)."""
         for key, value in updates.items():
+            if callable(value):
+                old = entries.get(key)
+                current = (
+                    None
+                    if old is None
+                    else decode_data(split_entry(old)[1], self.spec, f"{name}: key {key}")
+                )
+                value = _check_value(key, value(current))
             if value is None:
                 entries.pop(key, None)
             elif isinstance(value, tuple):
                 entries[key] = (value[0], encode_data(value[1], self.spec))
             else:
                 entries[key] = encode_data(value, self.spec)
-        name = self.shard_key(shard)
+
+    def _replace(
+        self, name: str, entries: dict[int, Stored], cas: bool, version: str | None
+    ) -> None:
+        """Write the shard file ``name`` holding ``entries`` (deleted when there are none);
+        with ``cas``, only if it is still at ``version`` (``None``: still missing)."""
         if entries:
-            self.store.put(name, build_shard(entries, self.spec), NO_OPTIONS)
-        elif self.store.exists(name):
+            blob = build_shard(entries, self.spec)
+            if cas:
+                self.store.put_if(name, blob, NO_OPTIONS, expected_version=version)  # type: ignore[attr-defined]
+            else:
+                self.store.put(name, blob, NO_OPTIONS)
+        elif (version is not None) if cas else self.store.exists(name):
             self.store.delete(name)
-        if legacy:
-            self.store.delete_many(self._legacy_keys(shard))
 
     def _parallel(self, fn: Callable[[T], R], items: list[T]) -> list[R]:
         workers = min(max(1, self.store.concurrency), len(items))

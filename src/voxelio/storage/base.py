@@ -65,6 +65,12 @@ def join_key(*parts: str) -> str:
     return check_key(posixpath.join(*[p for p in parts if p]))
 
 
+def supports_conditional(store: Store) -> bool:
+    """Whether ``store`` offers conditional writes (``get_with_version`` and ``put_if``)."""
+    flag = getattr(store, "conditional", None)
+    return bool(flag) if flag is not None else hasattr(store, "put_if")
+
+
 class Store(ABC):
     """Bytes by key below one root. See the module docstring for the contract."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from voxelio.storage.base import Store
+from voxelio.storage.base import NO_OPTIONS, PutOptions, Store
 
 
 class StoreWrapper(Store):
@@ -40,3 +40,13 @@ class StoreWrapper(Store):
     def get_with_version(self, key: str) -> tuple[bytes, str] | None:
         """The inner store's ``get_with_version`` (never served from a cache)."""
         return self.inner.get_with_version(key)  # type: ignore[attr-defined, no-any-return]
+
+    def put_if(
+        self,
+        key: str,
+        data: bytes,
+        options: PutOptions = NO_OPTIONS,
+        expected_version: str | None = None,
+    ) -> str:
+        """The inner store's ``put_if`` (a wrapper that caches must drop ``key`` too)."""
+        return self.inner.put_if(key, data, options, expected_version)  # type: ignore[attr-defined, no-any-return]

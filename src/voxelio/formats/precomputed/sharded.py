@@ -10,7 +10,8 @@ per open volume and scale. Thread safe.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from voxelio.sharding.image import chunk_ids, covers_whole_shards, image_shardin
 from voxelio.sharding.spec import ShardingSpec
 from voxelio.sharding.store import ShardedKeyStore
 from voxelio.storage import PutOptions, Store
+from voxelio.storage.base import supports_conditional
 
 
 class WholeShard(list[Bbox]):
@@ -110,6 +112,18 @@ class ShardedChunks(ChunkIO):
         updates = {int(i): data for i, (_, data) in zip(ids, items)}
         whole = covers_whole_shards(ids, self.spec, self.grid_shape)
         self.keys.put_many(updates, replace_shards=bool(whole) and all(whole.values()))
+
+    @property
+    def conditional(self) -> bool:
+        return supports_conditional(self.keys.store)
+
+    def update(self, chunks: Sequence[Bbox], patch: Callable[[Bbox, bytes | None], bytes]) -> None:
+        """Rewrite ``chunks`` as ``patch(chunk, stored chunk or None)``, computed under each
+        shard's compare-and-swap (:meth:`ShardedKeyStore.put_many`)."""
+        ids = self.ids(chunks)
+        self.keys.put_many(
+            {int(i): functools.partial(patch, chunk) for i, chunk in zip(ids, chunks)}
+        )
 
     def exists(self, chunks: Sequence[Bbox]) -> list[bool]:
         ids = self.ids(chunks)
