@@ -14,6 +14,12 @@ from voxelio import CloudVolume
 
 SHAPE = (70, 60, 40)
 CHUNK = (16, 16, 16)
+#: a sharding spec for layers of CHUNK chunks (a few chunks per minishard, several shards)
+SHARDING = {
+    "@type": "neuroglancer_uint64_sharded_v1", "preshift_bits": 1, "hash": "identity",
+    "minishard_bits": 1, "shard_bits": 2, "minishard_index_encoding": "gzip",
+    "data_encoding": "gzip",
+}  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.image_api.conftest import Backend, make_layer, seg_array
+from tests.image_api.conftest import SHARDING, Backend, make_layer, seg_array
 from voxelio import CloudVolume
 from voxelio.image import sharedmem
 
@@ -82,12 +82,6 @@ DISJOINT = [
 ]
 # disjoint whole chunks, 3 for each writer
 ALIGNED = [np.s_[x : x + 16, 0:48, z : z + 16] for x in (0, 16, 32, 48) for z in (0, 16)]
-# 2 shards of 18 chunks each: every writer's chunks share shards with other writers'
-RACE_SHARDING = {
-    "@type": "neuroglancer_uint64_sharded_v1", "preshift_bits": 2, "hash": "identity",
-    "minishard_bits": 1, "shard_bits": 1, "minishard_index_encoding": "gzip",
-    "data_encoding": "gzip",
-}  # fmt: skip
 
 
 def test_concurrent_non_aligned_writes(backend: Backend) -> None:
@@ -101,7 +95,7 @@ def test_concurrent_writes_into_shared_shards(backend: Backend, boxes: list) -> 
     path, kw = backend("race-sharded")
     template = make_layer(backend("template")[0], np.zeros(RACE_SHAPE, np.uint32), **kw)
     info = json.loads(json.dumps(template.info))
-    info["scales"][0]["sharding"] = RACE_SHARDING
+    info["scales"][0]["sharding"] = SHARDING  # 4 shards: writers share them
     CloudVolume(path, info=info, **kw).commit_info()
     assert np.array_equal(_race(path, kw, boxes), _serial(boxes))
 

@@ -10,14 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.image_api.conftest import Backend, make_layer, seg_array
+from tests.image_api.conftest import SHARDING, Backend, make_layer, seg_array
 from voxelio import CloudVolume
-
-SPEC = {
-    "@type": "neuroglancer_uint64_sharded_v1", "preshift_bits": 1, "hash": "identity",
-    "minishard_bits": 1, "shard_bits": 2, "minishard_index_encoding": "gzip",
-    "data_encoding": "gzip",
-}  # fmt: skip
 
 
 def test_transfer_to(backend: Backend) -> None:
@@ -40,7 +34,7 @@ def test_transfer_to_sharded(tmp_path: Path) -> None:
     arr = seg_array()
     src = make_layer(f"file://{tmp_path}/src", arr)
     info = json.loads(json.dumps(src.info))
-    info["scales"][0]["sharding"] = SPEC
+    info["scales"][0]["sharding"] = SHARDING
     dest = CloudVolume(f"file://{tmp_path}/dst", info=info)
     dest.commit_info()
     out = src.transfer_to(dest.cloudpath, src.bounds)

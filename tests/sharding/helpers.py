@@ -49,21 +49,6 @@ class CountingStore(StoreWrapper):
         assert options == NO_OPTIONS, "shard files must never be transport-compressed"
         self.inner.put(key, data, options)
 
-    def get_with_version(self, key: str) -> tuple[bytes, str] | None:
-        self._count("get")  # a whole read, as for get
-        return super().get_with_version(key)
-
-    def put_if(
-        self,
-        key: str,
-        data: bytes,
-        options: PutOptions = NO_OPTIONS,
-        expected_version: str | None = None,
-    ) -> str:
-        self._count("put")  # one put request, with a precondition
-        assert options == NO_OPTIONS, "shard files must never be transport-compressed"
-        return super().put_if(key, data, options, expected_version)
-
     def delete(self, key: str) -> None:
         self._count("delete")
         self.inner.delete(key)

@@ -2,14 +2,15 @@
 
 The disk cache, the LRU and the request-counting stores of the tests and the benchmark wrap a
 store; this base holds what they share: metadata and listing go to the inner store (the
-authority), and conditional writes are offered exactly when the inner store offers them.
+authority), and conditional writes are offered when the inner store offers them and the
+wrapper passes them on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from voxelio.storage.base import NO_OPTIONS, PutOptions, Store
+from voxelio.storage.base import Store
 
 
 class StoreWrapper(Store):
@@ -34,19 +35,10 @@ class StoreWrapper(Store):
 
     @property
     def conditional(self) -> bool:
-        """Whether the inner store offers conditional writes (``put_if``)."""
-        return hasattr(self.inner, "put_if")
+        """Whether conditional writes (``put_if``) are offered: when the inner store offers
+        them and this wrapper passes them on (a wrapper that caches must also drop the key)."""
+        return hasattr(self.inner, "put_if") and hasattr(self, "put_if")
 
     def get_with_version(self, key: str) -> tuple[bytes, str] | None:
         """The inner store's ``get_with_version`` (never served from a cache)."""
         return self.inner.get_with_version(key)  # type: ignore[attr-defined, no-any-return]
-
-    def put_if(
-        self,
-        key: str,
-        data: bytes,
-        options: PutOptions = NO_OPTIONS,
-        expected_version: str | None = None,
-    ) -> str:
-        """The inner store's ``put_if`` (a wrapper that caches must drop ``key`` too)."""
-        return self.inner.put_if(key, data, options, expected_version)  # type: ignore[attr-defined, no-any-return]
