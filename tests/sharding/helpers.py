@@ -49,6 +49,17 @@ class CountingStore(StoreWrapper):
         assert options == NO_OPTIONS, "shard files must never be transport-compressed"
         self.inner.put(key, data, options)
 
+    def get_with_version(self, key: str) -> tuple[bytes, str] | None:
+        self._count("get_with_version")
+        return super().get_with_version(key)
+
+    def put_if(
+        self, key: str, data: bytes, options: PutOptions = NO_OPTIONS, expected_version=None
+    ) -> str:  # type: ignore[no-untyped-def]
+        self._count("put_if")
+        assert options == NO_OPTIONS, "shard files must never be transport-compressed"
+        return self.inner.put_if(key, data, options, expected_version)  # type: ignore[attr-defined]
+
     def delete(self, key: str) -> None:
         self._count("delete")
         self.inner.delete(key)

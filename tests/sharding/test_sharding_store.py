@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -315,3 +316,28 @@ def test_an_update_can_delete_and_sees_a_missing_key_as_none(mem: MemoryStore) -
     assert sharded.get_many([5, 6]) == {5: None, 6: b"None"}
     with pytest.raises(ShardingError, match="value of key 7"):
         sharded.put_many({7: lambda current: 7})
+
+
+def test_requests_of_conditional_and_whole_shard_writes(mem: MemoryStore) -> None:
+    store = CountingStore(mem)  # passes put_if on: a store with conditional writes
+    sharded = ShardedKeyStore(store, ShardingSpec(0, "identity", 1, 1))  # keys 0-1, 2-3: 2 shards
+
+    def calls(items: dict, **kw: bool) -> dict[str, int]:
+        store.reset()
+        sharded.put_many(items, **kw)
+        return dict(store.calls)
+
+    # a new shard: its versioned read finds nothing, the obsolete pair is looked for once
+    assert calls({0: b"a"}) == {"get_with_version": 1, "get": 1, "put_if": 1}
+    assert calls({1: b"b"}) == {"get_with_version": 1, "put_if": 1}
+    assert calls({2: b"c", 3: b"d"}, replace_shards=True) == {"put": 1}  # no read
+    assert calls({0: None, 1: None}) == {"get_with_version": 1, "delete": 1}
+    assert sharded.get_many([0, 1, 2, 3]) == {0: None, 1: None, 2: b"c", 3: b"d"}
+
+
+def test_file_lock_directory_is_open_to_every_user(files: FileStore) -> None:
+    """Conditional writes on file:// lock through files in one directory of the machine's
+    temporary directory: every user must be able to add lock files there (mode 1777)."""
+    ShardedKeyStore(files, SPECS[0]).put_many({1: b"x"})  # a compare-and-swap shard write
+    locks = Path(tempfile.gettempdir()) / "voxelio-locks"
+    assert locks.stat().st_mode & 0o1777 == 0o1777

@@ -21,6 +21,11 @@ from voxelio.storage.buffers import ReadBuffers
 Data = bytes | memoryview | None
 
 
+#: a chunk's new encoded bytes from its extent and its stored bytes (``None``: missing);
+#: returning ``None`` deletes it
+ChunkPatch = Callable[[Bbox, bytes | None], bytes | None]
+
+
 class ChunkIO(ABC):
     """Fetch and store encoded chunks by their extent."""
 
@@ -48,7 +53,7 @@ class ChunkIO(ABC):
         """Whether the store under this layout offers compare-and-swap writes."""
         return False
 
-    def update(self, chunks: Sequence[Bbox], patch: Callable[[Bbox, bytes | None], bytes]) -> None:
+    def update(self, chunks: Sequence[Bbox], patch: ChunkPatch) -> None:
         """Rewrite each chunk as ``patch(chunk, its stored bytes or None)`` by compare-and-swap
         of the objects holding them, so concurrent writers lose nothing (layouts that keep
         many chunks in one object; unsharded chunks are swapped one by one by the caller)."""

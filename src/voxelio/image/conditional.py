@@ -77,10 +77,11 @@ def upload(layer: Layer, bbox: Bbox, image: np.ndarray, options: ImageOptions) -
 def _patched(
     layer: Layer, chunk: Bbox, stored: bytes | None, bbox: Bbox, img: np.ndarray,
     options: ImageOptions,
-) -> bytes:  # fmt: skip
-    """The encoded chunk: ``stored`` (decoded; ``None``: missing) with ``img`` painted in."""
+) -> bytes | None:  # fmt: skip
+    """The encoded chunk: ``stored`` (decoded; ``None``: missing) with ``img`` painted in
+    (``None``: delete it, all background with ``delete_black_uploads``)."""
     whole = engine.patch_chunk(layer, chunk, stored, bbox, img, options)
-    return layer.codec.encode(whole, layer.scale.params)
+    return engine.encode_chunk(layer, whole, options)
 
 
 def _swap_chunk(
@@ -93,6 +94,9 @@ def _swap_chunk(
         found = store.get_with_version(key)
         stored, version = (None, None) if found is None else found
         data = _patched(layer, chunk, stored, bbox, img, options)
+        if data is None:  # all background: deleted, as the engine does (not conditionally)
+            store.delete(key)
+            return
         try:
             store.put_if(key, data, put_options, expected_version=version)
             return

@@ -307,9 +307,15 @@ def _encode_one(
     part = img[local_slices(bbox, region)]
     if region != chunk:
         part = patch_chunk(layer, chunk, layer.chunks.fetch([chunk])[0], bbox, img, options)
-    if options.delete_black_uploads and _is_background(part, options.background_color):
+    return encode_chunk(layer, part, options)
+
+
+def encode_chunk(layer: Layer, whole: np.ndarray, options: ImageOptions) -> bytes | None:
+    """The encoded bytes of a whole chunk (``None``: delete it as all background, when
+    ``delete_black_uploads``)."""
+    if options.delete_black_uploads and _is_background(whole, options.background_color):
         return None
-    return layer.codec.encode(part, layer.scale.params)
+    return layer.codec.encode(whole, layer.scale.params)
 
 
 def patch_chunk(

@@ -429,6 +429,10 @@ class ShardedKeyStore:
         blob = self.store.get(key)
         if blob is not None:
             return self._parse_whole(blob, key), False
+        return self._read_legacy(shard_number)
+
+    def _read_legacy(self, shard_number: int) -> tuple[dict[int, Stored], bool]:
+        """The entries of a shard kept in the obsolete ``.index`` + ``.data`` pair, if any."""
         if self.legacy_layout is False:
             return {}, False
         index_key, data_key = self._legacy_keys(shard_number)
@@ -537,7 +541,7 @@ class ShardedKeyStore:
         key = self.shard_key(shard)
         found = self.store.get_with_version(key)  # type: ignore[attr-defined]
         if found is None:
-            return (*self._read_whole(shard), None)  # the obsolete pair, if any
+            return (*self._read_legacy(shard), None)
         blob, version = found
         return self._parse_whole(blob, key), False, version
 

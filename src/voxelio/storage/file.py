@@ -260,8 +260,12 @@ def _path_lock(path: Path) -> Iterator[None]:
     digest = hashlib.sha1(str(path).encode()).digest()
     bucket = int.from_bytes(digest[:4], "little") % LOCK_BUCKETS
     directory = Path(tempfile.gettempdir()) / "voxelio-locks"
-    directory.mkdir(mode=0o777, exist_ok=True)
-    fd = os.open(directory / f"{bucket:04d}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    directory.mkdir(exist_ok=True)
+    if directory.stat().st_mode & 0o1777 != 0o1777:
+        with contextlib.suppress(PermissionError):  # another user's: theirs to open up
+            directory.chmod(0o1777)  # every user of the machine may add lock files, as in /tmp
+    # read-only: flock needs no more, and other users' lock files are not writable to us
+    fd = os.open(directory / f"{bucket:04d}.lock", os.O_RDONLY | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

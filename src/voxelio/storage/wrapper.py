@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from voxelio.storage.base import Store
+from voxelio.storage.base import Store, supports_conditional
 
 
 class StoreWrapper(Store):
@@ -37,7 +37,7 @@ class StoreWrapper(Store):
     def conditional(self) -> bool:
         """Whether conditional writes (``put_if``) are offered: when the inner store offers
         them and this wrapper passes them on (a wrapper that caches must also drop the key)."""
-        return hasattr(self.inner, "put_if") and hasattr(self, "put_if")
+        return supports_conditional(self.inner) and hasattr(self, "put_if")
 
     def get_with_version(self, key: str) -> tuple[bytes, str] | None:
         """The inner store's ``get_with_version`` (never served from a cache)."""

@@ -11,13 +11,13 @@ per open volume and scale. Thread safe.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from voxelio.errors import ShardingError
 from voxelio.geometry import Bbox
-from voxelio.image.chunks import ChunkIO
+from voxelio.image.chunks import ChunkIO, ChunkPatch
 from voxelio.meta import Scale
 from voxelio.sharding.image import chunk_ids, covers_whole_shards, image_sharding_problems
 from voxelio.sharding.spec import ShardingSpec
@@ -117,7 +117,7 @@ class ShardedChunks(ChunkIO):
     def conditional(self) -> bool:
         return supports_conditional(self.keys.store)
 
-    def update(self, chunks: Sequence[Bbox], patch: Callable[[Bbox, bytes | None], bytes]) -> None:
+    def update(self, chunks: Sequence[Bbox], patch: ChunkPatch) -> None:
         """Rewrite ``chunks`` as ``patch(chunk, stored chunk or None)``, computed under each
         shard's compare-and-swap (:meth:`ShardedKeyStore.put_many`)."""
         ids = self.ids(chunks)
