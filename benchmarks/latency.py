@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import statistics
 import subprocess
 import sys
@@ -38,16 +39,15 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.cases import Case, Plan, plan
-from benchmarks.data import compare
-from benchmarks.report import s3_results
+from benchmarks.cases import Case, plan
+from benchmarks.data import compare_read
+from benchmarks.report import s3_cells
 from benchmarks.run import (
     IMPL_ORDER,
     REPO,
     S3_BUCKET,
     Data,
     log,
-    plan_json,
     s3_environments,
     s3_reads,
     upload_layer,
@@ -85,10 +85,9 @@ class LatencyProxy:
         self._proc.wait()
 
 
-def peer_lines(p: Plan, case: Case, results: list[dict[str, Any]]) -> list[str]:
+def peer_lines(megavoxels: float, results: list[dict[str, Any]]) -> list[str]:
     """One line per implementation: median wall time, MVx/s, and voxelio's ratio to it."""
-    raw = {"plan": plan_json(p), "s3": {"cases": {case.slug: results}}}
-    cells = s3_results(raw)[case.slug]
+    cells = s3_cells(results, megavoxels)
     mine = cells.get("voxelio", {}).get("mvx")
     lines = []
     for label, cell in cells.items():
@@ -127,8 +126,7 @@ def thread_sweep(
     before = proxy.requests()
     out = read(0)[2]
     lines = [f"  voxelio's requests per open and whole read: {proxy.requests() - before}"]
-    problem = compare(out, np.load(expected, mmap_mode="r"), case.lossless, max_diff=2,
-                      mean_diff=0.05)  # fmt: skip
+    problem = compare_read(out, np.load(expected, mmap_mode="r"), case.lossless)
     if problem:
         raise RuntimeError(f"voxelio read {url} wrong: {problem}")
     megavoxels = out.size / 1e6
@@ -181,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                 logdir = data.root / "logs" / "latency"
                 results = s3_reads(p, data, case, impls, proxied, envs, logdir)
                 report += [f"{case.slug}, {args.latency_ms:g} ms per request:"]
-                report += peer_lines(p, case, results)
+                report += peer_lines(math.prod(p.sources[case.source].shape) / 1e6, results)
                 url = f"s3://{proxy.endpoint}/{S3_BUCKET}/{case.slug}"
                 expected = data.expected(case) or data.source_npy(case.source)
                 report += thread_sweep(url, dict(server.secrets), counts, proxy, case, expected)

@@ -551,26 +551,31 @@ def case_megavoxels(raw: dict[str, Any], slug: str) -> float:
 
 
 def s3_results(raw: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
-    """Per S3 case and implementation label: ``megavoxels`` (of a whole read), and ``mvx``,
-    ``cpu`` and ``wall`` (medians of the whole reads) and ``server_cpu`` (the server's CPU
-    seconds per read, median), or ``error``."""
-    out: dict[str, dict[str, dict[str, Any]]] = {}
-    for slug, per in (raw.get("s3") or {}).get("cases", {}).items():
-        megavoxels = case_megavoxels(raw, slug)
-        out[slug] = {}
-        for res in per:
-            r = res["ops"]["read"]
-            cell: dict[str, Any] = {"megavoxels": megavoxels}
-            out[slug][res["label"]] = cell
-            if "times" not in r or "error" in r:
-                cell["error"] = r.get("error") or r.get("na", "")
-                continue
-            cell["wall"] = statistics.median(r["times"])
-            cell["mvx"] = megavoxels / cell["wall"]
-            cell["cpu"] = statistics.median(r["cpu"])
-            cell["reads"] = len(r["times"])
-            if r.get("server_cpu"):
-                cell["server_cpu"] = statistics.median(r["server_cpu"])
+    """:func:`s3_cells` of every S3 case, by case."""
+    return {
+        slug: s3_cells(per, case_megavoxels(raw, slug))
+        for slug, per in (raw.get("s3") or {}).get("cases", {}).items()
+    }
+
+
+def s3_cells(per: list[dict[str, Any]], megavoxels: float) -> dict[str, dict[str, Any]]:
+    """Per implementation label, of one case's S3 read results (``megavoxels`` per read):
+    ``megavoxels``, and ``mvx``, ``cpu`` and ``wall`` (medians of the whole reads), ``reads``
+    and ``server_cpu`` (the server's CPU seconds per read, median), or ``error``."""
+    out: dict[str, dict[str, Any]] = {}
+    for res in per:
+        r = res["ops"]["read"]
+        cell: dict[str, Any] = {"megavoxels": megavoxels}
+        out[res["label"]] = cell
+        if "times" not in r or "error" in r:
+            cell["error"] = r.get("error") or r.get("na", "")
+            continue
+        cell["wall"] = statistics.median(r["times"])
+        cell["mvx"] = megavoxels / cell["wall"]
+        cell["cpu"] = statistics.median(r["cpu"])
+        cell["reads"] = len(r["times"])
+        if r.get("server_cpu"):
+            cell["server_cpu"] = statistics.median(r["server_cpu"])
     return out
 
 

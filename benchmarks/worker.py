@@ -35,7 +35,7 @@ if __package__ in (None, ""):
 import numpy as np
 
 from benchmarks.cases import LONG_SECONDS, Case
-from benchmarks.data import Box, compare, fresh_dir
+from benchmarks.data import Box, compare_read, fresh_dir
 from benchmarks.impls import IMPLS, Impl, NotSupported
 from benchmarks.limits import process_cpu_seconds
 
@@ -99,8 +99,7 @@ class Worker:
         if self.job.get("no_check"):  # profiling: keep the comparison out of the samples
             return
         ref = self.expected if box is None else self.expected[_slices(box)]
-        # decoders of the same jpeg bytes may differ by a rounding step, not more
-        problem = compare(got, ref, self.case.lossless, max_diff=2, mean_diff=0.05)
+        problem = compare_read(got, ref, self.case.lossless)
         if problem:
             raise WrongResult(problem)
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.image_api.conftest import SHARDING, Backend, make_layer, seg_array
+from tests.image_api.conftest import CHUNK, SHARDING, Backend, make_layer, seg_array
 from voxelio import Bbox, CloudVolume
 from voxelio.image import sharedmem
 
@@ -100,13 +99,13 @@ def test_concurrent_non_aligned_writes(backend: Backend) -> None:
 @pytest.mark.parametrize("boxes", [ALIGNED, DISJOINT], ids=["aligned", "non-aligned"])
 def test_concurrent_writes_into_shared_shards(backend: Backend, boxes: list) -> None:
     path, kw = backend("race-sharded")
-    _sharded_layer(path, backend("template")[0], kw)
+    _sharded_layer(path, kw)
     assert np.array_equal(_race(path, kw, boxes), _serial(boxes))
 
 
 def test_non_aligned_writes_into_shards_delete_black_chunks(backend: Backend) -> None:
     path, kw = backend("black")
-    _sharded_layer(path, backend("template")[0], kw)
+    _sharded_layer(path, kw)
     vol = CloudVolume(path, non_aligned_writes=True, delete_black_uploads=True, **kw)
     first = Bbox((0, 0, 0), (16, 16, 16))
     vol[3:10, 3:10, 3:10] = np.full((7, 7, 7), 7, np.uint32)  # part of the first chunk
@@ -115,11 +114,12 @@ def test_non_aligned_writes_into_shards_delete_black_chunks(backend: Backend) ->
     assert list(vol.exists(first).values()) == [False]
 
 
-def _sharded_layer(path: str, template_path: str, kw: dict) -> None:
+def _sharded_layer(path: str, kw: dict) -> None:
     """An empty uint32 layer of RACE_SHAPE with RACE_SHARDING at ``path``."""
-    template = make_layer(template_path, np.zeros(RACE_SHAPE, np.uint32), **kw)
-    info = json.loads(json.dumps(template.info))
-    info["scales"][0]["sharding"] = RACE_SHARDING
+    info = CloudVolume.create_new_info(
+        1, "segmentation", "uint32", "raw", [1, 1, 1], [0, 0, 0], RACE_SHAPE,
+        chunk_size=CHUNK, sharding=RACE_SHARDING,
+    )  # fmt: skip
     CloudVolume(path, info=info, **kw).commit_info()
 
 

@@ -513,16 +513,13 @@ class ShardedKeyStore:
         store offers it, only if no other writer changed it since the read (else again)."""
         name = self.shard_key(shard)
         cas = not replace and supports_conditional(self.store)
+        encoded = {  # once, whatever the retries; updates are applied at each attempt
+            key: value if value is None or callable(value) else self._encode(value)
+            for key, value in updates.items()
+        }
         for attempt in range(MAX_WRITE_ATTEMPTS):
-            version: str | None = None
-            if replace:
-                entries: dict[int, Stored] = {}
-                legacy = False
-            elif cas:
-                entries, legacy, version = self._read_versioned(shard)
-            else:
-                entries, legacy = self._read_whole(shard)
-            self._merge(name, entries, updates)
+            entries, legacy, version = self._read_for_rewrite(shard, replace, cas)
+            self._merge(name, entries, encoded)
             try:
                 self._replace(name, entries, cas, version)
             except WriteConflictError:
@@ -536,8 +533,16 @@ class ShardedKeyStore:
             "concurrent writes"
         )
 
-    def _read_versioned(self, shard: int) -> tuple[dict[int, Stored], bool, str | None]:
-        """:meth:`_read_whole` with the shard file's version (``None``: no such file)."""
+    def _read_for_rewrite(
+        self, shard: int, replace: bool, cas: bool
+    ) -> tuple[dict[int, Stored], bool, str | None]:
+        """A shard's stored entries, whether they came from the obsolete pair, and (with
+        ``cas``) the shard file's version, ``None`` when there is no such file; nothing is
+        read for ``replace``."""
+        if replace:
+            return {}, False, None
+        if not cas:
+            return (*self._read_whole(shard), None)
         key = self.shard_key(shard)
         found = self.store.get_with_version(key)  # type: ignore[attr-defined]
         if found is None:
@@ -545,25 +550,32 @@ class ShardedKeyStore:
         blob, version = found
         return self._parse_whole(blob, key), False, version
 
+    def _encode(self, value: Stored) -> Stored:
+        """A value as the shard stores it (the data encoding applied; a prefix kept raw)."""
+        if isinstance(value, tuple):
+            return value[0], encode_data(value[1], self.spec)
+        return encode_data(value, self.spec)
+
     def _merge(
-        self, name: str, entries: dict[int, Stored], updates: dict[int, Stored | Update | None]
+        self, name: str, entries: dict[int, Stored], encoded: dict[int, Stored | Update | None]
     ) -> None:
-        """Apply ``updates`` to a shard's ``entries`` (in place)."""
-        for key, value in updates.items():
-            if callable(value):
-                old = entries.get(key)
-                current = (
-                    None
-                    if old is None
-                    else decode_data(split_entry(old)[1], self.spec, f"{name}: key {key}")
-                )
-                value = _check_value(key, value(current))
-            if value is None:
+        """Apply encoded updates to a shard's ``entries`` (in place)."""
+        for key, value in encoded.items():
+            stored = self._applied(name, key, value, entries.get(key)) if callable(value) else value
+            if stored is None:
                 entries.pop(key, None)
-            elif isinstance(value, tuple):
-                entries[key] = (value[0], encode_data(value[1], self.spec))
             else:
-                entries[key] = encode_data(value, self.spec)
+                entries[key] = stored
+
+    def _applied(self, name: str, key: int, update: Update, old: Stored | None) -> Stored | None:
+        """What ``update`` makes of the stored entry ``old`` of ``key``, encoded."""
+        current = (
+            None
+            if old is None
+            else decode_data(split_entry(old)[1], self.spec, f"{name}: key {key}")
+        )
+        new = _check_value(key, update(current))
+        return None if new is None else self._encode(new)
 
     def _replace(
         self, name: str, entries: dict[int, Stored], cas: bool, version: str | None
@@ -576,7 +588,7 @@ class ShardedKeyStore:
                 self.store.put_if(name, blob, NO_OPTIONS, expected_version=version)  # type: ignore[attr-defined]
             else:
                 self.store.put(name, blob, NO_OPTIONS)
-        elif (version is not None) if cas else self.store.exists(name):
+        elif version is not None or (not cas and self.store.exists(name)):
             self.store.delete(name)
 
     def _parallel(self, fn: Callable[[T], R], items: list[T]) -> list[R]:
