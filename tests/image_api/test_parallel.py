@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,6 +13,8 @@ import pytest
 from tests.image_api.conftest import CHUNK, SHARDING, Backend, make_layer, seg_array
 from voxelio import Bbox, CloudVolume
 from voxelio.image import sharedmem
+from voxelio.storage import NO_OPTIONS, PutOptions, Store
+from voxelio.storage.wrapper import StoreWrapper
 
 
 def test_parallel_download_and_shared_memory(backend: Backend, tmp_path: Path) -> None:
@@ -112,6 +116,82 @@ def test_non_aligned_writes_into_shards_delete_black_chunks(backend: Backend) ->
     assert list(vol.exists(first).values()) == [True]
     vol[0:12, 0:12, 0:12] = np.zeros((12, 12, 12), np.uint32)  # the chunk is all black again
     assert list(vol.exists(first).values()) == [False]
+
+
+@pytest.mark.parametrize("sharded", [False, True], ids=["unsharded", "sharded"])
+def test_a_chunk_emptied_while_another_writer_paints_it_keeps_their_paint(
+    backend: Backend, sharded: bool
+) -> None:
+    """This writer's non-aligned write leaves a chunk all background (deleted under
+    ``delete_black_uploads``; sharded, its shard left empty too); another writer paints a
+    corner of the chunk between this one's read and its write. The serial result keeps the
+    corner: the delete is conditional (file://), or, where the store has none (S3), the
+    chunk or shard is written instead, conditionally, and the lost swap is done again."""
+    path, kw = backend("emptied")
+    if sharded:
+        _sharded_layer(path, kw)
+    else:
+        make_layer(path, np.zeros(RACE_SHAPE, np.uint32), **kw)
+    start = np.zeros((16, 16, 16), np.uint32)
+    start[:12, :12, :12] = 5
+    CloudVolume(path, **kw)[0:16, 0:16, 0:16] = start
+    other = CloudVolume(path, non_aligned_writes=True, **kw)
+
+    def between() -> None:
+        other[14:16, 14:16, 14:16] = np.full((2, 2, 2), 9, np.uint32)
+
+    mine = _interleaved(path, kw, between, non_aligned_writes=True, delete_black_uploads=True)
+    mine[0:12, 0:12, 0:12] = np.zeros((12, 12, 12), np.uint32)
+    expected = np.zeros((16, 16, 16), np.uint32)
+    expected[14:, 14:, 14:] = 9
+    got = CloudVolume(path, fill_missing=True, **kw)[0:16, 0:16, 0:16][..., 0]
+    assert np.array_equal(got, expected)
+
+
+class _Interleaved(StoreWrapper):
+    """Passes every call on; right after the first versioned read, runs ``between`` (another
+    writer getting in between this writer's read and its write)."""
+
+    def __init__(self, inner: Store, pending: list[Callable[[], None]]) -> None:
+        super().__init__(inner)
+        self.pending = pending
+
+    def get(self, key: str) -> bytes | None:
+        return self.inner.get(key)
+
+    def get_range(self, key: str, start: int, length: int) -> bytes | None:
+        return self.inner.get_range(key, start, length)
+
+    def put(self, key: str, data: bytes, options: PutOptions = NO_OPTIONS) -> None:
+        self.inner.put(key, data, options)
+
+    def delete(self, key: str) -> None:
+        self.inner.delete(key)
+
+    def get_with_version(self, key: str) -> tuple[bytes, str] | None:
+        found = super().get_with_version(key)
+        while self.pending:
+            self.pending.pop()()
+        return found
+
+    def put_if(self, key: str, data: bytes, options: PutOptions = NO_OPTIONS,
+               expected_version: str | None = None) -> str:  # fmt: skip
+        return self.inner.put_if(key, data, options, expected_version)  # type: ignore[attr-defined, no-any-return]
+
+    def delete_if(self, key: str, expected_version: str) -> None:
+        self.inner.delete_if(key, expected_version)  # type: ignore[attr-defined]
+
+
+def _interleaved(path: str, kw: dict, between: Callable[[], None], **options: bool) -> CloudVolume:
+    """A volume at ``path`` whose stores run ``between`` once, after the first versioned
+    read (of whichever store makes it)."""
+    pending = [between]
+
+    class Volume(CloudVolume):
+        def _open_store(self, cloudpath: Any) -> Store:
+            return _Interleaved(super()._open_store(cloudpath), pending)
+
+    return Volume(path, **options, **kw)
 
 
 def _sharded_layer(path: str, kw: dict) -> None:

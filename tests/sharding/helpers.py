@@ -64,6 +64,10 @@ class CountingStore(StoreWrapper):
         self._count("delete")
         self.inner.delete(key)
 
+    def delete_if(self, key: str, expected_version: str) -> None:
+        self._count("delete_if")
+        self.inner.delete_if(key, expected_version)  # type: ignore[attr-defined]
+
     def exists(self, key: str) -> bool:
         self._count("exists")
         return self.inner.exists(key)

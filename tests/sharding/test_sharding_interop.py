@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.interop.peers import cv_volume
 from tests.sharding.helpers import CountingStore, random_items
 from voxelio.sharding.image import chunk_ids, grid_shape
+from voxelio.sharding.shardfile import build_shard
 from voxelio.sharding.spec import ShardingSpec
 from voxelio.sharding.store import ShardedKeyStore
 from voxelio.storage.file import FileStore
@@ -221,3 +223,24 @@ def test_we_read_cloudvolume_synthesized_shards(tmp_path: Path) -> None:
         ours = ShardedKeyStore(FileStore(root), spec)
         probe = list(items) + [10**6 + 1]
         assert ours.get_many(probe) == {k: items.get(k) for k in probe}
+
+
+def test_peers_read_an_empty_shard_as_holding_nothing(tmp_path: Path) -> None:
+    """An emptied shard on S3 or GCS (no conditional delete there) stays as its index alone:
+    TensorStore and cloud-volume read it as holding no chunks, and the other shards whole."""
+    case = IMAGE_CASES[1]
+    size, offset, _chunk, sharding, dtype, channels = case
+    ts.open(_image_spec(tmp_path, case), create=True).result()
+    data = np.random.default_rng(6).integers(1, 2**16, size=(*size, channels)).astype(dtype)
+    ts.open(_image_spec(tmp_path, case)).result()[...] = data
+    shards = sorted((tmp_path / "s0").iterdir())
+    assert len(shards) > 1
+    shards[0].write_bytes(build_shard({}, sharding))  # what voxelio leaves there
+    got = ts.open(_image_spec(tmp_path, case)).result().read().result()
+    emptied = got == 0
+    assert emptied.any() and not emptied.all()
+    assert np.array_equal(got[~emptied], data[~emptied])  # fill value 0 where it was emptied
+    cv = cv_volume(tmp_path, fill_missing=True)
+    assert np.array_equal(np.asarray(cv[cv.bounds]), got)
+    kv = _ts_kv(tmp_path / "s0", sharding)
+    assert len(kv.list().result()) < int(np.prod(grid_shape(size, _chunk)))

@@ -309,6 +309,48 @@ def test_a_write_that_loses_the_race_for_its_shard_is_merged_again(
     assert mine.get_many([1, 2, 3, 4]) == {1: b"ONE+mine", 2: b"two", 3: b"three", 4: b"four"}
 
 
+class _NoConditionalDelete(CountingStore):
+    """Conditional writes but no conditional delete, as S3 and GCS through obstore."""
+
+    conditional_delete = False
+
+
+@pytest.mark.parametrize("can_delete", [True, False], ids=["delete_if", "no-delete_if"])
+@pytest.mark.parametrize("backend", ["mem", "files"])
+def test_a_shard_emptied_while_another_writer_adds_a_key_keeps_that_key(
+    backend: str, can_delete: bool, request: pytest.FixtureRequest
+) -> None:
+    """This writer deletes every key of a shard; the other adds one between this one's read
+    and its write. An unconditional delete of the emptied shard would lose the other's key:
+    the shard is deleted only if unchanged, or (no conditional delete) replaced by an empty
+    shard only if unchanged, so this writer reads again and the key survives."""
+    inner = request.getfixturevalue(backend)
+    store = CountingStore(inner) if can_delete else _NoConditionalDelete(inner)
+    spec = ShardingSpec(0, "identity", 1, 0, "gzip", "gzip")  # one shard
+    mine, other = ShardedKeyStore(store, spec), ShardedKeyStore(inner, spec)
+    mine.put_many({1: b"one", 2: b"two"})
+    interleaved: list[int] = []
+
+    def gone(current: bytes | None) -> None:
+        if not interleaved:  # the other writer gets in between, once
+            interleaved.append(3)
+            other.put_many({3: b"three"})
+
+    store.reset()
+    mine.put_many({1: gone, 2: None})
+    assert store.calls["get_with_version"] == 2  # the first swap lost and was done again
+    assert store.calls["delete_if" if can_delete else "put_if"] >= 1
+    mine.invalidate()
+    assert mine.get_many([1, 2, 3]) == {1: None, 2: None, 3: b"three"}
+    mine.put_many({3: None})  # empty now, with nobody in between
+    name = mine.shard_key(0)
+    if can_delete:
+        assert not inner.exists(name)
+    else:  # an empty shard: its index alone, every minishard empty
+        assert inner.get(name) == bytes(spec.index_length)
+        assert mine.get_many([1, 3]) == {1: None, 3: None} and mine.list_keys(0).size == 0
+
+
 def test_an_update_can_delete_and_sees_a_missing_key_as_none(mem: MemoryStore) -> None:
     sharded = ShardedKeyStore(mem, SPECS[1])
     sharded.put_many({5: b"five"})
@@ -331,7 +373,7 @@ def test_requests_of_conditional_and_whole_shard_writes(mem: MemoryStore) -> Non
     assert calls({0: b"a"}) == {"get_with_version": 1, "get": 1, "put_if": 1}
     assert calls({1: b"b"}) == {"get_with_version": 1, "put_if": 1}
     assert calls({2: b"c", 3: b"d"}, replace_shards=True) == {"put": 1}  # no read
-    assert calls({0: None, 1: None}) == {"get_with_version": 1, "delete": 1}
+    assert calls({0: None, 1: None}) == {"get_with_version": 1, "delete_if": 1}
     assert sharded.get_many([0, 1, 2, 3]) == {0: None, 1: None, 2: b"c", 3: b"d"}
 
 

@@ -6,10 +6,12 @@ import gzip
 import json
 import multiprocessing
 import pickle
+from pathlib import Path
 
 import pytest
 
 from tests.servers import S3Server
+from voxelio.cache.disk import DiskCacheStore
 from voxelio.errors import (
     AuthenticationError,
     ReadOnlyException,
@@ -17,6 +19,7 @@ from voxelio.errors import (
     WriteConflictError,
 )
 from voxelio.storage import PutOptions, open_store
+from voxelio.storage.base import supports_conditional, supports_conditional_delete
 from voxelio.storage.buffers import ReadBuffers
 from voxelio.storage.s3 import S3Store
 
@@ -146,7 +149,7 @@ def test_custom_endpoint_url_form_and_alias(s3_server: S3Server, s3_bucket: str,
     assert aliased.get("a") == b"endpoint form"
 
 
-def test_conditional_writes(s3_server: S3Server, s3_bucket: str) -> None:
+def test_conditional_writes(s3_server: S3Server, s3_bucket: str, tmp_path: Path) -> None:
     store = _store(s3_server, s3_bucket)
     assert isinstance(store, S3Store)
     v1 = store.put_if("lock", b"one", expected_version=None)
@@ -160,6 +163,9 @@ def test_conditional_writes(s3_server: S3Server, s3_bucket: str) -> None:
         store.put_if("lock", b"stale", expected_version=v1)
     assert store.get("lock") == b"two"
     assert store.get_with_version("nothing") is None
+    # obstore sends no If-Match on deletes: writers must not count on conditional deletes
+    assert supports_conditional(store) and not supports_conditional_delete(store)
+    assert not supports_conditional_delete(DiskCacheStore(store, tmp_path / "cache"))
 
 
 def test_read_only(s3_server: S3Server, s3_bucket: str) -> None:

@@ -131,3 +131,9 @@ class DiskCacheStore(StoreWrapper):
             )
             self.local.put(key, data, self._local_options())
         return version
+
+    def delete_if(self, key: str, expected_version: str) -> None:
+        """The remote store's ``delete_if``; the cached copy is dropped first."""
+        with self._lock(key):
+            self.local.delete(key)
+            self.remote.delete_if(key, expected_version)  # type: ignore[attr-defined]

@@ -183,3 +183,8 @@ class LRUStore(StoreWrapper):
         """The wrapped store's ``put_if``, dropping the cached entries of ``key`` first."""
         self._forget(key)
         return self.inner.put_if(key, data, options, expected_version)  # type: ignore[attr-defined, no-any-return]
+
+    def delete_if(self, key: str, expected_version: str) -> None:
+        """The wrapped store's ``delete_if``, dropping the cached entries of ``key`` first."""
+        self._forget(key)
+        self.inner.delete_if(key, expected_version)  # type: ignore[attr-defined]

@@ -7,7 +7,10 @@ read-modify-write). On stores that offer conditional writes (``get_with_version`
 ``put_if``: S3 and GCS through ETag/generation match, ``file://`` through a content-hash
 compare-and-swap under an ``flock``, ``mem://`` under its lock) each shell chunk is read with
 its version, painted, and written only if unchanged, retrying on conflict, so concurrent
-non-aligned writes into shared chunks give the serial result. On sharded scales the
+non-aligned writes into shared chunks give the serial result. A shell chunk left all
+background under ``delete_black_uploads`` is deleted only if unchanged (``file://``,
+``mem://``); S3 and GCS offer no conditional delete through obstore, so there it is
+written, background and all. On sharded scales the
 compare-and-swap is on the shard file (``ShardedKeyStore`` rewrites every touched shard that
 way, core chunks too), and a shell chunk is painted from the chunk the shard holds at each
 attempt (``ChunkIO.update``). Elsewhere (stores without conditional writes) the engine's
@@ -30,6 +33,7 @@ from voxelio.image.chunks import UnshardedChunks
 from voxelio.image.engine import Layer, local_slices, run_tasks
 from voxelio.image.options import ImageOptions
 from voxelio.storage import PutOptions
+from voxelio.storage.base import supports_conditional_delete
 
 #: how many times a shell chunk is re-read and re-written after losing a race
 MAX_ATTEMPTS = 64
@@ -93,15 +97,31 @@ def _swap_chunk(
     for attempt in range(MAX_ATTEMPTS):
         found = store.get_with_version(key)
         stored, version = (None, None) if found is None else found
-        data = _patched(layer, chunk, stored, bbox, img, options)
-        if data is None:  # all background: deleted, as the engine does (not conditionally)
-            store.delete(key)
-            return
+        whole = engine.patch_chunk(layer, chunk, stored, bbox, img, options)
         try:
-            store.put_if(key, data, put_options, expected_version=version)
+            _swap(layer, store, key, whole, version, options, put_options)
             return
         except WriteConflictError:
             time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
     raise WriteConflictError(
         f"{io.describe(chunk)}: gave up after {MAX_ATTEMPTS} conflicting concurrent writes"
     )
+
+
+def _swap(
+    layer: Layer, store: Any, key: str, whole: np.ndarray, version: str | None,
+    options: ImageOptions, put_options: PutOptions,
+) -> None:  # fmt: skip
+    """Replace the chunk at ``key`` by ``whole`` if it is still at ``version`` (``None``:
+    missing). A chunk all background under ``delete_black_uploads`` is deleted, by a
+    conditional delete; where the store has none (S3, GCS) it is written instead, since an
+    unconditional delete could drop what another writer stored since the read."""
+    data = engine.encode_chunk(layer, whole, options)
+    if data is None:
+        if version is None:  # missing, and to stay so
+            return
+        if supports_conditional_delete(store):
+            store.delete_if(key, version)
+            return
+        data = layer.codec.encode(whole, layer.scale.params)
+    store.put_if(key, data, put_options, expected_version=version)

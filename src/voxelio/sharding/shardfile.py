@@ -88,10 +88,11 @@ def build_shard(entries: Mapping[int, Stored], spec: ShardingSpec) -> bytes:
 
     A value may be a pair ``(prefix, payload)``: ``prefix`` is written, unindexed and never
     encoded, immediately before ``payload`` (multi-resolution mesh fragments before their
-    manifest, format notes fact 16). Every key must belong to the same shard.
+    manifest, format notes fact 16). Every key must belong to the same shard. No entries
+    give an empty shard: its index alone, every minishard empty (readers find no keys).
     """
     if not entries:
-        raise ShardingError("build_shard: no entries (an empty shard is deleted, not written)")
+        return bytes(spec.index_length)
     keys = np.array(sorted(entries), dtype=np.uint64)
     shards, minishards = spec.shards_and_minishards(keys)
     if (shards != shards[0]).any():

@@ -8,8 +8,10 @@ values (``None`` deletes a key; a function of the old value gives the new one) a
 atomically with one ``Store.put``; different shards are written in parallel. On stores with
 conditional writes (``file://``, ``mem://``, S3, GCS) the replacement is a compare-and-swap,
 retried from the read when another writer changed the shard in between, so writers in other
-processes lose nothing to each other (a shard emptied and deleted is the exception: deletes
-are not conditional). Shards are written in TensorStore's layout; any layout
+processes lose nothing to each other. A shard emptied that way is deleted only if unchanged
+(``file://``, ``mem://``); on S3 and GCS, which offer no conditional delete through obstore,
+it stays as an empty shard file (its index alone), which every reader sees as holding no
+keys. Shards are written in TensorStore's layout; any layout
 (cloud-volume's, and the obsolete ``<shard>.index`` + ``<shard>.data`` pair) is read.
 
 Thread safety: one object may be used from many threads. The caches are locked; writes
@@ -45,7 +47,13 @@ from voxelio.sharding.shardfile import (
     split_entry,
 )
 from voxelio.sharding.spec import MinishardIndex, ShardingSpec, as_uint64, decode_shard_index
-from voxelio.storage.base import NO_OPTIONS, Store, join_key, supports_conditional
+from voxelio.storage.base import (
+    NO_OPTIONS,
+    Store,
+    join_key,
+    supports_conditional,
+    supports_conditional_delete,
+)
 
 #: a value to write: bytes, or ``(unindexed raw prefix, bytes)`` for mesh manifests
 Value = bytes | tuple[bytes, bytes]
@@ -466,7 +474,8 @@ class ShardedKeyStore:
 
         Entries of a touched shard that are not in ``items`` are kept unless
         ``replace_shards`` is true, in which case ``items`` is the full new content of each
-        shard it touches (no read). A shard left empty is deleted.
+        shard it touches (no read). A shard left empty is deleted (on S3 and GCS, after a
+        compare-and-swap read, kept as an empty shard: see the module docstring).
         """
         if self.store.read_only:
             raise ReadOnlyException(f"{self.store.url}/{self.prefix}: sharded store is read-only")
@@ -581,15 +590,21 @@ class ShardedKeyStore:
         self, name: str, entries: dict[int, Stored], cas: bool, version: str | None
     ) -> None:
         """Write the shard file ``name`` holding ``entries`` (deleted when there are none);
-        with ``cas``, only if it is still at ``version`` (``None``: still missing)."""
-        if entries:
+        with ``cas``, only if it is still at ``version`` (``None``: still missing). A store
+        that cannot delete conditionally (S3, GCS) keeps an emptied shard as an empty shard
+        file, written conditionally: an unconditional delete could drop another writer's
+        keys written since the read."""
+        store: Any = self.store
+        if not cas:
+            if entries:
+                store.put(name, build_shard(entries, self.spec), NO_OPTIONS)
+            elif store.exists(name):
+                store.delete(name)
+        elif entries or (version is not None and not supports_conditional_delete(store)):
             blob = build_shard(entries, self.spec)
-            if cas:
-                self.store.put_if(name, blob, NO_OPTIONS, expected_version=version)  # type: ignore[attr-defined]
-            else:
-                self.store.put(name, blob, NO_OPTIONS)
-        elif version is not None or (not cas and self.store.exists(name)):
-            self.store.delete(name)
+            store.put_if(name, blob, NO_OPTIONS, expected_version=version)
+        elif version is not None:
+            store.delete_if(name, version)
 
     def _parallel(self, fn: Callable[[T], R], items: list[T]) -> list[R]:
         workers = min(max(1, self.store.concurrency), len(items))

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from voxelio.compression import Method
-from voxelio.errors import PathError
+from voxelio.errors import PathError, WriteConflictError
 from voxelio.storage.buffers import ReadBuffers
 from voxelio.storage.pool import ThreadPool
 
@@ -67,8 +67,31 @@ def join_key(*parts: str) -> str:
 
 def supports_conditional(store: Store) -> bool:
     """Whether ``store`` offers conditional writes (``get_with_version`` and ``put_if``)."""
-    flag = getattr(store, "conditional", None)
-    return bool(flag) if flag is not None else hasattr(store, "put_if")
+    return _offers(store, "conditional", "put_if")
+
+
+def supports_conditional_delete(store: Store) -> bool:
+    """Whether ``store`` can delete a key only if it is unchanged (``delete_if``): local
+    files and memory. S3 and GCS cannot through obstore, which sends no ``If-Match`` on
+    deletes."""
+    return _offers(store, "conditional_delete", "delete_if")
+
+
+def _offers(store: Store, flag: str, method: str) -> bool:
+    """The store's ``flag`` property where it has one (wrappers decide by their inner store),
+    else whether it has ``method``."""
+    value = getattr(store, flag, None)
+    return bool(value) if value is not None else hasattr(store, method)
+
+
+def check_version(where: str, expected: str | None, found: str | None) -> None:
+    """Raise :class:`WriteConflictError` naming ``where`` unless the object is still at
+    ``expected`` (``None``: missing), as a conditional write or delete requires."""
+    if found != expected:
+        raise WriteConflictError(
+            f"{where}: the object changed since it was read "
+            f"(expected version {expected}, found {found})"
+        )
 
 
 class Store(ABC):

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from voxelio.compression import METHODS, SUFFIXES, Method, compress, decompress
-from voxelio.errors import ReadOnlyException, StorageError, WriteConflictError
+from voxelio.errors import ReadOnlyException, StorageError
 from voxelio.storage._boxread import read_box
-from voxelio.storage.base import NO_OPTIONS, PutOptions, Store, check_key
+from voxelio.storage.base import NO_OPTIONS, PutOptions, Store, check_key, check_version
 from voxelio.storage.buffers import ReadBuffers
 
 #: the most bytes a box read asks the file for at once (whole planes are read together)
@@ -239,15 +239,23 @@ class FileStore(Store):
         suffix = SUFFIXES[options.compress] if options.compress else ""
         with _path_lock(base):
             current = self.get_with_version(key)
-            version = None if current is None else current[1]
-            if version != expected_version:
-                raise WriteConflictError(
-                    f"{self.url}/{key}: the object changed since it was read "
-                    f"(expected version {expected_version}, found {version})"
-                )
+            found = None if current is None else current[1]
+            check_version(f"{self.url}/{key}", expected_version, found)
             atomic_write(str(base) + suffix, payload)
             self._remove_twins(str(base), keep=suffix)
         return hashlib.sha256(payload).hexdigest()
+
+    def delete_if(self, key: str, expected_version: str) -> None:
+        """Delete ``key`` only if it is still at ``expected_version``, under the lock of
+        :meth:`put_if`; a key already gone counts as deleted. Raises
+        :class:`WriteConflictError` when another writer changed it."""
+        self._check_writable(key)
+        base = self._path(key)
+        with _path_lock(base):
+            current = self.get_with_version(key)
+            if current is not None:
+                check_version(f"{self.url}/{key}", expected_version, current[1])
+                self._remove_twins(str(base), keep=None)
 
 
 #: number of lock files conditional writes spread keys over

@@ -13,8 +13,7 @@ import threading
 from collections.abc import Iterator
 
 from voxelio.compression import Method, compress, decompress
-from voxelio.errors import WriteConflictError
-from voxelio.storage.base import NO_OPTIONS, PutOptions, Store, check_key
+from voxelio.storage.base import NO_OPTIONS, PutOptions, Store, check_key, check_version
 
 
 class MemorySpace:
@@ -108,12 +107,21 @@ class MemoryStore(Store):
         payload = compress(data, options.compress, options.compress_level)
         full = self._full(key)
         with self.space.lock:
-            entry = self.space.objects.get(full)
-            version = None if entry is None else hashlib.sha256(entry[0]).hexdigest()
-            if version != expected_version:
-                raise WriteConflictError(
-                    f"{self.url}/{key}: the object changed since it was read "
-                    f"(expected version {expected_version}, found {version})"
-                )
+            check_version(f"{self.url}/{key}", expected_version, self._version(full))
             self.space.objects[full] = (payload, options.compress)
         return hashlib.sha256(payload).hexdigest()
+
+    def delete_if(self, key: str, expected_version: str) -> None:
+        """Delete ``key`` only if it is still at ``expected_version`` (a key already gone
+        counts as deleted); raises :class:`WriteConflictError` when another writer changed it."""
+        full = self._full(key)
+        with self.space.lock:
+            found = self._version(full)
+            if found is not None:
+                check_version(f"{self.url}/{key}", expected_version, found)
+                del self.space.objects[full]
+
+    def _version(self, full: str) -> str | None:
+        """The version of the object at the full key ``full`` (``None``: missing)."""
+        entry = self.space.objects.get(full)
+        return None if entry is None else hashlib.sha256(entry[0]).hexdigest()

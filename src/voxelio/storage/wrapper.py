@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from voxelio.storage.base import Store, supports_conditional
+from voxelio.storage.base import Store, supports_conditional, supports_conditional_delete
 
 
 class StoreWrapper(Store):
@@ -38,6 +38,11 @@ class StoreWrapper(Store):
         """Whether conditional writes (``put_if``) are offered: when the inner store offers
         them and this wrapper passes them on (a wrapper that caches must also drop the key)."""
         return supports_conditional(self.inner) and hasattr(self, "put_if")
+
+    @property
+    def conditional_delete(self) -> bool:
+        """Whether conditional deletes (``delete_if``) are offered, on the same terms."""
+        return supports_conditional_delete(self.inner) and hasattr(self, "delete_if")
 
     def get_with_version(self, key: str) -> tuple[bytes, str] | None:
         """The inner store's ``get_with_version`` (never served from a cache)."""
