@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 from tests.image_api.conftest import CHUNK, SHARDING, Backend, make_layer, seg_array
+from tests.sharding.helpers import CountingStore
 from voxelio import Bbox, CloudVolume
 from voxelio.image import sharedmem
 from voxelio.storage import NO_OPTIONS, PutOptions, Store
@@ -146,6 +148,27 @@ def test_a_chunk_emptied_while_another_writer_paints_it_keeps_their_paint(
     expected[14:, 14:, 14:] = 9
     got = CloudVolume(path, fill_missing=True, **kw)[0:16, 0:16, 0:16][..., 0]
     assert np.array_equal(got, expected)
+
+
+def test_a_non_aligned_write_swaps_each_touched_shard_once(backend: Backend) -> None:
+    """Whole and partly covered chunks of one shard go into one compare-and-swap of it."""
+    path, kw = backend("once")
+    _sharded_layer(path, kw)
+    stores: list[CountingStore] = []
+
+    class Volume(CloudVolume):
+        def _open_store(self, cloudpath: Any) -> Store:
+            stores.append(CountingStore(super()._open_store(cloudpath)))
+            return stores[-1]
+
+    vol = Volume(path, non_aligned_writes=True, **kw)
+    for store in stores:
+        store.reset()
+    box = np.s_[3:61, 2:46, 5:40]  # both shards, whole and partly covered chunks in each
+    vol[box] = np.full((58, 44, 35), 7, np.uint32)
+    calls = sum((store.calls for store in stores), Counter())
+    assert (calls["get_with_version"], calls["put_if"]) == (2, 2)
+    assert np.array_equal(CloudVolume(path, **kw)[:, :, :][..., 0], _serial([box]) * 7)
 
 
 class _Interleaved(StoreWrapper):

@@ -24,6 +24,9 @@ Data = bytes | memoryview | None
 #: a chunk's new encoded bytes from its extent and its stored bytes (``None``: missing);
 #: returning ``None`` deletes it
 ChunkPatch = Callable[[Bbox, bytes | None], bytes | None]
+#: what a conditional update writes to a chunk: its encoded bytes, ``None`` (delete it) or a
+#: :data:`ChunkPatch` of what is stored
+ChunkUpdate = bytes | None | ChunkPatch
 
 
 class ChunkIO(ABC):
@@ -53,10 +56,11 @@ class ChunkIO(ABC):
         """Whether the store under this layout offers compare-and-swap writes."""
         return False
 
-    def update(self, chunks: Sequence[Bbox], patch: ChunkPatch) -> None:
-        """Rewrite each chunk as ``patch(chunk, its stored bytes or None)`` by compare-and-swap
-        of the objects holding them, so concurrent writers lose nothing (layouts that keep
-        many chunks in one object; unsharded chunks are swapped one by one by the caller)."""
+    def update(self, items: Sequence[tuple[Bbox, ChunkUpdate]]) -> None:
+        """Write each chunk (bytes, ``None`` to delete, or a :data:`ChunkPatch` applied to
+        what is stored) by compare-and-swap of the objects holding them, each object once,
+        so concurrent writers lose nothing (layouts that keep many chunks in one object;
+        unsharded chunks are swapped one by one by the caller)."""
         raise NotImplementedError(f"{type(self).__name__} has no conditional update")
 
     def fetch_into(self, chunks: Sequence[Bbox], buffers: ReadBuffers) -> list[Data]:

@@ -11,9 +11,9 @@ non-aligned writes into shared chunks give the serial result. A shell chunk left
 background under ``delete_black_uploads`` is deleted only if unchanged (``file://``,
 ``mem://``); S3 and GCS offer no conditional delete through obstore, so there it is
 written, background and all. On sharded scales the
-compare-and-swap is on the shard file (``ShardedKeyStore`` rewrites every touched shard that
-way, core chunks too), and a shell chunk is painted from the chunk the shard holds at each
-attempt (``ChunkIO.update``). Elsewhere (stores without conditional writes) the engine's
+compare-and-swap is on the shard file: each touched shard is rewritten once, its core chunks
+encoded once and its shell chunks painted from the chunks the shard holds at each attempt
+(``ChunkIO.update``). Elsewhere (stores without conditional writes) the engine's
 ordinary read-modify-write is used and concurrent writers to one chunk may lose updates.
 Thread and process safe on the stores named above.
 """
@@ -29,7 +29,7 @@ import numpy as np
 from voxelio.errors import WriteConflictError
 from voxelio.geometry import Bbox
 from voxelio.image import engine
-from voxelio.image.chunks import UnshardedChunks
+from voxelio.image.chunks import ChunkIO, UnshardedChunks
 from voxelio.image.engine import Layer, local_slices, run_tasks
 from voxelio.image.options import ImageOptions
 from voxelio.storage import PutOptions
@@ -61,21 +61,46 @@ def upload(layer: Layer, bbox: Bbox, image: np.ndarray, options: ImageOptions) -
     if aligned or not io.conditional:
         engine.upload(layer, bbox, img, options)
         return
+    if not isinstance(io, UnshardedChunks):  # shard files: one swap per shard
+        _update_shards(layer, io, bbox, img, options)
+        return
     core = core_box(layer, bbox)
     if core is not None:
         engine.upload(layer, core, img[local_slices(bbox, core)], options)
     shell = [c for c in layer.scale.grid.chunk_bboxes(bbox) if Bbox.intersection(c, bbox) != c]
-    if not isinstance(io, UnshardedChunks):  # shard files: one swap per shard
-        io.update(shell, lambda chunk, stored: _patched(layer, chunk, stored, bbox, img, options))
-        return
-    put_options = PutOptions(
-        compress=options.compress, compress_level=options.compress_level,
-        cache_control=options.cache_control, content_type=engine.content_type(layer.scale.encoding),
-    )  # fmt: skip
+    put_options = engine.chunk_put_options(layer, options)
     run_tasks(
         lambda chunk: _swap_chunk(layer, io, chunk, bbox, img, options, put_options),
         shell, options.threads, options.progress, "Uploading", layer.pool,
     )  # fmt: skip
+
+
+def _update_shards(
+    layer: Layer, io: ChunkIO, bbox: Bbox, img: np.ndarray, options: ImageOptions
+) -> None:
+    """Write every chunk of ``bbox`` with one compare-and-swap per shard: whole chunks encoded
+    once, the others patched from the chunk the shard holds at each attempt. A shard the
+    write covers with whole chunks alone is stored as the engine stores it (without a read
+    where it covers the whole shard)."""
+
+    def patch(chunk: Bbox, stored: bytes | None) -> bytes | None:
+        return _patched(layer, chunk, stored, bbox, img, options)
+
+    def whole(chunk: Bbox) -> bytes | None:
+        return engine.encode_chunk(layer, img[local_slices(bbox, chunk)], options)
+
+    put_options = engine.chunk_put_options(layer, options)
+
+    def write(group: list[Bbox]) -> None:
+        partial = [Bbox.intersection(chunk, bbox) != chunk for chunk in group]
+        if not any(partial):
+            io.store([(chunk, whole(chunk)) for chunk in group], put_options)
+            return
+        io.update([(c, patch if part else whole(c)) for c, part in zip(group, partial)])
+
+    chunks = list(layer.scale.grid.chunk_bboxes(bbox))
+    groups = io.groups(chunks, for_write=True)
+    run_tasks(write, groups, options.threads, options.progress, "Uploading", layer.pool)
 
 
 def _patched(

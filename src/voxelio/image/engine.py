@@ -283,12 +283,7 @@ def check_write(layer: Layer, bbox: Bbox, image: np.ndarray, options: ImageOptio
 def upload(layer: Layer, bbox: Bbox, image: np.ndarray, options: ImageOptions) -> None:
     """Write ``image`` (``[x, y, z(, c)]``) at ``bbox``; shell chunks are read-modify-written."""
     img = check_write(layer, bbox, image, options)
-    put_options = PutOptions(
-        compress=options.compress,
-        compress_level=options.compress_level,
-        cache_control=options.cache_control,
-        content_type=content_type(layer.scale.encoding),
-    )
+    put_options = chunk_put_options(layer, options)
     chunks = list(layer.scale.grid.chunk_bboxes(bbox))
 
     def write(group: list[Bbox]) -> None:
@@ -297,6 +292,16 @@ def upload(layer: Layer, bbox: Bbox, image: np.ndarray, options: ImageOptions) -
 
     groups = layer.chunks.groups(chunks, for_write=True)
     run_tasks(write, groups, options.threads, options.progress, "Uploading", layer.pool)
+
+
+def chunk_put_options(layer: Layer, options: ImageOptions) -> PutOptions:
+    """How the chunk objects of a write are stored."""
+    return PutOptions(
+        compress=options.compress,
+        compress_level=options.compress_level,
+        cache_control=options.cache_control,
+        content_type=content_type(layer.scale.encoding),
+    )
 
 
 def _encode_one(

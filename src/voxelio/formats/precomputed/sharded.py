@@ -17,7 +17,7 @@ import numpy as np
 
 from voxelio.errors import ShardingError
 from voxelio.geometry import Bbox
-from voxelio.image.chunks import ChunkIO, ChunkPatch
+from voxelio.image.chunks import ChunkIO, ChunkUpdate
 from voxelio.meta import Scale
 from voxelio.sharding.image import chunk_ids, covers_whole_shards, image_sharding_problems
 from voxelio.sharding.spec import ShardingSpec
@@ -117,12 +117,15 @@ class ShardedChunks(ChunkIO):
     def conditional(self) -> bool:
         return supports_conditional(self.keys.store)
 
-    def update(self, chunks: Sequence[Bbox], patch: ChunkPatch) -> None:
-        """Rewrite ``chunks`` as ``patch(chunk, stored chunk or None)``, computed under each
-        shard's compare-and-swap (:meth:`ShardedKeyStore.put_many`)."""
-        ids = self.ids(chunks)
+    def update(self, items: Sequence[tuple[Bbox, ChunkUpdate]]) -> None:
+        """Write the chunks, each shard by one compare-and-swap (patches are applied to the
+        chunk the shard holds at each attempt: :meth:`ShardedKeyStore.put_many`)."""
+        ids = self.ids([chunk for chunk, _ in items])
         self.keys.put_many(
-            {int(i): functools.partial(patch, chunk) for i, chunk in zip(ids, chunks)}
+            {
+                int(i): functools.partial(value, chunk) if callable(value) else value
+                for i, (chunk, value) in zip(ids, items)
+            }
         )
 
     def exists(self, chunks: Sequence[Bbox]) -> list[bool]:
