@@ -3,6 +3,7 @@ and through the caches that wrap them."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from voxelio.storage import PutOptions
 from voxelio.storage.base import supports_conditional, supports_conditional_delete
 from voxelio.storage.file import FileStore
 from voxelio.storage.mem import MemorySpace, MemoryStore
+from voxelio.storage.retry import CONFLICT_RETRY, RetryPolicy, swap_until_done
 
 
 @pytest.fixture(params=["file", "mem"])
@@ -48,3 +50,18 @@ def test_caches_pass_conditional_deletes_on(store: Any, tmp_path: Path) -> None:
         assert cached.get("c") == b"x"  # cached now
         cached.delete_if("c", version)
         assert cached.get("c") is None  # not served from the cache
+
+
+def test_a_swap_that_keeps_losing_gives_up_naming_the_object() -> None:
+    tries: list[int] = []
+
+    def lose() -> None:
+        tries.append(len(tries))
+        raise WriteConflictError("another writer won")
+
+    with pytest.raises(WriteConflictError, match="layer/k: gave up after 3 conflicting"):
+        swap_until_done(lose, "layer/k", RetryPolicy(attempts=3, base_delay=0.0))
+    assert tries == [0, 1, 2]
+    assert swap_until_done(lambda: "done", "layer/k") == "done"
+    waits = [CONFLICT_RETRY.delay(n, random.Random(n)) for n in range(1, 64)]
+    assert max(waits[:1]) <= 0.002 and max(waits) <= 0.5 < sum(waits)  # grows, capped

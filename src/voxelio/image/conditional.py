@@ -20,13 +20,10 @@ Thread and process safe on the stores named above.
 
 from __future__ import annotations
 
-import random
-import time
 from typing import Any
 
 import numpy as np
 
-from voxelio.errors import WriteConflictError
 from voxelio.geometry import Bbox
 from voxelio.image import engine
 from voxelio.image.chunks import ChunkIO, UnshardedChunks
@@ -34,9 +31,7 @@ from voxelio.image.engine import Layer, local_slices, run_tasks
 from voxelio.image.options import ImageOptions
 from voxelio.storage import PutOptions
 from voxelio.storage.base import supports_conditional_delete
-
-#: how many times a shell chunk is re-read and re-written after losing a race
-MAX_ATTEMPTS = 64
+from voxelio.storage.retry import swap_until_done
 
 
 def core_box(layer: Layer, bbox: Bbox) -> Bbox | None:
@@ -119,18 +114,14 @@ def _swap_chunk(
 ) -> None:  # fmt: skip
     store: Any = io.store_
     key = io.key(chunk)
-    for attempt in range(MAX_ATTEMPTS):
+
+    def attempt() -> None:
         found = store.get_with_version(key)
         stored, version = (None, None) if found is None else found
         whole = engine.patch_chunk(layer, chunk, stored, bbox, img, options)
-        try:
-            _swap(layer, store, key, whole, version, options, put_options)
-            return
-        except WriteConflictError:
-            time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
-    raise WriteConflictError(
-        f"{io.describe(chunk)}: gave up after {MAX_ATTEMPTS} conflicting concurrent writes"
-    )
+        _swap(layer, store, key, whole, version, options, put_options)
+
+    swap_until_done(attempt, io.describe(chunk))
 
 
 def _swap(

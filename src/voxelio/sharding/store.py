@@ -24,9 +24,7 @@ Pickling drops the caches.
 from __future__ import annotations
 
 import bisect
-import random
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -34,7 +32,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from voxelio.errors import ReadOnlyException, ShardingError, WriteConflictError
+from voxelio.errors import ReadOnlyException, ShardingError
 from voxelio.sharding.lru import LRUCache
 from voxelio.sharding.shardfile import (
     Stored,
@@ -54,6 +52,7 @@ from voxelio.storage.base import (
     supports_conditional,
     supports_conditional_delete,
 )
+from voxelio.storage.retry import swap_until_done
 
 #: a value to write: bytes, or ``(unindexed raw prefix, bytes)`` for mesh manifests
 Value = bytes | tuple[bytes, bytes]
@@ -69,8 +68,6 @@ DEFAULT_COALESCE_GAP = 16 * 1024
 DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
 _WRITE_LOCK_STRIPES = 64
 _READ_ATTEMPTS = 20
-#: how many times a shard is re-read and re-merged after losing a conditional write
-MAX_WRITE_ATTEMPTS = 64
 _EMPTY_MINISHARD = MinishardIndex(
     np.zeros(0, np.uint64), np.zeros(0, np.uint64), np.zeros(0, np.uint64)
 )
@@ -526,21 +523,15 @@ class ShardedKeyStore:
             key: value if value is None or callable(value) else self._encode(value)
             for key, value in updates.items()
         }
-        for attempt in range(MAX_WRITE_ATTEMPTS):
+
+        def attempt() -> None:
             entries, legacy, version = self._read_for_rewrite(shard, replace, cas)
             self._merge(name, entries, encoded)
-            try:
-                self._replace(name, entries, cas, version)
-            except WriteConflictError:
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
-                continue
+            self._replace(name, entries, cas, version)
             if legacy:
                 self.store.delete_many(self._legacy_keys(shard))
-            return
-        raise WriteConflictError(
-            f"{self.store.url}/{name}: gave up after {MAX_WRITE_ATTEMPTS} conflicting "
-            "concurrent writes"
-        )
+
+        swap_until_done(attempt, f"{self.store.url}/{name}")
 
     def _read_for_rewrite(
         self, shard: int, replace: bool, cas: bool

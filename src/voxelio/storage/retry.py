@@ -1,5 +1,9 @@
 """Retries with exponential backoff and full jitter, bounded in attempts and in total time.
 
+Two kinds: requests that failed for a passing reason (:func:`call_with_retry`), and
+compare-and-swap writes that lost to another writer (:func:`swap_until_done`), which start
+again from their read.
+
 A backend turns each failed request into one of our exceptions before it reaches
 :func:`call_with_retry`: only :class:`TransientError` (throttling, 5xx, connection resets,
 timeouts, truncated bodies) is retried; 401/403/404 and precondition failures never are.
@@ -15,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from voxelio.errors import RetryBudgetExceeded, StorageError
+from voxelio.errors import RetryBudgetExceeded, StorageError, WriteConflictError
 
 T = TypeVar("T")
 
@@ -105,3 +109,24 @@ def call_with_retry(fn: Callable[[], T], policy: RetryPolicy, what: str) -> T:
         f"(retry policy: {policy.attempts} attempts, {policy.budget:g}s budget); "
         f"last error: {last}"
     ) from last
+
+
+#: how a compare-and-swap that lost to another writer is tried again: from a fresh read,
+#: after a wait drawn from [0, 2 ms] doubling with every loss up to [0, 0.5 s] (full jitter),
+#: so many writers of one object spread out instead of colliding again; at most 64 tries
+CONFLICT_RETRY = RetryPolicy(attempts=64, base_delay=0.002, max_delay=0.5)
+
+
+def swap_until_done(attempt: Callable[[], T], what: str, policy: RetryPolicy = CONFLICT_RETRY) -> T:
+    """Run ``attempt`` (a read, then a conditional write of what it read) until it does not
+    raise :class:`WriteConflictError`, waiting as ``policy`` says between tries; gives up
+    with a :class:`WriteConflictError` naming ``what`` after ``policy.attempts`` losses."""
+    for tries in range(1, policy.attempts + 1):
+        try:
+            return attempt()
+        except WriteConflictError:
+            if tries < policy.attempts:
+                time.sleep(policy.delay(tries))
+    raise WriteConflictError(
+        f"{what}: gave up after {policy.attempts} conflicting concurrent writes"
+    )
