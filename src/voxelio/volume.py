@@ -32,6 +32,7 @@ from voxelio.formats.precomputed.metadata import PrecomputedMetadata, fetch_info
 from voxelio.geometry import Bbox
 from voxelio.geometry.slicing import resolve
 from voxelio.image import sharedmem
+from voxelio.image.chunkcache import SAME, check_lru_encoding
 from voxelio.image.engine import Layer
 from voxelio.image.options import ImageOptions
 from voxelio.image.source import ImageSource
@@ -65,8 +66,9 @@ class CloudVolume(VolumeMetadata):
     Every option of cloud-volume's constructor is accepted. ``cache`` (True or a directory)
     keeps a disk copy of what is read (``vol.cache``; ``compress_cache`` gzips it, ``None``
     means plain files; ``cache_locking`` serializes fills across processes with ``flock``).
-    ``lru_bytes`` bounds an in-memory LRU of stored chunks (``vol.image.lru``; ``lru_encoding``
-    is accepted, chunks are always kept as stored). ``parallel=N`` (or True: all cores) reads
+    ``lru_bytes`` bounds an in-memory LRU of chunks (``vol.image.lru``), held as stored
+    (``lru_encoding="same"``), decoded (``"raw"``) or transcoded to the encoding named (see
+    :mod:`voxelio.image.chunkcache`). ``parallel=N`` (or True: all cores) reads
     and writes with N processes sharing memory; each process also uses threads.
     ``storage_options`` (voxelio only) go to the storage backend: ``endpoint``, ``region``,
     ``concurrency``, ``retry`` (see :func:`voxelio.storage.open_store`).
@@ -129,7 +131,7 @@ class CloudVolume(VolumeMetadata):
         self.agglomerate = agglomerate
         self.spatial_index_db = spatial_index_db
         self.max_redirects = max_redirects
-        self.lru_encoding = lru_encoding
+        self.lru_encoding = check_lru_encoding(lru_encoding)
         path = parse(cloudpath)
         self._lru = LRU(int(lru_bytes))
         self.cache = CacheService(
@@ -258,13 +260,15 @@ class CloudVolume(VolumeMetadata):
     def _store_stack(self) -> tuple[Store, tuple[Any, ...]]:
         """The store reads go through (LRU -> disk cache -> backend) and a key naming it."""
         store = self.cache.wrap(self.meta.store)
-        if self._lru.size > 0:
+        encoding = check_lru_encoding(self.lru_encoding)
+        if self._lru.size > 0 and encoding == SAME:
             store = LRUStore(store, self._lru)
         return store, (
             self.cache.enabled,
             self.cache.path,
             self.cache.compress,
             self._lru.size > 0,
+            encoding,
             id(self.meta.store),
         )
 
@@ -282,7 +286,9 @@ class CloudVolume(VolumeMetadata):
             or layer.dtype != np.dtype(self.dtype)
             or layer.num_channels != self.num_channels
         ):
-            layer = image_layer(store, scale, self.dtype, self.num_channels)
+            layer = image_layer(
+                store, scale, self.dtype, self.num_channels, self._lru, self.lru_encoding
+            )
             cache[mip] = (stack, layer)
         return layer
 

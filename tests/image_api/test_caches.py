@@ -14,6 +14,7 @@ import pytest
 from tests.image_api.conftest import Backend, make_layer, seg_array
 from voxelio import CloudVolume
 from voxelio.cache.lru import LRU, LRUStore
+from voxelio.errors import UnsupportedEncodingError
 from voxelio.storage.mem import MemoryStore
 
 
@@ -146,3 +147,41 @@ def test_volume_lru(backend: Backend) -> None:
     assert np.all(vol[0:16, 0:16, 0:16] == 0)
     vol.image.lru.clear()
     assert len(vol.image.lru) == 0
+
+
+@pytest.mark.parametrize(
+    ("stored", "held"), [("compressed_segmentation", "raw"), ("raw", "compressed_segmentation")]
+)
+def test_volume_lru_holds_decoded_or_transcoded_chunks(
+    backend: Backend, stored: str, held: str
+) -> None:
+    """``lru_encoding="raw"`` holds decoded chunks, a codec name chunks transcoded to it; a
+    read of held chunks needs nothing stored, and a write or a missing chunk drops them."""
+    path, kw = backend("seg")
+    arr = seg_array()
+    make_layer(path, arr, encoding=stored, **kw)
+    vol = CloudVolume(path, lru_bytes=2**24, lru_encoding=held, **kw)
+    assert np.array_equal(vol[:, :, :][..., 0], arr)
+    assert len(vol.image.lru) == 5 * 4 * 3  # every chunk, and nothing as stored besides
+    if held == "raw":
+        assert vol.image.lru.nbytes == arr.nbytes
+    else:  # 6 labels: a few bits per voxel
+        assert vol.image.lru.nbytes < arr.nbytes / 4
+    CloudVolume(path, **kw).delete(vol.bounds)  # nothing stored any more
+    assert np.array_equal(vol[3:50, 4:41, 5:33][..., 0], arr[3:50, 4:41, 5:33])
+    vol[0:16, 0:16, 0:16] = np.full((16, 16, 16), 9, np.uint32)  # drops that chunk
+    got = vol[0:32, 0:16, 0:16][..., 0]
+    assert np.all(got[:16] == 9) and np.array_equal(got[16:], arr[16:32, :16, :16])
+    vol.exists([16, 0, 0, 32, 16, 16])  # a missing chunk is dropped
+    vol.fill_missing = True
+    assert np.all(vol[16:32, 0:16, 0:16] == 0)
+
+
+def test_lru_encoding_is_checked(tmp_path: Path) -> None:
+    path = f"file://{tmp_path}/seg"
+    make_layer(path, seg_array())
+    with pytest.raises(ValueError, match="lru_encoding 'bogus' is not 'same' or one of"):
+        CloudVolume(path, lru_encoding="bogus")
+    vol = CloudVolume(path, lru_bytes=2**20, lru_encoding="jpeg")
+    with pytest.raises(UnsupportedEncodingError, match="'jpeg' cannot hold data_type 'uint32'"):
+        vol[:, :, :]

@@ -26,6 +26,7 @@ from voxelio.errors import (
     EncodingError,
 )
 from voxelio.geometry import Bbox
+from voxelio.image.chunkcache import ChunkCache
 from voxelio.image.chunks import ChunkIO, Data
 from voxelio.image.options import ImageOptions
 from voxelio.image.workers import SMALL_BATCH, WorkerPool, drain
@@ -46,6 +47,9 @@ class Layer:
     chunks: ChunkIO
     pool: WorkerPool = field(default_factory=WorkerPool, compare=False, repr=False)
     buffers: ReadBuffers = field(default_factory=ReadBuffers, compare=False, repr=False)
+    #: decoded chunks held in memory (``lru_encoding`` other than "same"); reads paint
+    #: them without a fetch, and cache every chunk they decode
+    cache: ChunkCache | None = field(default=None, compare=False, repr=False)
 
     @property
     def codec(self) -> Codec:
@@ -186,9 +190,14 @@ def download(layer: Layer, bbox: Bbox, options: ImageOptions) -> np.ndarray:
     else:
         out = np.full(shape, options.background_color, dtype=layer.dtype, order="F")
     chunks = list(layer.scale.grid.chunk_bboxes(bbox))
+    if layer.cache is not None:
+        chunks = _paint_cached(layer.cache, out, bbox, chunks)
+        if not chunks:
+            return out
 
     views = layer.codec.decodes_views
-    plain = layer.codec.stores_plain_array(layer.dtype)
+    # a box read copies part of a chunk without decoding it whole: no use to the cache
+    plain = layer.codec.stores_plain_array(layer.dtype) and layer.cache is None
 
     def paint_fetched(item: tuple[Bbox, Data]) -> None:
         chunk, data = item
@@ -217,6 +226,19 @@ def download(layer: Layer, bbox: Bbox, options: ImageOptions) -> np.ndarray:
     run_tasks(paint, groups, options.threads, options.progress, "Downloading", layer.pool,
               layer.codec.gil_bound)  # fmt: skip
     return out
+
+
+def _paint_cached(cache: ChunkCache, out: np.ndarray, bbox: Bbox, chunks: list[Bbox]) -> list[Bbox]:
+    """Paint the chunks ``cache`` holds into ``out`` (the extent ``bbox``); the others."""
+    misses = []
+    for chunk in chunks:
+        whole = cache.get(chunk)
+        if whole is None:
+            misses.append(chunk)
+            continue
+        region = Bbox.intersection(chunk, bbox)
+        out[local_slices(bbox, region)] = whole[local_slices(chunk, region)]
+    return misses
 
 
 def _paint_buffered(
@@ -254,7 +276,12 @@ def _paint_one(
             raise EmptyVolumeException(f"{layer.chunks.describe(chunk)}: chunk is missing")
         out[dst] = options.background_color
         return
-    decode_region(layer, chunk, data, region, out[dst])
+    if layer.cache is None:
+        decode_region(layer, chunk, data, region, out[dst])
+        return
+    whole = decode_chunk(layer, chunk, data)
+    layer.cache.put(chunk, whole)
+    out[dst] = whole[local_slices(chunk, region)]
 
 
 def check_write(layer: Layer, bbox: Bbox, image: np.ndarray, options: ImageOptions) -> np.ndarray:

@@ -172,15 +172,14 @@ def renumber(img: np.ndarray, background: Any = 0) -> tuple[np.ndarray, dict[int
     return out, mapping
 
 
-def exists_report(layer: Layer, bbox: Bbox) -> tuple[dict[str, bool], list[str]]:
-    """``({chunk location: stored?}, [missing chunk keys])`` for every chunk ``bbox``
-    touches. Locations are full URLs (unsharded) or shard descriptions (sharded); the
-    missing keys are store keys of unsharded chunks (to evict from caches)."""
+def exists_report(layer: Layer, bbox: Bbox) -> tuple[dict[str, bool], list[Bbox]]:
+    """``({chunk location: stored?}, [missing chunks])`` for every chunk ``bbox`` touches.
+    Locations are full URLs (unsharded) or shard descriptions (sharded); the missing chunks
+    are there to evict from caches."""
     chunks = list(layer.scale.grid.chunk_bboxes(bbox))
     io = layer.chunks
     found = io.exists(chunks)
-    missing = [io.key(c) for c, ok in zip(chunks, found)
-               if not ok and isinstance(io, UnshardedChunks)]  # fmt: skip
+    missing = [c for c, ok in zip(chunks, found) if not ok]
     return dict(zip((io.describe(c) for c in chunks), found)), missing
 
 

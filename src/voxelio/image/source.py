@@ -21,6 +21,7 @@ from voxelio.codecs.parallel import default_workers
 from voxelio.errors import InfoUnavailableError, OutOfBoundsError
 from voxelio.geometry import Bbox
 from voxelio.image import conditional, engine, labels, parallel, sharedmem, transfer
+from voxelio.image.chunks import UnshardedChunks
 from voxelio.meta.sharding import make_scale_sharded
 
 
@@ -141,9 +142,13 @@ class ImageSource:
     def exists(self, bbox: Any, mip: int | None = None) -> dict[str, bool]:
         """``{chunk location: stored?}`` for the chunks a region touches."""
         m = self.vol._m(mip)
-        report, missing = labels.exists_report(self.vol._layer(m), self.vol._bbox(bbox, m))
-        for key in missing:
-            self.lru.pop((key, None))
+        layer = self.vol._layer(m)
+        report, missing = labels.exists_report(layer, self.vol._bbox(bbox, m))
+        if isinstance(layer.chunks, UnshardedChunks):  # the store-level LRU's entries
+            for chunk in missing:
+                self.lru.pop((layer.chunks.key(chunk), None))
+        if layer.cache is not None:
+            layer.cache.drop(missing)
         return report
 
     def has_data(self, mip: int | None = None) -> bool:
@@ -156,12 +161,16 @@ class ImageSource:
     def upload(self, bbox: Bbox, img: np.ndarray, mip: int | None = None) -> None:
         """Write ``img`` at a validated box (see ``CloudVolume.upload``)."""
         m = self.vol._m(mip)
-        conditional.upload(self.vol._layer(m), bbox, img, self.vol._options())
+        layer = self.vol._layer(m)
+        conditional.upload(layer, bbox, img, self.vol._options())
+        _forget(layer, bbox)
 
     def delete(self, bbox: Any, mip: int | None = None) -> None:
         """Delete the chunks of a chunk-aligned region."""
         m = self.vol._m(mip)
-        engine.delete(self.vol._layer(m), self.vol._bbox(bbox, m), self.vol._options())
+        layer, box = self.vol._layer(m), self.vol._bbox(bbox, m)
+        engine.delete(layer, box, self.vol._options())
+        _forget(layer, box)
 
     # ---- shared memory and files --------------------------------------------------------
 
@@ -201,6 +210,7 @@ class ImageSource:
         cut = None if cutout_bbox is None else self.vol._bbox(cutout_bbox, m)
         parallel.upload(self.vol._make_layer(m), box, location, self.vol._options(),
                         self._processes(None), order, cut, self._start())  # fmt: skip
+        self.lru.clear()  # other processes wrote: nothing here dropped what they replaced
 
     def upload_from_file(self, path: str, bbox: Any, order: str = "F",
                          cutout_bbox: Any = None, mip: int | None = None) -> None:  # fmt: skip
@@ -267,6 +277,13 @@ class ImageSource:
         src_options = self.vol._options()
         transfer.transfer(self.vol._layer(mip), dest._layer(mip), box, src_options,
                           dest._options(), block_size)  # fmt: skip
+
+
+def _forget(layer: engine.Layer, box: Bbox) -> None:
+    """Drop the decoded chunks the layer's cache holds of ``box`` after a write (the
+    store-level LRU drops what it holds as objects are written)."""
+    if layer.cache is not None:
+        layer.cache.drop(layer.scale.grid.chunk_bboxes(box))
 
 
 def _set_encoding(scale: dict[str, Any], encoding: str | None) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from voxelio.cache.lru import LRU
 from voxelio.formats.precomputed.sharded import ShardedChunks
+from voxelio.image.chunkcache import SAME, ChunkCache, check_lru_encoding
 from voxelio.image.chunks import ChunkIO, UnshardedChunks
 from voxelio.image.engine import Layer
 from voxelio.meta import Scale
@@ -18,11 +20,20 @@ def chunk_io(store: Store, scale: Scale) -> ChunkIO:
     return UnshardedChunks(store, scale)
 
 
-def image_layer(store: Store, scale: Scale, data_type: str, num_channels: int) -> Layer:
-    """The engine's view of one scale of a layer."""
+def image_layer(
+    store: Store, scale: Scale, data_type: str, num_channels: int, lru: LRU | None = None,
+    lru_encoding: str = SAME,
+) -> Layer:  # fmt: skip
+    """The engine's view of one scale of a layer; with an LRU (of a size above 0) and an
+    encoding other than "same", decoded chunks are kept in it (:class:`ChunkCache`)."""
+    dtype = np.dtype(data_type)
+    chunk_cache = None
+    if lru is not None and lru.size > 0 and check_lru_encoding(lru_encoding) != SAME:
+        chunk_cache = ChunkCache(lru, lru_encoding, scale, dtype, num_channels)
     return Layer(
         scale=scale,
-        dtype=np.dtype(data_type),
+        dtype=dtype,
         num_channels=num_channels,
         chunks=chunk_io(store, scale),
+        cache=chunk_cache,
     )
