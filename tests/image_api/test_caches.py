@@ -185,3 +185,17 @@ def test_lru_encoding_is_checked(tmp_path: Path) -> None:
     vol = CloudVolume(path, lru_bytes=2**20, lru_encoding="jpeg")
     with pytest.raises(UnsupportedEncodingError, match="'jpeg' cannot hold data_type 'uint32'"):
         vol[:, :, :]
+
+
+@pytest.mark.parametrize("held", ["same", "raw"])
+def test_a_write_by_other_processes_clears_the_lru(tmp_path: Path, held: str) -> None:
+    path = f"file://{tmp_path}/seg"
+    arr = seg_array()
+    make_layer(path, arr)
+    vol = CloudVolume(path, lru_bytes=2**24, lru_encoding=held, parallel=2)
+    assert np.array_equal(vol.download(vol.bounds, parallel=1)[..., 0], arr)  # in the LRU
+    assert len(vol.image.lru) > 0
+    target = tmp_path / "new.bin"
+    np.asfortranarray(arr + 1).T.tofile(target)  # the raw bytes of the Fortran-order array
+    vol.upload_from_file(str(target), vol.bounds)  # written by 2 worker processes
+    assert np.array_equal(vol.download(vol.bounds, parallel=1)[..., 0], arr + 1)
