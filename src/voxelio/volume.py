@@ -43,6 +43,7 @@ from voxelio.paths import CloudPath, parse
 from voxelio.skeletons import open_skeleton_source
 from voxelio.storage import Store, open_store
 from voxelio.volume_meta import VolumeMetadata
+from voxelio.window import MipArray
 
 INTERACTIVE = bool(getattr(sys, "ps1", sys.flags.interactive))
 #: the channel index of ``vol[x, y, z]``: every channel
@@ -380,6 +381,20 @@ class CloudVolume(VolumeMetadata):
         ):
             raise ValueError("writes must cover every channel")
         self.upload(req.bbox, img)
+
+    def to_dask(self, chunks: Any = None, name: str | None = None, mip: int | None = None) -> Any:
+        """The scale ``mip`` (default: the working mip) as a dask array ``[x, y, z, channel]``
+        indexed from 0 at its voxel offset (:class:`voxelio.window.MipArray`), one dask chunk
+        per stored chunk unless ``chunks`` says otherwise; nothing is read until dask
+        computes. Needs the ``dask`` extra. ``name`` keys the array in dask graphs (default:
+        a fresh one per call, so a later call sees later writes)."""
+        import dask.array as da
+
+        window = MipArray(self, self._m(mip))
+        if chunks is None:
+            chunks = (*(int(c) for c in self.mip_chunk_size(window.mip)), self.num_channels)
+        meta = np.empty((0, 0, 0, 0), window.dtype)
+        return da.from_array(window, chunks=chunks, name=name or False, asarray=False, meta=meta)
 
     def download_point(
         self,

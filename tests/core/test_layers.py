@@ -27,6 +27,7 @@ LAYERS = {
     "volume": 6,
     "volume_meta": 6,
     "cutout": 6,
+    "window": 6,
     "__init__": 6,
     "demo": 7,
     "cli": 7,

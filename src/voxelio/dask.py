@@ -1,0 +1,177 @@
+"""Dask arrays from and to precomputed layers, with downsampled pyramids built on Dask.
+
+The functions of cloud-volume's ``cloudvolume.dask``: :func:`from_cloudvolume` reads a layer
+lazily (``vol.to_dask()`` is the same), :func:`to_cloudvolume` creates a layer and stores an
+array in it. Unlike cloud-volume, ``max_mip`` scales are written too, not only declared: each
+is downsampled from the one before, on Dask, chunk by chunk (images by the mean, rounded for
+integer types; segmentations by the most frequent label). Arrays are ``[x, y, z]`` or
+``[x, y, z, channel]`` and indexed from 0 at the voxel offset (:class:`voxelio.window.MipArray`),
+so layers with any offset work. Reads and writes run where Dask runs its tasks; volumes pickle
+cheaply, so the processes and distributed schedulers work, and the threaded one too (voxelio
+releases the GIL in its codecs and I/O). Needs the ``dask`` extra.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from voxelio.volume import CloudVolume
+from voxelio.window import MipArray
+
+#: integer types stored as segmentations when ``layer_type`` is not given (cloud-volume's rule)
+SEGMENTATION_TYPES = (np.dtype(bool), np.dtype(np.uint16), np.dtype(np.uint32), np.dtype(np.uint64))
+
+
+def from_cloudvolume(
+    cloudpath: str, chunks: Any = None, name: str | None = None, **kwargs: Any
+) -> Any:
+    """The layer at ``cloudpath`` as a dask array ``[x, y, z, channel]`` (``kwargs`` go to
+    :class:`CloudVolume`, ``mip`` among them); see :meth:`CloudVolume.to_dask`."""
+    return CloudVolume(cloudpath, progress=False, **kwargs).to_dask(chunks, name)
+
+
+def to_cloudvolume(
+    arr: Any,
+    cloudpath: str,
+    resolution: Sequence[float] = (1, 1, 1),
+    voxel_offset: Sequence[int] = (0, 0, 0),
+    layer_type: str | None = None,
+    encoding: str = "raw",
+    max_mip: int = 0,
+    compute: bool = True,
+    return_stored: bool = False,
+    factor: Sequence[int] = (2, 2, 1),
+    **kwargs: Any,
+) -> Any:
+    """Create a layer at ``cloudpath`` holding the dask array ``arr`` and ``max_mip``
+    downsampled scales (each by ``factor`` from the one before), chunked as ``arr`` is.
+
+    ``arr`` must be chunked regularly (``arr.rechunk(...)`` first otherwise).
+    ``layer_type`` defaults to "segmentation" for bool, uint16, uint32 and uint64 and
+    "image" for other numbers. ``kwargs`` go to :class:`CloudVolume` (``compress``, ...).
+    Returns what ``dask.array.store`` returns: ``None``, or with ``compute=False`` a delayed
+    value that writes when computed, or with ``return_stored`` the stored arrays (one per
+    scale when ``max_mip`` > 0).
+    """
+    import dask.array as da
+
+    if not da.core._check_regular_chunks(arr.chunks):
+        raise ValueError(
+            "to_cloudvolume: the array is chunked irregularly; call arr.rechunk(...) first"
+        )
+    if arr.ndim not in (3, 4):
+        raise ValueError(f"to_cloudvolume: the array must be 3-D or 4-D, not {arr.ndim}-D")
+    layer_type = layer_type or _layer_type(arr.dtype)
+    num_channels = 1 if arr.ndim == 3 else int(arr.shape[3])
+    info = CloudVolume.create_new_info(
+        num_channels, layer_type, arr.dtype.name, encoding, resolution, voxel_offset,
+        arr.shape[:3], chunk_size=arr.chunksize[:3], max_mip=max_mip, factor=factor,
+    )  # fmt: skip
+    vol = CloudVolume(cloudpath, info=info, progress=False, **kwargs)
+    vol.commit_info()
+    vol.provenance["processing"].append({"method": "voxelio.dask.to_cloudvolume"})
+    vol.commit_provenance()
+    sources, targets = [arr], [MipArray(vol, 0, squeeze=arr.ndim == 3)]
+    level = arr if arr.ndim == 4 else arr[..., None]
+    for mip in range(1, max_mip + 1):
+        level = downsample(level, vol, mip, layer_type == "segmentation")
+        sources.append(level)
+        targets.append(MipArray(vol, mip))
+    if max_mip == 0:
+        return arr.store(targets[0], lock=False, compute=compute, return_stored=return_stored)
+    stores: list[Any] = targets  # dask's types know no array-like objects
+    return da.store(sources, stores, lock=False, compute=compute, return_stored=return_stored)
+
+
+def _layer_type(dtype: np.dtype) -> str:
+    if np.dtype(dtype) in SEGMENTATION_TYPES:
+        return "segmentation"
+    if np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating):
+        return "image"
+    raise ValueError(f"to_cloudvolume: no layer type holds data_type {np.dtype(dtype).name}")
+
+
+def downsample(level: Any, vol: CloudVolume, mip: int, labels: bool) -> Any:
+    """The dask array of scale ``mip`` of ``vol`` from ``level``, scale ``mip - 1``
+    (``[x, y, z, channel]``), chunked as the scale's chunks.
+
+    Voxel ``v`` of scale ``mip`` summarizes the voxels of scale ``mip - 1`` at ``v * f`` up
+    to ``(v + 1) * f`` (``f`` the ratio of their resolutions; coordinates with the voxel
+    offsets), those inside the scale only: windows cut by its bounds use the voxels they
+    hold. ``labels`` takes the most frequent value of a window (ties: the first in x, y, z
+    order), otherwise the mean (rounded to the nearest integer for integer types).
+    """
+    import dask.array as da
+
+    fine, coarse = vol.mip_bounds(mip - 1), vol.mip_bounds(mip)
+    f = [int(round(a / b)) for a, b in zip(vol.mip_resolution(mip), vol.mip_resolution(mip - 1))]
+    # place level inside the windows of the coarse scale: pad in front and behind
+    front = [int(lo) - int(c) * k for lo, c, k in zip(fine.minpt, coarse.minpt, f)]
+    behind = [int(n) * k - p - int(s) for n, k, p, s in zip(coarse.size(), f, front, fine.size())]
+    chunk = [int(c) for c in vol.mip_chunk_size(mip)]
+    padded = da.pad(level, [(p, max(0, b)) for p, b in zip(front, behind)] + [(0, 0)])
+    padded = padded[tuple(slice(0, int(n) * k) for n, k in zip(coarse.size(), f))]
+    padded = padded.rechunk([c * k for c, k in zip(chunk, f)] + [level.shape[3]])
+    valid = (front, [p + int(s) for p, s in zip(front, fine.size())])
+    out_chunks = tuple(tuple(n // k for n in sizes) for sizes, k in zip(padded.chunks[:3], f)) + (
+        padded.chunks[3],
+    )
+    return da.map_blocks(
+        _reduce_block, padded, dtype=level.dtype, chunks=out_chunks,
+        factor=tuple(f), valid=valid, labels=labels,
+    )  # fmt: skip
+
+
+def _reduce_block(
+    block: np.ndarray,
+    factor: tuple[int, int, int],
+    valid: tuple[list[int], list[int]],
+    labels: bool,
+    block_info: dict[Any, Any] | None = None,
+) -> np.ndarray:
+    """Downsample one block of the padded array (its extent a multiple of ``factor``)."""
+    assert block_info is not None
+    start = [lo for lo, _ in block_info[0]["array-location"][:3]]
+    mask = np.ones(block.shape[:3], bool)
+    for axis in range(3):
+        index = np.arange(block.shape[axis]) + start[axis]
+        inside = (index >= valid[0][axis]) & (index < valid[1][axis])
+        shape = [1, 1, 1]
+        shape[axis] = -1
+        mask &= inside.reshape(shape)
+    return reduce_windows(block, mask, factor, labels)
+
+
+def reduce_windows(
+    block: np.ndarray, mask: np.ndarray, factor: Sequence[int], labels: bool
+) -> np.ndarray:
+    """``block`` (``[x, y, z, c]``, each side a multiple of ``factor``) reduced window by
+    window over the voxels ``mask`` marks: most frequent value (``labels``) or mean."""
+    fx, fy, fz = (int(v) for v in factor)
+    nx, ny, nz, channels = (block.shape[0] // fx, block.shape[1] // fy,
+                            block.shape[2] // fz, block.shape[3])  # fmt: skip
+    # windows as rows: [nx, ny, nz, c, fx * fy * fz], window members in x, y, z order
+    windows = block.reshape(nx, fx, ny, fy, nz, fz, channels).transpose(0, 2, 4, 6, 5, 3, 1)
+    values = windows.reshape(nx, ny, nz, channels, fx * fy * fz)
+    member = mask.reshape(nx, fx, ny, fy, nz, fz).transpose(0, 2, 4, 5, 3, 1)
+    member = member.reshape(nx, ny, nz, 1, fx * fy * fz)
+    if labels:
+        return _most_frequent(values, member)
+    total = np.where(member, values, 0).sum(axis=-1, dtype=np.float64)
+    mean = total / np.maximum(member.sum(axis=-1), 1)
+    if np.issubdtype(block.dtype, np.integer):
+        info = np.iinfo(block.dtype)
+        return np.clip(np.rint(mean), info.min, info.max).astype(block.dtype)
+    return mean.astype(block.dtype)
+
+
+def _most_frequent(values: np.ndarray, member: np.ndarray) -> np.ndarray:
+    """The most frequent member value of each row (ties: the first of the row)."""
+    counts = np.zeros(values.shape, np.int32)
+    for i in range(values.shape[-1]):  # how many members hold each row's values
+        counts += (values == values[..., i : i + 1]) & member[..., i : i + 1]
+    best = np.argmax(np.where(member, counts, -1), axis=-1)
+    return np.take_along_axis(values, best[..., None], axis=-1)[..., 0]

@@ -1,0 +1,141 @@
+"""Dask: lazy reads of a layer, writes of a dask array with its downsampled pyramid."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.image_api.conftest import Backend, make_layer, seg_array
+from tests.interop.peers import cv_volume, ts_read
+from voxelio import CloudVolume
+from voxelio.dask import from_cloudvolume, to_cloudvolume
+from voxelio.window import MipArray
+
+da = importlib.import_module("dask.array")
+dask = importlib.import_module("dask")
+
+
+def test_to_dask_reads_lazily_from_the_voxel_offset(backend: Backend) -> None:
+    path, kw = backend("lazy")
+    arr = seg_array()
+    info = CloudVolume.create_new_info(
+        1, "segmentation", "uint32", "raw", [4, 4, 40], [3, 5, 7], arr.shape, chunk_size=[16] * 3
+    )
+    vol = CloudVolume(path, info=info, **kw)
+    vol.commit_info()
+    vol[3:73, 5:65, 7:47] = arr
+    lazy = vol.to_dask()
+    assert lazy.shape == (*arr.shape, 1) and lazy.chunksize == (16, 16, 16, 1)
+    assert np.array_equal(lazy[10:50, 3:20, 1:9, 0].compute(), arr[10:50, 3:20, 1:9])
+    # processes ship the volume pickled (S3: fresh connections in each process)
+    assert np.array_equal(lazy.compute(scheduler="processes")[..., 0], arr)
+    other = from_cloudvolume(path, chunks=(32, 32, 8, 1), **kw)
+    assert other.chunksize == (32, 32, 8, 1)
+    assert np.array_equal(other.sum(axis=3).compute(scheduler="threads"), arr)
+
+
+def test_a_later_to_dask_sees_later_writes(tmp_path: Path) -> None:
+    vol = make_layer(f"file://{tmp_path}/seg", seg_array())
+    before = vol.to_dask()
+    vol[0:16, 0:16, 0:16] = np.full((16, 16, 16), 99, np.uint32)
+    assert before.max().compute() == 99  # nothing was read before compute
+    assert np.all(vol.to_dask()[:16, :16, :16].compute() == 99)
+
+
+def _windows_reference(data: np.ndarray, fine: CloudVolume, mip: int, labels: bool) -> np.ndarray:
+    """Scale ``mip`` from ``data`` (scale ``mip - 1``), voxel by voxel: the windows of the
+    coarse grid cut by the fine scale's bounds."""
+    lo0, lo1 = fine.mip_voxel_offset(mip - 1), fine.mip_voxel_offset(mip)
+    factor = np.asarray(fine.mip_resolution(mip)) // np.asarray(fine.mip_resolution(mip - 1))
+    size = tuple(int(v) for v in fine.mip_volume_size(mip))
+    out = np.zeros((*size, data.shape[3]), data.dtype)
+    for v in np.ndindex(*size):
+        lo = [(int(o1) + t) * int(f) - int(o0) for o1, t, f, o0 in zip(lo1, v, factor, lo0)]
+        sel = tuple(slice(max(a, 0), a + int(f)) for a, f in zip(lo, factor))
+        for c in range(data.shape[3]):
+            window = data[sel + (c,)].ravel(order="F")  # x, y, z order
+            if labels:
+                values, first, counts = np.unique(window, return_index=True, return_counts=True)
+                out[v + (c,)] = values[
+                    min(range(len(values)), key=lambda n: (-counts[n], first[n]))
+                ]
+            elif np.issubdtype(data.dtype, np.integer):
+                out[v + (c,)] = np.rint(window.mean())
+            else:
+                out[v + (c,)] = window.astype(np.float64).mean()
+    return out
+
+
+PYRAMIDS = [
+    ("segmentation", np.uint64, 1, (3, 5, 7)),
+    ("image", np.uint8, 2, (1, 0, 3)),
+    ("image", np.float32, 1, (0, 0, 0)),
+]
+
+
+@pytest.mark.parametrize(("layer_type", "dtype", "channels", "offset"), PYRAMIDS)
+def test_to_cloudvolume_writes_every_scale_of_the_pyramid(
+    tmp_path: Path, layer_type: str, dtype: type, channels: int, offset: tuple[int, int, int]
+) -> None:
+    """Odd sizes and offsets: windows cut by the bounds use the voxels they hold. Each
+    scale is checked voxel by voxel, and read back by TensorStore and cloud-volume."""
+    rng = np.random.default_rng(3)
+    shape = (37, 30, 10, channels)
+    if layer_type == "segmentation":
+        data = rng.integers(0, 4, shape).astype(dtype)  # few labels: ties happen
+    else:
+        data = (rng.random(shape) * 250).astype(dtype)
+    src = da.from_array(
+        data if channels > 1 else data[..., 0],
+        chunks=(16, 16, 8)[:3] + ((channels,) if channels > 1 else ()),
+    )
+    path = tmp_path / "layer"
+    assert to_cloudvolume(src, f"file://{path}", (4, 4, 40), offset, layer_type, max_mip=2) is None
+    vol = CloudVolume(f"file://{path}")
+    assert vol.provenance["processing"][-1]["method"] == "voxelio.dask.to_cloudvolume"
+    level = data
+    for mip in range(3):
+        if mip:
+            level = _windows_reference(level, vol, mip, layer_type == "segmentation")
+        got = np.asarray(vol.download(vol.mip_bounds(mip), mip=mip))
+        assert np.array_equal(got, level), mip
+        assert np.array_equal(ts_read(path, mip), level), mip
+    peer = cv_volume(path, mip=2)
+    assert np.array_equal(np.asarray(peer[peer.bounds]), level)
+
+
+def test_to_cloudvolume_later_and_stored(tmp_path: Path) -> None:
+    data = seg_array()
+    src = da.from_array(data, chunks=(16, 16, 16))
+    later = to_cloudvolume(src, f"file://{tmp_path}/a", compute=False)
+    vol = CloudVolume(f"file://{tmp_path}/a", fill_missing=True)
+    assert not vol[:, :, :].any()  # the info only, until computed
+    dask.compute(later)
+    assert np.array_equal(vol[:, :, :][..., 0], data)
+    stored = to_cloudvolume(src, f"file://{tmp_path}/b", return_stored=True, max_mip=1)
+    assert len(stored) == 2 and np.array_equal(stored[0].compute(), data)  # read back
+    assert stored[1].shape == (35, 30, 40, 1)
+
+
+def test_bad_arrays_and_keys(tmp_path: Path) -> None:
+    irregular = da.from_array(seg_array(), chunks=((30, 40), 60, 40))
+    with pytest.raises(ValueError, match="chunked irregularly"):
+        to_cloudvolume(irregular, f"file://{tmp_path}/x")
+    with pytest.raises(ValueError, match="3-D or 4-D, not 2-D"):
+        to_cloudvolume(da.zeros((4, 4), chunks=2), f"file://{tmp_path}/x")
+    with pytest.raises(ValueError, match="no layer type holds data_type complex64"):
+        to_cloudvolume(da.zeros((4, 4, 4), dtype=np.complex64, chunks=2), f"file://{tmp_path}/x")
+    window = MipArray(make_layer(f"file://{tmp_path}/seg", seg_array()))
+    with pytest.raises(IndexError, match="step 1"):
+        window[::2]
+    with pytest.raises(IndexError, match="up to 4 slices or integers"):
+        window[[1, 2]]
+    with pytest.raises(IndexError, match="index 70 is out of range"):
+        window[70]
+    assert np.array_equal(window[-1, 2], np.asarray(seg_array()[-1, 2])[..., None])
+    with pytest.raises(IndexError, match="every channel"):
+        window[:, :, :, 0:0] = np.zeros((70, 60, 40, 0), np.uint32)
+    assert window[5:5].shape == (0, 60, 40, 1)
