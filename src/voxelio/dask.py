@@ -153,15 +153,20 @@ def reduce_windows(
     fx, fy, fz = (int(v) for v in factor)
     nx, ny, nz, channels = (block.shape[0] // fx, block.shape[1] // fy,
                             block.shape[2] // fz, block.shape[3])  # fmt: skip
-    # windows as rows: [nx, ny, nz, c, fx * fy * fz], window members in x, y, z order
-    windows = block.reshape(nx, fx, ny, fy, nz, fz, channels).transpose(0, 2, 4, 6, 5, 3, 1)
-    values = windows.reshape(nx, ny, nz, channels, fx * fy * fz)
-    member = mask.reshape(nx, fx, ny, fy, nz, fz).transpose(0, 2, 4, 5, 3, 1)
-    member = member.reshape(nx, ny, nz, 1, fx * fy * fz)
-    if labels:
-        return _most_frequent(values, member)
-    total = np.where(member, values, 0).sum(axis=-1, dtype=np.float64)
-    mean = total / np.maximum(member.sum(axis=-1), 1)
+    shaped = block.reshape(nx, fx, ny, fy, nz, fz, channels)
+    inside = mask.reshape(nx, fx, ny, fy, nz, fz, 1)
+    if labels:  # windows as rows, members in x, y, z order: [nx, ny, nz, c, fz * fy * fx]
+        rows = shaped.transpose(0, 2, 4, 6, 5, 3, 1).reshape(nx, ny, nz, channels, -1)
+        members = inside.transpose(0, 2, 4, 6, 5, 3, 1).reshape(nx, ny, nz, 1, -1)
+        return _most_frequent(rows, members)
+    small_ints = np.issubdtype(block.dtype, np.integer) and block.dtype.itemsize < 8
+    acc = np.int64 if small_ints else np.float64
+    if mask.all():
+        total, count = shaped.sum(axis=(1, 3, 5), dtype=acc), fx * fy * fz
+    else:
+        total = np.where(inside, shaped, 0).sum(axis=(1, 3, 5), dtype=acc)
+        count = np.maximum(inside.sum(axis=(1, 3, 5)), 1)
+    mean = total / count
     if np.issubdtype(block.dtype, np.integer):
         info = np.iinfo(block.dtype)
         return np.clip(np.rint(mean), info.min, info.max).astype(block.dtype)
