@@ -49,9 +49,10 @@ def to_cloudvolume(
     """Create a layer at ``cloudpath`` holding the dask array ``arr`` and ``max_mip``
     downsampled scales (each by ``factor`` from the one before), chunked as ``arr`` is.
 
-    ``arr`` must be chunked regularly (``arr.rechunk(...)`` first otherwise).
-    ``layer_type`` defaults to "segmentation" for bool, uint16, uint32 and uint64 and
-    "image" for other numbers. ``kwargs`` go to :class:`CloudVolume` (``compress``, ...).
+    ``arr`` must be chunked regularly (``arr.rechunk(...)`` first otherwise); its channels
+    are kept in one chunk, and bool values are stored as uint8. ``layer_type`` defaults to
+    "segmentation" for bool, uint16, uint32 and uint64 and "image" for other numbers.
+    ``kwargs`` go to :class:`CloudVolume` (``compress``, ...).
     Returns what ``dask.array.store`` returns: ``None``, or with ``compute=False`` a delayed
     value that writes when computed, or with ``return_stored`` the stored arrays (one per
     scale when ``max_mip`` > 0).
@@ -64,7 +65,11 @@ def to_cloudvolume(
         )
     if arr.ndim not in (3, 4):
         raise ValueError(f"to_cloudvolume: the array must be 3-D or 4-D, not {arr.ndim}-D")
+    if arr.ndim == 4:
+        arr = arr.rechunk({3: -1})  # a chunk holds every channel, as the layer stores them
     layer_type = layer_type or _layer_type(arr.dtype)
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8)  # precomputed has no bool type: 0 and 1 as uint8
     num_channels = 1 if arr.ndim == 3 else int(arr.shape[3])
     info = CloudVolume.create_new_info(
         num_channels, layer_type, arr.dtype.name, encoding, resolution, voxel_offset,
@@ -102,7 +107,9 @@ def downsample(level: Any, vol: CloudVolume, mip: int, labels: bool) -> Any:
     to ``(v + 1) * f`` (``f`` the ratio of their resolutions; coordinates with the voxel
     offsets), those inside the scale only: windows cut by its bounds use the voxels they
     hold. ``labels`` takes the most frequent value of a window (ties: the first in x, y, z
-    order), otherwise the mean (rounded to the nearest integer for integer types).
+    order), otherwise the mean (exact, rounded half up, for integer types). Scales whose
+    bounds end before the fine scale's (offsets not a multiple of the factor, sizes rounded
+    up as cloud-volume declares them) leave the voxels beyond out.
     """
     import dask.array as da
 
@@ -159,18 +166,25 @@ def reduce_windows(
         rows = shaped.transpose(0, 2, 4, 6, 5, 3, 1).reshape(nx, ny, nz, channels, -1)
         members = inside.transpose(0, 2, 4, 6, 5, 3, 1).reshape(nx, ny, nz, 1, -1)
         return _most_frequent(rows, members)
-    small_ints = np.issubdtype(block.dtype, np.integer) and block.dtype.itemsize < 8
-    acc = np.int64 if small_ints else np.float64
-    if mask.all():
-        total, count = shaped.sum(axis=(1, 3, 5), dtype=acc), fx * fy * fz
-    else:
-        total = np.where(inside, shaped, 0).sum(axis=(1, 3, 5), dtype=acc)
-        count = np.maximum(inside.sum(axis=(1, 3, 5)), 1)
-    mean = total / count
-    if np.issubdtype(block.dtype, np.integer):
-        info = np.iinfo(block.dtype)
-        return np.clip(np.rint(mean), info.min, info.max).astype(block.dtype)
-    return mean.astype(block.dtype)
+    count = np.maximum(inside.sum(axis=(1, 3, 5), keepdims=True), 1)  # members per window
+    values = shaped if mask.all() else np.where(inside, shaped, 0)
+    if not np.issubdtype(block.dtype, np.integer):
+        total = values.sum(axis=(1, 3, 5), dtype=np.float64)
+        return (total / count[:, 0, :, 0, :, 0]).astype(block.dtype)
+    return _integer_mean(values, count).astype(block.dtype)
+
+
+def _integer_mean(values: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """The mean over the window axes (1, 3, 5) of integer ``values`` with ``count`` members
+    (the window axes kept, of length 1), exact and rounded half up for every integer type:
+    each value is split into quotient and remainder by the count, so no sum leaves the
+    type's range."""
+    wide = np.int64 if values.dtype.itemsize < 8 else values.dtype
+    quotient, remainder = np.divmod(values.astype(wide, copy=False), count.astype(wide))
+    whole = quotient.sum(axis=(1, 3, 5), dtype=wide)
+    left = remainder.sum(axis=(1, 3, 5), dtype=np.int64)  # below count squared
+    members = count[:, 0, :, 0, :, 0].astype(np.int64)
+    return whole + ((2 * left + members) // (2 * members)).astype(wide)
 
 
 def _most_frequent(values: np.ndarray, member: np.ndarray) -> np.ndarray:

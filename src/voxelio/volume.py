@@ -132,7 +132,7 @@ class CloudVolume(VolumeMetadata):
         self.agglomerate = agglomerate
         self.spatial_index_db = spatial_index_db
         self.max_redirects = max_redirects
-        self.lru_encoding = check_lru_encoding(lru_encoding)
+        self._lru_encoding = check_lru_encoding(lru_encoding)
         path = parse(cloudpath)
         self._lru = LRU(int(lru_bytes))
         self.cache = CacheService(
@@ -150,6 +150,19 @@ class CloudVolume(VolumeMetadata):
             self.meta.provenance = validate_provenance({})
         self._mip = 0
         self.mip = mip
+
+    @property
+    def lru_encoding(self) -> str:
+        """How the LRU holds chunks: "same" (as stored), "raw" (decoded) or an encoding to
+        transcode them to. Changing it empties the LRU."""
+        return self._lru_encoding
+
+    @lru_encoding.setter
+    def lru_encoding(self, value: str) -> None:
+        encoding = check_lru_encoding(value)
+        if encoding != self._lru_encoding:
+            self._lru.clear()  # entries of either kind would outlive writes the other drops
+        self._lru_encoding = encoding
 
     # ---- construction helpers -----------------------------------------------------------
 
@@ -261,7 +274,7 @@ class CloudVolume(VolumeMetadata):
     def _store_stack(self) -> tuple[Store, tuple[Any, ...]]:
         """The store reads go through (LRU -> disk cache -> backend) and a key naming it."""
         store = self.cache.wrap(self.meta.store)
-        encoding = check_lru_encoding(self.lru_encoding)
+        encoding = self.lru_encoding
         if self._lru.size > 0 and encoding == SAME:
             store = LRUStore(store, self._lru)
         return store, (

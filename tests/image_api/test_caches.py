@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tests.image_api.conftest import Backend, make_layer, seg_array
-from voxelio import CloudVolume
+from voxelio import Bbox, CloudVolume
 from voxelio.cache.lru import LRU, LRUStore
 from voxelio.errors import UnsupportedEncodingError
 from voxelio.storage.mem import MemoryStore
@@ -199,3 +199,36 @@ def test_a_write_by_other_processes_clears_the_lru(tmp_path: Path, held: str) ->
     np.asfortranarray(arr + 1).T.tofile(target)  # the raw bytes of the Fortran-order array
     vol.upload_from_file(str(target), vol.bounds)  # written by 2 worker processes
     assert np.array_equal(vol.download(vol.bounds, parallel=1)[..., 0], arr + 1)
+
+
+def test_changing_lru_encoding_empties_the_lru(tmp_path: Path) -> None:
+    """Entries of one kind would outlive writes made while the other is in use."""
+    path = f"file://{tmp_path}/seg"
+    arr = seg_array()
+    make_layer(path, arr)
+    vol = CloudVolume(path, lru_bytes=2**24, lru_encoding="raw")
+    vol[:, :, :]
+    vol.lru_encoding = "same"
+    assert len(vol.image.lru) == 0
+    vol[0:16, 0:16, 0:16] = np.full((16, 16, 16), 2, np.uint32)
+    vol.lru_encoding = "RAW"
+    assert vol.lru_encoding == "raw" and np.all(vol[0:16, 0:16, 0:16] == 2)
+    with pytest.raises(ValueError, match="lru_encoding 'bogus'"):
+        vol.lru_encoding = "bogus"
+
+
+def test_a_read_that_overlapped_a_write_keeps_nothing_it_fetched(tmp_path: Path) -> None:
+    """A chunk fetched before a write replaced it must not be cached after the write's drop."""
+    path = f"file://{tmp_path}/seg"
+    make_layer(path, seg_array())
+    vol = CloudVolume(path, lru_bytes=2**24, lru_encoding="raw")
+    cache = vol._layer(0).cache
+    assert cache is not None
+    chunk = Bbox((0, 0, 0), (16, 16, 16))
+    whole = np.zeros((16, 16, 16, 1), np.uint32)
+    since = cache.stamp()  # a read starts
+    cache.drop([chunk])  # a write replaces the chunk meanwhile
+    cache.put(chunk, whole, since)
+    assert cache.get(chunk) is None
+    cache.put(chunk, whole, cache.stamp())
+    assert np.array_equal(cache.get(chunk), whole)

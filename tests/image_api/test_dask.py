@@ -62,8 +62,9 @@ def _windows_reference(data: np.ndarray, fine: CloudVolume, mip: int, labels: bo
                 out[v + (c,)] = values[
                     min(range(len(values)), key=lambda n: (-counts[n], first[n]))
                 ]
-            elif np.issubdtype(data.dtype, np.integer):
-                out[v + (c,)] = np.rint(window.mean())
+            elif np.issubdtype(data.dtype, np.integer):  # exact, half up
+                total = sum(int(x) for x in window)
+                out[v + (c,)] = (2 * total + len(window)) // (2 * len(window))
             else:
                 out[v + (c,)] = window.astype(np.float64).mean()
     return out
@@ -73,6 +74,8 @@ PYRAMIDS = [
     ("segmentation", np.uint64, 1, (3, 5, 7)),
     ("image", np.uint8, 2, (1, 0, 3)),
     ("image", np.float32, 1, (0, 0, 0)),
+    ("image", np.uint64, 1, (0, 1, 0)),  # values near 2**64: exact means
+    ("image", np.int16, 1, (2, 2, 2)),  # negative values: halves round up
 ]
 
 
@@ -86,6 +89,10 @@ def test_to_cloudvolume_writes_every_scale_of_the_pyramid(
     shape = (37, 30, 10, channels)
     if layer_type == "segmentation":
         data = rng.integers(0, 4, shape).astype(dtype)  # few labels: ties happen
+    elif np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        data = rng.integers(info.min, info.max, shape, dtype=dtype, endpoint=True)
+        data[:3] = info.max  # whole windows at the top of the range
     else:
         data = (rng.random(shape) * 250).astype(dtype)
     src = da.from_array(
@@ -118,6 +125,17 @@ def test_to_cloudvolume_later_and_stored(tmp_path: Path) -> None:
     stored = to_cloudvolume(src, f"file://{tmp_path}/b", return_stored=True, max_mip=1)
     assert len(stored) == 2 and np.array_equal(stored[0].compute(), data)  # read back
     assert stored[1].shape == (35, 30, 40, 1)
+
+
+def test_to_cloudvolume_of_bool_and_of_channels_in_several_chunks(tmp_path: Path) -> None:
+    mask = np.random.default_rng(4).random((20, 18, 6)) > 0.5
+    to_cloudvolume(da.from_array(mask, chunks=8), f"file://{tmp_path}/mask", max_mip=1)
+    vol = CloudVolume(f"file://{tmp_path}/mask")
+    assert (vol.layer_type, vol.dtype) == ("segmentation", "uint8")
+    assert np.array_equal(vol[:, :, :][..., 0], mask.astype(np.uint8))
+    rgb = np.random.default_rng(5).integers(0, 255, (20, 18, 6, 3), dtype=np.uint8)
+    to_cloudvolume(da.from_array(rgb, chunks=(8, 8, 6, 1)), f"file://{tmp_path}/rgb")
+    assert np.array_equal(CloudVolume(f"file://{tmp_path}/rgb")[:, :, :], rgb)
 
 
 def test_bad_arrays_and_keys(tmp_path: Path) -> None:

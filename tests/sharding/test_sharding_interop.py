@@ -235,6 +235,9 @@ def test_peers_read_an_empty_shard_as_holding_nothing(tmp_path: Path) -> None:
     ts.open(_image_spec(tmp_path, case)).result()[...] = data
     shards = sorted((tmp_path / "s0").iterdir())
     assert len(shards) > 1
+    ours = ShardedKeyStore(FileStore(tmp_path), sharding, prefix="s0")
+    before = {int(k) for n in ours.list_shards() for k in ours.list_keys(n)}
+    gone = {int(k) for k in ours.list_keys(int(shards[0].name.split(".")[0], 16))}
     shards[0].write_bytes(build_shard({}, sharding))  # what voxelio leaves there
     got = ts.open(_image_spec(tmp_path, case)).result().read().result()
     emptied = got == 0
@@ -243,4 +246,5 @@ def test_peers_read_an_empty_shard_as_holding_nothing(tmp_path: Path) -> None:
     cv = cv_volume(tmp_path, fill_missing=True)
     assert np.array_equal(np.asarray(cv[cv.bounds]), got)
     kv = _ts_kv(tmp_path / "s0", sharding)
-    assert len(kv.list().result()) < int(np.prod(grid_shape(size, _chunk)))
+    listed = {struct.unpack(">Q", k)[0] for k in kv.list().result()}
+    assert gone and listed == before - gone

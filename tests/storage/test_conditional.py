@@ -63,5 +63,9 @@ def test_a_swap_that_keeps_losing_gives_up_naming_the_object() -> None:
         swap_until_done(lose, "layer/k", RetryPolicy(attempts=3, base_delay=0.0))
     assert tries == [0, 1, 2]
     assert swap_until_done(lambda: "done", "layer/k") == "done"
-    waits = [CONFLICT_RETRY.delay(n, random.Random(n)) for n in range(1, 64)]
-    assert max(waits[:1]) <= 0.002 and max(waits) <= 0.5 < sum(waits)  # grows, capped
+    with pytest.raises(WriteConflictError, match="after 1 conflicting .*another writer won"):
+        swap_until_done(lose, "layer/k", RetryPolicy(attempts=9, base_delay=1.0, budget=0.0))
+    rng = random.Random(1)
+    early = [CONFLICT_RETRY.delay(1, rng) for _ in range(200)]
+    late = [CONFLICT_RETRY.delay(30, rng) for _ in range(200)]
+    assert max(early) <= 0.002 < max(late) <= 0.5  # waits grow with the losses, capped

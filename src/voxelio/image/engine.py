@@ -190,7 +190,9 @@ def download(layer: Layer, bbox: Bbox, options: ImageOptions) -> np.ndarray:
     else:
         out = np.full(shape, options.background_color, dtype=layer.dtype, order="F")
     chunks = list(layer.scale.grid.chunk_bboxes(bbox))
+    since = 0  # the cache's stamp before anything is fetched (see ChunkCache.put)
     if layer.cache is not None:
+        since = layer.cache.stamp()
         chunks = _paint_cached(layer.cache, out, bbox, chunks)
         if not chunks:
             return out
@@ -201,11 +203,11 @@ def download(layer: Layer, bbox: Bbox, options: ImageOptions) -> np.ndarray:
 
     def paint_fetched(item: tuple[Bbox, Data]) -> None:
         chunk, data = item
-        _paint_one(layer, out, bbox, chunk, Bbox.intersection(chunk, bbox), data, options)
+        _paint_one(layer, out, bbox, chunk, Bbox.intersection(chunk, bbox), data, options, since)
 
     def paint(group: list[Bbox]) -> None:
         if views and len(group) == 1:
-            _paint_buffered(layer, out, bbox, group[0], options, plain)
+            _paint_buffered(layer, out, bbox, group[0], options, plain, since)
             return
         datas: list[Data]
         if views:
@@ -242,8 +244,9 @@ def _paint_cached(cache: ChunkCache, out: np.ndarray, bbox: Bbox, chunks: list[B
 
 
 def _paint_buffered(
-    layer: Layer, out: np.ndarray, bbox: Bbox, chunk: Bbox, options: ImageOptions, plain: bool
-) -> None:
+    layer: Layer, out: np.ndarray, bbox: Bbox, chunk: Bbox, options: ImageOptions, plain: bool,
+    since: int,
+) -> None:  # fmt: skip
     """Paint one chunk read into the calling thread's buffer. A chunk stored as a ``plain``
     array (see :meth:`Codec.stores_plain_array`) is first offered to a box read, which copies
     only the part ``bbox`` needs straight into ``out``; anything that read does not serve
@@ -256,7 +259,7 @@ def _paint_buffered(
         if layer.chunks.fetch_box_into(chunk, shape, origin, dst, layer.buffers):
             return
     data = layer.chunks.fetch_into([chunk], layer.buffers)[0]
-    _paint_one(layer, out, bbox, chunk, region, data, options)
+    _paint_one(layer, out, bbox, chunk, region, data, options, since)
 
 
 def _paint_one(
@@ -267,9 +270,11 @@ def _paint_one(
     region: Bbox,
     data: Data,
     options: ImageOptions,
+    since: int = 0,
 ) -> None:
     """Paint ``region`` (of ``chunk``, inside ``bbox``) from the chunk's bytes, or the
-    background for a missing chunk when ``fill_missing``."""
+    background for a missing chunk when ``fill_missing``; with a chunk cache, the decoded
+    chunk is kept unless a write dropped entries after the stamp ``since``."""
     dst = local_slices(bbox, region)
     if data is None:
         if not options.fill_missing:
@@ -280,7 +285,7 @@ def _paint_one(
         decode_region(layer, chunk, data, region, out[dst])
         return
     whole = decode_chunk(layer, chunk, data)
-    layer.cache.put(chunk, whole)
+    layer.cache.put(chunk, whole, since)
     out[dst] = whole[local_slices(chunk, region)]
 
 

@@ -162,15 +162,19 @@ class ImageSource:
         """Write ``img`` at a validated box (see ``CloudVolume.upload``)."""
         m = self.vol._m(mip)
         layer = self.vol._layer(m)
-        conditional.upload(layer, bbox, img, self.vol._options())
-        _forget(layer, bbox)
+        try:
+            conditional.upload(layer, bbox, img, self.vol._options())
+        finally:  # a write that failed part way may have replaced some chunks
+            _forget(layer, bbox)
 
     def delete(self, bbox: Any, mip: int | None = None) -> None:
         """Delete the chunks of a chunk-aligned region."""
         m = self.vol._m(mip)
         layer, box = self.vol._layer(m), self.vol._bbox(bbox, m)
-        engine.delete(layer, box, self.vol._options())
-        _forget(layer, box)
+        try:
+            engine.delete(layer, box, self.vol._options())
+        finally:
+            _forget(layer, box)
 
     # ---- shared memory and files --------------------------------------------------------
 
@@ -208,9 +212,11 @@ class ImageSource:
         m = self.vol._m(mip)
         box = self.vol._bbox(bbox, m)
         cut = None if cutout_bbox is None else self.vol._bbox(cutout_bbox, m)
-        parallel.upload(self.vol._make_layer(m), box, location, self.vol._options(),
-                        self._processes(None), order, cut, self._start())  # fmt: skip
-        self.lru.clear()  # other processes wrote: nothing here dropped what they replaced
+        try:
+            parallel.upload(self.vol._make_layer(m), box, location, self.vol._options(),
+                            self._processes(None), order, cut, self._start())  # fmt: skip
+        finally:  # other processes wrote: nothing here dropped what they replaced
+            self.lru.clear()
 
     def upload_from_file(self, path: str, bbox: Any, order: str = "F",
                          cutout_bbox: Any = None, mip: int | None = None) -> None:  # fmt: skip

@@ -114,19 +114,28 @@ def call_with_retry(fn: Callable[[], T], policy: RetryPolicy, what: str) -> T:
 #: how a compare-and-swap that lost to another writer is tried again: from a fresh read,
 #: after a wait drawn from [0, 2 ms] doubling with every loss up to [0, 0.5 s] (full jitter),
 #: so many writers of one object spread out instead of colliding again; at most 64 tries
-CONFLICT_RETRY = RetryPolicy(attempts=64, base_delay=0.002, max_delay=0.5)
+#: within 60 s
+CONFLICT_RETRY = RetryPolicy(attempts=64, base_delay=0.002, max_delay=0.5, budget=60.0)
 
 
 def swap_until_done(attempt: Callable[[], T], what: str, policy: RetryPolicy = CONFLICT_RETRY) -> T:
     """Run ``attempt`` (a read, then a conditional write of what it read) until it does not
     raise :class:`WriteConflictError`, waiting as ``policy`` says between tries; gives up
-    with a :class:`WriteConflictError` naming ``what`` after ``policy.attempts`` losses."""
-    for tries in range(1, policy.attempts + 1):
+    with a :class:`WriteConflictError` naming ``what`` and the last conflict after
+    ``policy.attempts`` losses or ``policy.budget`` seconds."""
+    start = time.monotonic()
+    tries = 0
+    while True:
+        tries += 1
         try:
             return attempt()
-        except WriteConflictError:
-            if tries < policy.attempts:
-                time.sleep(policy.delay(tries))
+        except WriteConflictError as exc:
+            last = exc
+        wait = policy.delay(tries)
+        if tries >= policy.attempts or time.monotonic() - start + wait > policy.budget:
+            break
+        time.sleep(wait)
     raise WriteConflictError(
-        f"{what}: gave up after {policy.attempts} conflicting concurrent writes"
-    )
+        f"{what}: gave up after {tries} conflicting concurrent writes in "
+        f"{time.monotonic() - start:.1f}s; last: {last}"
+    ) from last
