@@ -4,7 +4,8 @@ The functions of cloud-volume's ``cloudvolume.dask``: :func:`from_cloudvolume` r
 lazily (``vol.to_dask()`` is the same), :func:`to_cloudvolume` creates a layer and stores an
 array in it. Unlike cloud-volume, ``max_mip`` scales are written too, not only declared: each
 is downsampled from the one before, on Dask, chunk by chunk (images by the mean, rounded for
-integer types; segmentations by the most frequent label). Arrays are ``[x, y, z]`` or
+integer types; segmentations by the most frequent label), and :func:`add_pyramid` adds such
+scales to an existing layer. Arrays are ``[x, y, z]`` or
 ``[x, y, z, channel]`` and indexed from 0 at the voxel offset (:class:`voxelio.window.MipArray`),
 so layers with any offset work. Reads and writes run where Dask runs its tasks; volumes pickle
 cheaply, so the processes and distributed schedulers work, and the threaded one too (voxelio
@@ -79,16 +80,61 @@ def to_cloudvolume(
     vol.commit_info()
     vol.provenance["processing"].append({"method": "voxelio.dask.to_cloudvolume"})
     vol.commit_provenance()
-    sources, targets = [arr], [MipArray(vol, 0, squeeze=arr.ndim == 3)]
-    level = arr if arr.ndim == 4 else arr[..., None]
-    for mip in range(1, max_mip + 1):
-        level = downsample(level, vol, mip, layer_type == "segmentation")
-        sources.append(level)
-        targets.append(MipArray(vol, mip))
     if max_mip == 0:
-        return arr.store(targets[0], lock=False, compute=compute, return_stored=return_stored)
-    stores: list[Any] = targets  # dask's types know no array-like objects
-    return da.store(sources, stores, lock=False, compute=compute, return_stored=return_stored)
+        target = MipArray(vol, 0, squeeze=arr.ndim == 3)
+        return arr.store(target, lock=False, compute=compute, return_stored=return_stored)
+    level = arr if arr.ndim == 4 else arr[..., None]
+    sources, targets = _pyramid(vol, level, 0, max_mip)
+    sources[0], targets[0] = arr, MipArray(vol, 0, squeeze=arr.ndim == 3)
+    return da.store(sources, targets, lock=False, compute=compute, return_stored=return_stored)
+
+
+def add_pyramid(
+    cloudpath: str,
+    mips: int = 1,
+    factor: Sequence[int] = (2, 2, 1),
+    compute: bool = True,
+    **kwargs: Any,
+) -> Any:
+    """Add ``mips`` scales to the layer at ``cloudpath``, each downsampled by ``factor`` from
+    the one before, starting from its last scale, computed on Dask as in
+    :func:`to_cloudvolume` (nothing is read twice: every scale comes from the one before).
+    The new scales take the last scale's encoding and chunk size, unsharded. ``kwargs`` go to
+    :class:`CloudVolume`. Returns ``None``, or with ``compute=False`` a delayed value that
+    writes when computed (the info is committed at once)."""
+    import dask.array as da
+
+    if mips < 1:
+        raise ValueError(f"add_pyramid: mips must be at least 1, got {mips}")
+    vol = CloudVolume(cloudpath, progress=False, **kwargs)
+    last = len(vol.info["scales"]) - 1
+    ratio = np.asarray(vol.mip_downsample_ratio(last), dtype=np.int64)
+    for mip in range(1, mips + 1):
+        step = ratio * np.asarray(factor, np.int64) ** mip
+        vol.add_scale(
+            step.tolist(),
+            encoding=vol.mip_encoding(last),
+            chunk_size=[int(c) for c in vol.mip_chunk_size(last)],
+        )
+    vol.commit_info()
+    vol.provenance["processing"].append(
+        {"method": "voxelio.dask.add_pyramid", "mips": mips, "factor": [int(f) for f in factor]}
+    )
+    vol.commit_provenance()
+    sources, targets = _pyramid(vol, vol.to_dask(mip=last), last, last + mips)
+    return da.store(sources[1:], targets[1:], lock=False, compute=compute)
+
+
+def _pyramid(vol: CloudVolume, level: Any, first: int, last: int) -> tuple[list[Any], list[Any]]:
+    """``level`` (scale ``first``, ``[x, y, z, channel]``) and the scales after it up to
+    ``last``, each downsampled from the one before, with the arrays to store them in."""
+    labels = vol.layer_type == "segmentation"
+    sources: list[Any] = [level]
+    targets: list[Any] = [MipArray(vol, first)]  # dask's types know no array-like objects
+    for mip in range(first + 1, last + 1):
+        sources.append(downsample(sources[-1], vol, mip, labels))
+        targets.append(MipArray(vol, mip))
+    return sources, targets
 
 
 def _layer_type(dtype: np.dtype) -> str:

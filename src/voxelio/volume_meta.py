@@ -74,7 +74,8 @@ class VolumeMetadata:
         info: dict[str, Any] | None = None,
         **params: Any,
     ) -> dict[str, Any]:
-        """Add a scale downsampled by ``factor`` from the last one (not committed)."""
+        """Add a scale downsampled by ``factor`` from mip 0, as cloud-volume does (not
+        committed); see :func:`voxelio.meta.add_scale`."""
         return add_scale(
             self.info if info is None else info, factor, encoding, chunk_size, **params
         )

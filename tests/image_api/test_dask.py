@@ -11,7 +11,7 @@ import pytest
 from tests.image_api.conftest import Backend, make_layer, seg_array
 from tests.interop.peers import cv_volume, ts_read
 from voxelio import CloudVolume
-from voxelio.dask import from_cloudvolume, to_cloudvolume
+from voxelio.dask import add_pyramid, from_cloudvolume, to_cloudvolume
 from voxelio.window import MipArray
 
 da = importlib.import_module("dask.array")
@@ -112,6 +112,34 @@ def test_to_cloudvolume_writes_every_scale_of_the_pyramid(
         assert np.array_equal(ts_read(path, mip), level), mip
     peer = cv_volume(path, mip=2)
     assert np.array_equal(np.asarray(peer[peer.bounds]), level)
+
+
+@pytest.mark.parametrize("layer_type", ["segmentation", "image"])
+def test_add_pyramid_downsamples_a_layer_from_its_last_scale(
+    backend: Backend, layer_type: str
+) -> None:
+    path, kw = backend("pyramid")
+    data = np.random.default_rng(7).integers(0, 5, (45, 38, 12, 1)).astype(np.uint16)
+    info = CloudVolume.create_new_info(
+        1, layer_type, "uint16", "raw", [4, 4, 40], [1, 3, 0], data.shape[:3], chunk_size=[16] * 3
+    )
+    vol = CloudVolume(path, info=info, **kw)
+    vol.commit_info()
+    vol[1:46, 3:41, 0:12] = data
+    assert add_pyramid(path, mips=2, **kw) is None
+    later = add_pyramid(path, mips=1, factor=(2, 2, 2), compute=False, **kw)
+    vol = CloudVolume(path, **kw)
+    assert len(vol.info["scales"]) == 4 and list(vol.mip_downsample_ratio(3)) == [8, 8, 2]
+    dask.compute(later)
+    vol = CloudVolume(path, **kw)
+    level = data
+    for mip in range(1, 4):
+        level = _windows_reference(level, vol, mip, layer_type == "segmentation")
+        got = np.asarray(vol.download(vol.mip_bounds(mip), mip=mip))
+        assert np.array_equal(got, level), mip
+    assert vol.provenance["processing"][-1]["method"] == "voxelio.dask.add_pyramid"
+    with pytest.raises(ValueError, match="mips must be at least 1"):
+        add_pyramid(path, mips=0, **kw)
 
 
 def test_to_cloudvolume_later_and_stored(tmp_path: Path) -> None:
