@@ -2,6 +2,7 @@
 
 voxelio demo [DIR]          write, read back and check the built-in example
 voxelio info PATH           print a layer's info
+voxelio pyramid PATH        add downsampled scales to a layer, computed on Dask
 voxelio --version
 """
 
@@ -41,6 +42,30 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pyramid(args: argparse.Namespace) -> int:
+    try:
+        import dask
+        from tqdm.dask import TqdmCallback
+
+        from voxelio.dask import add_pyramid
+    except ImportError as exc:
+        print(f"voxelio: error: {exc}; install voxelio[dask]", file=sys.stderr)
+        return 1
+    before = len(CloudVolume(args.path).info["scales"])
+    later = add_pyramid(args.path, args.mips, args.factor, compute=False)
+    log.info("downsampling %s: %d scale(s) by %s", args.path, args.mips, args.factor)
+    with (
+        dask.config.set(scheduler=args.scheduler),
+        TqdmCallback(desc="Downsampling", disable=not args.progress),
+    ):
+        dask.compute(later)
+    vol = CloudVolume(args.path)
+    for mip in range(before, len(vol.info["scales"])):
+        scale = vol.info["scales"][mip]
+        print(f"mip {mip}: {scale['key']}  size {scale['size']}  chunks {scale['chunk_sizes'][0]}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and documentation)."""
     parser = argparse.ArgumentParser(
@@ -65,6 +90,21 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="print the info of a layer")
     info.add_argument("path", help="cloud path of the layer, e.g. file:///data/layer")
     info.set_defaults(func=_info)
+    pyramid = sub.add_parser(
+        "pyramid", help="add downsampled scales to a layer (mean for images, mode for labels)"
+    )
+    pyramid.add_argument("path", help="cloud path of the layer, e.g. file:///data/layer")
+    pyramid.add_argument("--mips", type=int, default=1, help="scales to add (default: 1)")
+    pyramid.add_argument(
+        "--factor", type=int, nargs=3, default=[2, 2, 1], metavar=("X", "Y", "Z"),
+        help="downsampling factor of each new scale (default: 2 2 1)",
+    )  # fmt: skip
+    pyramid.add_argument(
+        "--scheduler", choices=["threads", "processes", "synchronous"], default="threads",
+        help="Dask scheduler (default: threads)",
+    )  # fmt: skip
+    pyramid.add_argument("--progress", action="store_true", help="show a progress bar")
+    pyramid.set_defaults(func=_pyramid)
     return parser
 
 

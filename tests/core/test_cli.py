@@ -43,3 +43,20 @@ def test_console_script_runs():
         check=True,
     )
     assert out.stdout.startswith("voxelio ")
+
+
+def test_pyramid_command_adds_scales(tmp_path, capsys):
+    main(["demo", str(tmp_path / "d"), "--small"])
+    capsys.readouterr()
+    path = f"file://{tmp_path}/d/segmentation"
+    before = CloudVolume(path)
+    mips = len(before.info["scales"])
+    assert main(["pyramid", path, "--mips", "2", "--factor", "2", "2", "2", "--progress"]) == 0
+    out = capsys.readouterr().out
+    assert f"mip {mips}:" in out and f"mip {mips + 1}:" in out
+    vol = CloudVolume(path)
+    assert len(vol.info["scales"]) == mips + 2
+    top = np.asarray(vol.download(vol.mip_bounds(mips + 1), mip=mips + 1))
+    assert set(np.unique(top)) <= set(np.unique(np.asarray(before[:, :, :])))  # labels, not means
+    assert main(["pyramid", f"file://{tmp_path}/missing"]) == 1
+    assert "no info file" in capsys.readouterr().err
