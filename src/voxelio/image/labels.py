@@ -183,10 +183,12 @@ def exists_report(layer: Layer, bbox: Bbox) -> tuple[dict[str, bool], list[Bbox]
     return dict(zip((io.describe(c) for c in chunks), found)), missing
 
 
-def has_data(store: Store, scale_key: str) -> bool:
-    """Whether anything is stored below the scale's key (its "directory")."""
+def has_data(store: Store, scale_key: str, empty_size: int | None = None) -> bool:
+    """Whether anything is stored below the scale's key (its "directory"). Objects of
+    ``empty_size`` bytes hold nothing: emptied shards, their index alone (kept where a
+    store cannot delete them conditionally)."""
     prefix = scale_key.rstrip("/") + "/"
-    return next(iter(store.list(prefix)), None) is not None
+    return any(empty_size is None or store.size(key) != empty_size for key in store.list(prefix))
 
 
 def download_files(layer: Layer, bbox: Bbox, options: ImageOptions) -> dict[Any, bytes]:

@@ -23,6 +23,7 @@ from voxelio.geometry import Bbox
 from voxelio.image import conditional, engine, labels, parallel, sharedmem, transfer
 from voxelio.image.chunks import UnshardedChunks
 from voxelio.meta.sharding import make_scale_sharded
+from voxelio.sharding.spec import ShardingSpec
 
 
 class ImageSource:
@@ -154,7 +155,9 @@ class ImageSource:
     def has_data(self, mip: int | None = None) -> bool:
         """Whether anything is stored for ``mip``."""
         m = self.vol._m(mip)
-        return labels.has_data(self.vol.meta.store, self.vol.mip_key(m))
+        sharding = self.vol.meta.scale(m).sharding
+        empty = None if sharding is None else ShardingSpec.from_json(dict(sharding)).index_length
+        return labels.has_data(self.vol.meta.store, self.vol.mip_key(m), empty)
 
     # ---- writes -------------------------------------------------------------------------
 
