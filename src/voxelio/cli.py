@@ -52,7 +52,11 @@ def _pyramid(args: argparse.Namespace) -> int:
         print(f"voxelio: error: {exc}; install voxelio[dask]", file=sys.stderr)
         return 1
     before = len(CloudVolume(args.path).info["scales"])
-    later = add_pyramid(args.path, args.mips, args.factor, compute=False)
+    try:
+        later = add_pyramid(args.path, args.mips, args.factor, compute=False)
+    except ValueError as exc:
+        print(f"voxelio: error: {exc}", file=sys.stderr)
+        return 1
     log.info("downsampling %s: %d scale(s) by %s", args.path, args.mips, args.factor)
     with (
         dask.config.set(scheduler=args.scheduler),
@@ -64,6 +68,17 @@ def _pyramid(args: argparse.Namespace) -> int:
         scale = vol.info["scales"][mip]
         print(f"mip {mip}: {scale['key']}  size {scale['size']}  chunks {scale['chunk_sizes'][0]}")
     return 0
+
+
+def _positive(text: str) -> int:
+    """An integer of at least 1, for argparse."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,9 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
         "pyramid", help="add downsampled scales to a layer (mean for images, mode for labels)"
     )
     pyramid.add_argument("path", help="cloud path of the layer, e.g. file:///data/layer")
-    pyramid.add_argument("--mips", type=int, default=1, help="scales to add (default: 1)")
+    pyramid.add_argument("--mips", type=_positive, default=1, help="scales to add (default: 1)")
     pyramid.add_argument(
-        "--factor", type=int, nargs=3, default=[2, 2, 1], metavar=("X", "Y", "Z"),
+        "--factor", type=_positive, nargs=3, default=[2, 2, 1], metavar=("X", "Y", "Z"),
         help="downsampling factor of each new scale (default: 2 2 1)",
     )  # fmt: skip
     pyramid.add_argument(

@@ -99,22 +99,23 @@ def add_pyramid(
     """Add ``mips`` scales to the layer at ``cloudpath``, each downsampled by ``factor`` from
     the one before, starting from its last scale, computed on Dask as in
     :func:`to_cloudvolume` (nothing is read twice: every scale comes from the one before).
-    The new scales take the last scale's encoding and chunk size, unsharded. ``kwargs`` go to
-    :class:`CloudVolume`. Returns ``None``, or with ``compute=False`` a delayed value that
-    writes when computed (the info is committed at once)."""
+    The new scales take the last scale's encoding and chunk size, unsharded, and their other
+    settings from mip 0 (as ``add_scale`` does). ``kwargs`` go to :class:`CloudVolume`.
+    Returns ``None``, or with ``compute=False`` a delayed value that writes when computed
+    (the info is committed at once). Refused, before anything is changed: ``mips`` below 1,
+    a factor that does not downsample, a new scale at the resolution of one there is, and a
+    last scale holding no data (an earlier run that stopped after adding it: remove it or
+    fill it first)."""
     import dask.array as da
 
-    if mips < 1:
-        raise ValueError(f"add_pyramid: mips must be at least 1, got {mips}")
     vol = CloudVolume(cloudpath, progress=False, **kwargs)
     last = len(vol.info["scales"]) - 1
-    ratio = np.asarray(vol.mip_downsample_ratio(last), dtype=np.int64)
-    for mip in range(1, mips + 1):
-        step = ratio * np.asarray(factor, np.int64) ** mip
+    steps = _pyramid_steps(vol, last, mips, factor)
+    if not vol.image.has_data(last):
+        raise ValueError(f"add_pyramid: {cloudpath} mip {last} holds no data to downsample")
+    for step in steps:
         vol.add_scale(
-            step.tolist(),
-            encoding=vol.mip_encoding(last),
-            chunk_size=[int(c) for c in vol.mip_chunk_size(last)],
+            step, encoding=vol.mip_encoding(last), chunk_size=list(vol.mip_chunk_size(last))
         )
     vol.commit_info()
     vol.provenance["processing"].append(
@@ -126,6 +127,26 @@ def add_pyramid(
     source = vol.to_dask(chunks=(*blocks, vol.num_channels), mip=last)
     sources, targets = _pyramid(vol, source, last, last + mips)
     return da.store(sources[1:], targets[1:], lock=False, compute=compute)
+
+
+def _pyramid_steps(
+    vol: CloudVolume, last: int, mips: int, factor: Sequence[int]
+) -> list[list[int]]:
+    """The downsampling ratios to mip 0 of ``mips`` scales after scale ``last``, each by
+    ``factor`` from the one before; ``ValueError`` where they would not be new scales."""
+    if mips < 1:
+        raise ValueError(f"add_pyramid: mips must be at least 1, got {mips}")
+    step = np.asarray(factor, np.int64)
+    if step.shape != (3,) or np.any(step < 1) or np.prod(step) < 2:
+        raise ValueError(f"add_pyramid: factor must be 3 integers >= 1, not all 1, got {factor}")
+    ratio = np.rint(np.asarray(vol.mip_downsample_ratio(last), float)).astype(np.int64)
+    steps = [(ratio * step**mip).tolist() for mip in range(1, mips + 1)]
+    base = np.asarray(vol.mip_resolution(0), float)
+    for new in steps:
+        for mip, scale in enumerate(vol.info["scales"]):
+            if np.allclose(scale["resolution"], base * np.asarray(new)):
+                raise ValueError(f"add_pyramid: a scale downsampled by {new} is mip {mip} already")
+    return steps
 
 
 def _pyramid(vol: CloudVolume, level: Any, first: int, last: int) -> tuple[list[Any], list[Any]]:
@@ -224,7 +245,9 @@ def reduce_windows(
     if not np.issubdtype(block.dtype, np.integer):
         return (_window_sum(values, factor, np.float64) / count).astype(block.dtype)
     if block.dtype.itemsize < 8:  # exact sums; float64 divides them exactly enough
-        total = _window_sum(values, factor, np.int32 if block.dtype.itemsize < 4 else np.int64)
+        info = np.iinfo(block.dtype)
+        narrow = 2 * max(info.max, -info.min) * (fx * fy * fz + 1) < 2**31
+        total = _window_sum(values, factor, np.int32 if narrow else np.int64)
         return np.floor((2 * total + count) / (2 * count)).astype(block.dtype)
     return _wide_mean(values, count, factor).astype(block.dtype)
 
@@ -240,7 +263,7 @@ def _window_sum(values: np.ndarray, factor: Sequence[int], dtype: Any) -> np.nda
             for start in range(f):
                 index[axis] = slice(start, None, f)
                 parts.append(total[tuple(index)])
-            total = np.add.reduce(parts) if f > 2 else parts[0] + parts[1]
+            total = np.add.reduce(parts, dtype=total.dtype) if f > 2 else parts[0] + parts[1]
     return total
 
 

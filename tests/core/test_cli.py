@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from voxelio import CloudVolume
 from voxelio.cli import main
@@ -60,3 +61,8 @@ def test_pyramid_command_adds_scales(tmp_path, capsys):
     assert set(np.unique(top)) <= set(np.unique(np.asarray(before[:, :, :])))  # labels, not means
     assert main(["pyramid", f"file://{tmp_path}/missing"]) == 1
     assert "no info file" in capsys.readouterr().err
+    assert main(["pyramid", path, "--factor", "1", "1", "1"]) == 1
+    assert "not all 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["pyramid", path, "--mips", "0"])
+    assert exit_.value.code == 2 and "expected an integer >= 1" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib
 from pathlib import Path
 
@@ -49,7 +50,8 @@ def _windows_reference(data: np.ndarray, fine: CloudVolume, mip: int, labels: bo
     """Scale ``mip`` from ``data`` (scale ``mip - 1``), voxel by voxel: the windows of the
     coarse grid cut by the fine scale's bounds."""
     lo0, lo1 = fine.mip_voxel_offset(mip - 1), fine.mip_voxel_offset(mip)
-    factor = np.asarray(fine.mip_resolution(mip)) // np.asarray(fine.mip_resolution(mip - 1))
+    ratio = np.asarray(fine.mip_resolution(mip)) / np.asarray(fine.mip_resolution(mip - 1))
+    factor = np.rint(ratio).astype(int)
     size = tuple(int(v) for v in fine.mip_volume_size(mip))
     out = np.zeros((*size, data.shape[3]), data.dtype)
     for v in np.ndindex(*size):
@@ -140,6 +142,35 @@ def test_add_pyramid_downsamples_a_layer_from_its_last_scale(
     assert vol.provenance["processing"][-1]["method"] == "voxelio.dask.add_pyramid"
     with pytest.raises(ValueError, match="mips must be at least 1"):
         add_pyramid(path, mips=0, **kw)
+
+
+def test_add_pyramid_refuses_what_would_not_be_new_scales(tmp_path: Path) -> None:
+    path = f"file://{tmp_path}/seg"
+    data = seg_array()
+    to_cloudvolume(da.from_array(data, chunks=16), path, (0.7, 0.7, 1), max_mip=1, factor=(3, 3, 1))
+    info = CloudVolume(path).info
+    for factor, message in [((1, 1, 1), "not all 1"), ((0, 2, 2), "integers >= 1")]:
+        with pytest.raises(ValueError, match=message):
+            add_pyramid(path, factor=factor)
+    assert CloudVolume(path).info == info  # nothing changed
+    unordered = CloudVolume(f"file://{tmp_path}/unordered", info=copy.deepcopy(info))
+    unordered.add_scale([18, 18, 1])
+    unordered.add_scale([9, 9, 1])  # the last scale; 2x2x1 from it is mip 2 already
+    unordered.commit_info()
+    with pytest.raises(ValueError, match=r"downsampled by \[18, 18, 1\] is mip 2 already"):
+        add_pyramid(f"file://{tmp_path}/unordered")
+    empty = f"file://{tmp_path}/empty"
+    CloudVolume(empty, info=info).commit_info()
+    with pytest.raises(ValueError, match="mip 1 holds no data"):
+        add_pyramid(empty)
+    # a ratio stored as 2.9999... (0.7 nm times 3) is 3: the new scale is 6x6x1, not 4x4x1
+    add_pyramid(path, factor=(2, 2, 1))
+    vol = CloudVolume(path)
+    assert np.allclose(vol.mip_downsample_ratio(2), [6, 6, 1])
+    level = data[..., None]
+    for mip in (1, 2):
+        level = _windows_reference(level, vol, mip, True)
+    assert np.array_equal(np.asarray(vol.download(vol.mip_bounds(2), mip=2)), level)
 
 
 def test_to_cloudvolume_later_and_stored(tmp_path: Path) -> None:
