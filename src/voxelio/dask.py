@@ -4,8 +4,8 @@ The functions of cloud-volume's ``cloudvolume.dask``: :func:`from_cloudvolume` r
 lazily (``vol.to_dask()`` is the same), :func:`to_cloudvolume` creates a layer and stores an
 array in it. Unlike cloud-volume, ``max_mip`` scales are written too, not only declared: each
 is downsampled from the one before, on Dask, chunk by chunk (images by the mean, rounded for
-integer types; segmentations by the most frequent label), and :func:`add_pyramid` adds such
-scales to an existing layer. Arrays are ``[x, y, z]`` or
+integer types; segmentations by the most frequent label: :mod:`voxelio.image.downsample`),
+and :func:`add_pyramid` adds such scales to an existing layer. Arrays are ``[x, y, z]`` or
 ``[x, y, z, channel]`` and indexed from 0 at the voxel offset (:class:`voxelio.window.MipArray`),
 so layers with any offset work. Reads and writes run where Dask runs its tasks; volumes pickle
 cheaply, so the processes and distributed schedulers work, and the threaded one too (voxelio
@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from voxelio.image.downsample import reduce_windows
 from voxelio.volume import CloudVolume
 from voxelio.window import MipArray
 
@@ -223,69 +224,3 @@ def _reduce_block(
         shape[axis] = -1
         mask &= inside.reshape(shape)
     return reduce_windows(block, mask, factor, labels)
-
-
-def reduce_windows(
-    block: np.ndarray, mask: np.ndarray, factor: Sequence[int], labels: bool
-) -> np.ndarray:
-    """``block`` (``[x, y, z, c]``, each side a multiple of ``factor``) reduced window by
-    window over the voxels ``mask`` marks: most frequent value (``labels``) or mean."""
-    fx, fy, fz = (int(v) for v in factor)
-    nx, ny, nz, channels = (block.shape[0] // fx, block.shape[1] // fy,
-                            block.shape[2] // fz, block.shape[3])  # fmt: skip
-    if labels:  # windows as rows, members in x, y, z order: [nx, ny, nz, c, fz * fy * fx]
-        shaped = block.reshape(nx, fx, ny, fy, nz, fz, channels)
-        inside = mask.reshape(nx, fx, ny, fy, nz, fz, 1)
-        rows = shaped.transpose(0, 2, 4, 6, 5, 3, 1).reshape(nx, ny, nz, channels, -1)
-        members = inside.transpose(0, 2, 4, 6, 5, 3, 1).reshape(nx, ny, nz, 1, -1)
-        return _most_frequent(rows, members)
-    whole = bool(mask.all())
-    values = block if whole else np.where(mask[..., None], block, 0)
-    count = fx * fy * fz if whole else np.maximum(_window_sum(mask[..., None], factor, np.int64), 1)
-    if not np.issubdtype(block.dtype, np.integer):
-        return (_window_sum(values, factor, np.float64) / count).astype(block.dtype)
-    if block.dtype.itemsize < 8:  # exact sums; float64 divides them exactly enough
-        info = np.iinfo(block.dtype)
-        narrow = 2 * max(info.max, -info.min) * (fx * fy * fz + 1) < 2**31
-        total = _window_sum(values, factor, np.int32 if narrow else np.int64)
-        return np.floor((2 * total + count) / (2 * count)).astype(block.dtype)
-    return _wide_mean(values, count, factor).astype(block.dtype)
-
-
-def _window_sum(values: np.ndarray, factor: Sequence[int], dtype: Any) -> np.ndarray:
-    """The sums of ``values`` (``[x, y, z, c]``) over windows of ``factor``, in ``dtype``:
-    strided slices added axis by axis (much faster than a reduction over reshaped axes)."""
-    total = values.astype(dtype, copy=False)
-    for axis, f in enumerate(int(v) for v in factor):
-        if f > 1:
-            index = [slice(None)] * total.ndim
-            parts = []
-            for start in range(f):
-                index[axis] = slice(start, None, f)
-                parts.append(total[tuple(index)])
-            total = np.add.reduce(parts, dtype=total.dtype) if f > 2 else parts[0] + parts[1]
-    return total
-
-
-def _wide_mean(values: np.ndarray, count: Any, factor: Sequence[int]) -> np.ndarray:
-    """The exact mean, rounded half up, of 64-bit integers over windows of ``factor`` with
-    ``count`` members: each value is first split into quotient and remainder by the count,
-    so no sum leaves the type's range."""
-    members = np.asarray(count, np.int64)
-    spread = members  # the count of each value's window: per window, repeated over it
-    if members.ndim:
-        for axis, f in enumerate(int(v) for v in factor):
-            spread = np.repeat(spread, f, axis=axis)
-    quotient, remainder = np.divmod(values, spread.astype(values.dtype))
-    whole = _window_sum(quotient, factor, values.dtype)
-    left = _window_sum(remainder, factor, np.int64)  # below count squared
-    return whole + ((2 * left + members) // (2 * members)).astype(values.dtype)
-
-
-def _most_frequent(values: np.ndarray, member: np.ndarray) -> np.ndarray:
-    """The most frequent member value of each row (ties: the first of the row)."""
-    counts = np.zeros(values.shape, np.int32)
-    for i in range(values.shape[-1]):  # how many members hold each row's values
-        counts += (values == values[..., i : i + 1]) & member[..., i : i + 1]
-    best = np.argmax(np.where(member, counts, -1), axis=-1)
-    return np.take_along_axis(values, best[..., None], axis=-1)[..., 0]

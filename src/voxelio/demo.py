@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from voxelio.image.downsample import downsample_array
 from voxelio.volume import CloudVolume
 
 log = logging.getLogger(__name__)
@@ -61,24 +62,6 @@ def synthetic_em(
     return np.asfortranarray(image), np.asfortranarray(seg)
 
 
-def downsample_mean(img: np.ndarray, factor: tuple[int, int, int]) -> np.ndarray:
-    """Average-pool an ``[x, y, z]`` image by ``factor`` (edges: partial blocks averaged)."""
-    fx, fy, fz = factor
-    sx, sy, sz = (-(-s // f) for s, f in zip(img.shape, factor))
-    padded = np.pad(
-        img.astype(np.float32),
-        [(0, sx * fx - img.shape[0]), (0, sy * fy - img.shape[1]), (0, sz * fz - img.shape[2])],
-        mode="edge",
-    )
-    pooled = padded.reshape(sx, fx, sy, fy, sz, fz).mean(axis=(1, 3, 5))
-    return np.asfortranarray(np.round(pooled).astype(img.dtype))
-
-
-def downsample_striding(seg: np.ndarray, factor: tuple[int, int, int]) -> np.ndarray:
-    """Pick every ``factor``-th label (a simple, label-preserving downsample)."""
-    return np.asfortranarray(seg[:: factor[0], :: factor[1], :: factor[2]])
-
-
 @dataclass(frozen=True)
 class DemoResult:
     """Where the demo wrote its layers and what it checked."""
@@ -119,9 +102,7 @@ def run_demo(
         vol.commit_info()
         levels = [
             data,
-            downsample_mean(data, factor)
-            if layer_type == "image"
-            else downsample_striding(data, factor),
+            downsample_array(data[..., None], factor, layer_type == "segmentation")[..., 0],
         ]
         for mip, level in enumerate(levels):
             vol.mip = mip

@@ -82,7 +82,7 @@ def _update_shards(
         return _patched(layer, chunk, stored, bbox, img, options)
 
     def whole(chunk: Bbox) -> bytes | None:
-        return engine.encode_chunk(layer, img[local_slices(bbox, chunk)], options)
+        return engine.encode_part(layer, bbox, img, chunk, options)
 
     put_options = engine.chunk_put_options(layer, options)
 

@@ -270,7 +270,7 @@ def _paint_one(
     region: Bbox,
     data: Data,
     options: ImageOptions,
-    since: int = 0,
+    since: int,
 ) -> None:
     """Paint ``region`` (of ``chunk``, inside ``bbox``) from the chunk's bytes, or the
     background for a missing chunk when ``fill_missing``; with a chunk cache, the decoded
@@ -319,7 +319,7 @@ def upload(layer: Layer, bbox: Bbox, image: np.ndarray, options: ImageOptions) -
     chunks = list(layer.scale.grid.chunk_bboxes(bbox))
 
     def write(group: list[Bbox]) -> None:
-        items = [(chunk, _encode_one(layer, bbox, img, chunk, options)) for chunk in group]
+        items = [(chunk, encode_part(layer, bbox, img, chunk, options)) for chunk in group]
         layer.chunks.store(items, put_options)
 
     groups = layer.chunks.groups(chunks, for_write=True)
@@ -336,10 +336,11 @@ def chunk_put_options(layer: Layer, options: ImageOptions) -> PutOptions:
     )
 
 
-def _encode_one(
+def encode_part(
     layer: Layer, bbox: Bbox, img: np.ndarray, chunk: Bbox, options: ImageOptions
 ) -> bytes | None:
-    """The encoded bytes of one chunk of a write (``None``: delete it as all background)."""
+    """The encoded bytes of one chunk of a write of ``img`` at ``bbox`` (``None``: delete it
+    as all background); a chunk the write covers partly is read, painted, then encoded."""
     region = Bbox.intersection(chunk, bbox)
     part = img[local_slices(bbox, region)]
     if region != chunk:

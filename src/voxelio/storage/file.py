@@ -208,15 +208,27 @@ class FileStore(Store):
     def get_with_version(self, key: str) -> tuple[bytes, str] | None:
         """``(decompressed bytes, version)`` of ``key`` or ``None``; pass the version to
         :meth:`put_if`. The version is the SHA-256 of the stored bytes."""
+        found = self._stored(key)
+        if found is None:
+            return None
+        raw, method, path = found
+        return decompress(raw, method, str(path)), hashlib.sha256(raw).hexdigest()
+
+    def _stored(self, key: str) -> tuple[bytes, Method | None, Path] | None:
+        """The stored (still compressed) bytes of ``key``, their method and file."""
         found = self._find(key)
         if found is None:
             return None
         path, method = found
         try:
-            raw = path.read_bytes()
+            return path.read_bytes(), method, path
         except FileNotFoundError:
             return None
-        return decompress(raw, method, str(path)), hashlib.sha256(raw).hexdigest()
+
+    def _version(self, key: str) -> str | None:
+        """The version of ``key`` (``None``: missing), without decompressing it."""
+        found = self._stored(key)
+        return None if found is None else hashlib.sha256(found[0]).hexdigest()
 
     def put_if(
         self,
@@ -238,9 +250,7 @@ class FileStore(Store):
         payload = compress(data, options.compress, options.compress_level)
         suffix = SUFFIXES[options.compress] if options.compress else ""
         with _path_lock(base):
-            current = self.get_with_version(key)
-            found = None if current is None else current[1]
-            check_version(f"{self.url}/{key}", expected_version, found)
+            check_version(f"{self.url}/{key}", expected_version, self._version(key))
             atomic_write(str(base) + suffix, payload)
             self._remove_twins(str(base), keep=suffix)
         return hashlib.sha256(payload).hexdigest()
@@ -252,9 +262,9 @@ class FileStore(Store):
         self._check_writable(key)
         base = self._path(key)
         with _path_lock(base):
-            current = self.get_with_version(key)
-            if current is not None:
-                check_version(f"{self.url}/{key}", expected_version, current[1])
+            found = self._version(key)
+            if found is not None:
+                check_version(f"{self.url}/{key}", expected_version, found)
                 self._remove_twins(str(base), keep=None)
 
 
