@@ -4,6 +4,7 @@
 are the values it speaks. Importing voxelio has no side effects.
 """
 
+from voxelio.annotations import AnnotationSource, AnnotationWriter
 from voxelio.cutout import VolumeCutout
 from voxelio.errors import (
     AlignmentError,
@@ -14,13 +15,16 @@ from voxelio.errors import (
 )
 from voxelio.geometry import Bbox, Vec
 from voxelio.meshes import Mesh
+from voxelio.meta.segment_properties import SegmentProperties
 from voxelio.skeletons import Skeleton
-from voxelio.volume import CloudVolume
+from voxelio.volume import CloudVolume, from_cloudpath
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AlignmentError",
+    "AnnotationSource",
+    "AnnotationWriter",
     "Bbox",
     "CloudVolume",
     "EmptyVolumeException",
@@ -28,7 +32,9 @@ __all__ = [
     "Mesh",
     "OutOfBoundsError",
     "ReadOnlyException",
+    "SegmentProperties",
     "Skeleton",
     "Vec",
     "VolumeCutout",
+    "from_cloudpath",
 ]

@@ -141,3 +141,10 @@ class SpatialIndexGapError(SpatialIndexError):
 
 class SubvoxelVolumeError(OutOfBoundsError):
     """A requested box is smaller than one voxel at the target resolution."""
+
+
+class AnnotationNotFoundError(VoxelioError, KeyError):
+    """Requested annotation ids are not in the ``by_id`` index; names them and the dataset."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from voxelio.annotations import AnnotationSource
 from voxelio.cache.disk import cache_path
 from voxelio.cache.lru import LRU, LRUStore
 from voxelio.cache.service import CacheService
@@ -26,7 +27,7 @@ from voxelio.codecs import get_codec
 from voxelio.codecs.parallel import default_workers
 from voxelio.compression import Method, normalize_method
 from voxelio.cutout import VolumeCutout
-from voxelio.errors import OutOfBoundsError
+from voxelio.errors import InfoError, OutOfBoundsError
 from voxelio.formats.precomputed.layer import image_layer
 from voxelio.formats.precomputed.metadata import PrecomputedMetadata, fetch_info
 from voxelio.geometry import Bbox
@@ -37,9 +38,12 @@ from voxelio.image.engine import Layer
 from voxelio.image.options import ImageOptions
 from voxelio.image.source import ImageSource
 from voxelio.meshes import open_mesh_source
-from voxelio.meta import create_new_info, validate_info, validate_provenance
+from voxelio.meta import create_new_info, parse_json, validate_info, validate_provenance
+from voxelio.meta.annotations import ANNOTATION_TYPE
 from voxelio.meta.info import Scale
+from voxelio.meta.segment_properties import SegmentProperties
 from voxelio.paths import CloudPath, parse
+from voxelio.segment_properties import read_segment_properties, write_segment_properties
 from voxelio.skeletons import open_skeleton_source
 from voxelio.storage import Store, open_store
 from voxelio.volume_meta import VolumeMetadata
@@ -569,12 +573,59 @@ class CloudVolume(VolumeMetadata):
             )
         return self.__dict__["_skeleton"]
 
+    # ---- segment properties -------------------------------------------------------------
+
+    @property
+    def segment_properties(self) -> SegmentProperties | None:
+        """The layer's segment properties (labels, tags, numbers per segment id), read from
+        the directory ``info["segment_properties"]`` names; ``None`` when it names none."""
+        name = self.info.get("segment_properties")
+        if not name:
+            return None
+        return read_segment_properties(self._subdir_store(name))
+
+    def commit_segment_properties(
+        self, properties: SegmentProperties, name: str | None = None
+    ) -> None:
+        """Write ``properties`` into directory ``name`` (default: the one the info names, else
+        ``"segment_properties"``), then point the layer's info at it and commit the info."""
+        name = name or self.info.get("segment_properties") or "segment_properties"
+        write_segment_properties(self._subdir_store(name), properties)
+        if self.info.get("segment_properties") != name:
+            self.info["segment_properties"] = name
+            self.commit_info()
+
     def __repr__(self) -> str:
         return f"CloudVolume({self.cloudpath!r}, mip={self.mip})"
+
+
+def from_cloudpath(cloudpath: str, *args: Any, **kwargs: Any) -> Any:
+    """What the ``info`` at ``cloudpath`` describes, as cloud-volume's ``from_cloudpath``:
+    an :class:`~voxelio.annotations.AnnotationSource` for annotations (``mip`` picks its
+    spatial level), a mesh source for a mesh directory, else a :class:`CloudVolume` built
+    with these arguments. ``secrets`` and ``storage_options`` reach the store either way."""
+    path = parse(cloudpath)
+    store = open_store(path.url, secrets=kwargs.get("secrets"),
+                       **(kwargs.get("storage_options") or {}))  # fmt: skip
+    kind = _info_type(store)
+    if kind == ANNOTATION_TYPE:
+        return AnnotationSource(store, mip=kwargs.get("mip"))
+    if kind in ("neuroglancer_legacy_mesh", "neuroglancer_multilod_draco"):
+        return open_mesh_source(store, progress=bool(kwargs.get("progress")))
+    return CloudVolume(cloudpath, *args, **kwargs)
+
+
+def _info_type(store: Store) -> Any:
+    data = store.get("info")
+    try:
+        info = parse_json(data, f"{store.url}/info") if data is not None else None
+    except InfoError:
+        return None  # CloudVolume reports a bad info with its own message
+    return info.get("@type") if isinstance(info, dict) else None
 
 
 def _layer_of(vol: CloudVolume, mip: int) -> Layer:
     return vol._layer(mip)
 
 
-__all__ = ["CloudVolume", "cdn_cache_control"]
+__all__ = ["CloudVolume", "cdn_cache_control", "from_cloudpath"]

@@ -23,6 +23,7 @@ LAYERS = {
     "skeletons": 4,
     "annotations": 4,
     "spatial_index": 4,
+    "segment_properties": 4,
     "formats": 5,
     "volume": 6,
     "volume_meta": 6,

@@ -1,0 +1,101 @@
+"""The storage of one annotation index directory: uint64 key -> bytes, sharded or not.
+
+Keys are annotation ids (``by_id``), segment ids (relationships) or, for spatial levels, the
+compressed Morton code of a cell over the level's grid. Unsharded, each value is a file
+named by the key in base 10, or by the cell coordinates joined with ``_``; sharded, the key
+is the uint64 key of ``neuroglancer_uint64_sharded_v1``. Thread safe as the stores are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+import numpy as np
+
+from voxelio.errors import DecodingError
+from voxelio.geometry.morton import compressed_morton_codes, decode_compressed_morton_codes
+from voxelio.meta.annotations import KeyIndex, SpatialLevel
+from voxelio.sharding.spec import ShardingSpec
+from voxelio.sharding.store import ShardedKeyStore
+from voxelio.storage.base import PutOptions, Store, join_key
+
+_OCTET = PutOptions(content_type="application/octet-stream")
+
+
+class IndexStore:
+    """One index directory ``key`` below ``store``; ``to_name``/``from_name`` map keys to
+    unsharded file names and back (``from_name`` returns ``None`` for foreign files)."""
+
+    def __init__(
+        self,
+        store: Store,
+        key: str,
+        sharding: ShardingSpec | None,
+        to_name: Callable[[int], str] = str,
+        from_name: Callable[[str], int | None] = lambda name: int(name) if name.isdigit() else None,
+    ) -> None:
+        self.store = store
+        self.key = key
+        self.to_name = to_name
+        self.from_name = from_name
+        self.sharded = None if sharding is None else ShardedKeyStore(store, sharding, prefix=key)
+
+    def where(self, key: int) -> str:
+        """Where a key's value lives, for error messages."""
+        if self.sharded is not None:
+            shard, _ = self.sharded.spec.shard_and_minishard(key)
+            return f"{self.store.url}/{self.sharded.shard_key(shard)} (key {key})"
+        return f"{self.store.url}/{join_key(self.key, self.to_name(key))}"
+
+    def read(self, keys: Iterable[int]) -> dict[int, bytes | None]:
+        """``{key: value or None}``."""
+        wanted = [int(k) for k in keys]
+        if self.sharded is not None:
+            return self.sharded.get_many(np.array(wanted, dtype=np.uint64))
+        names = {join_key(self.key, self.to_name(k)): k for k in wanted}
+        return {names[name]: value for name, value in self.store.get_many(names).items()}
+
+    def write(self, items: Mapping[int, bytes]) -> None:
+        """Store every value; sharded, each touched shard is written whole (no merge)."""
+        if self.sharded is not None:
+            self.sharded.put_many(items, replace_shards=True)
+            return
+        named = {join_key(self.key, self.to_name(k)): v for k, v in items.items()}
+        self.store.put_many(named, _OCTET)
+
+    def keys(self) -> np.ndarray:
+        """Every key present, sorted (one listing; sharded: each shard's indices)."""
+        if self.sharded is not None:
+            found = [self.sharded.list_keys(s) for s in self.sharded.list_shards()]
+            return np.unique(np.concatenate(found)) if found else np.zeros(0, np.uint64)
+        root = self.key + "/"
+        parsed = (self.from_name(k[len(root) :]) for k in self.store.list(root))
+        return np.unique(np.array([k for k in parsed if k is not None], dtype=np.uint64))
+
+
+def id_index(store: Store, index: KeyIndex) -> IndexStore:
+    """The store of ``by_id`` or of a relationship."""
+    return IndexStore(store, index.key, index.sharding)
+
+
+def spatial_index(store: Store, level: SpatialLevel) -> IndexStore:
+    """The store of a spatial level, keyed by the compressed Morton code of each cell."""
+    grid = level.grid_shape
+
+    def to_name(code: int) -> str:
+        cell = decode_compressed_morton_codes(np.array([code], np.uint64), grid)[0]
+        return "_".join(str(int(c)) for c in cell)
+
+    def from_name(name: str) -> int | None:
+        parts = name.split("_")
+        if len(parts) != len(grid) or not all(p.isdigit() for p in parts):
+            return None
+        cell = np.array([[int(p) for p in parts]], dtype=np.int64)
+        if np.any(cell[0] >= np.asarray(grid)):
+            raise DecodingError(f"{store.url}/{level.key}/{name}: cell outside grid {list(grid)}")
+        return int(compressed_morton_codes(cell, grid)[0])
+
+    return IndexStore(store, level.key, level.sharding, to_name, from_name)
+
+
+__all__ = ["IndexStore", "id_index", "spatial_index"]
