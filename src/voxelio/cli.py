@@ -1,7 +1,7 @@
 """The ``voxelio`` command line (public API only).
 
 voxelio demo [DIR]          write, read back and check the built-in example
-voxelio info PATH           print a layer's info
+voxelio info PATH           print the info of a layer or an annotation dataset
 voxelio pyramid PATH        add downsampled scales to a layer, computed on Dask
 voxelio --version
 """
@@ -14,7 +14,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from voxelio import CloudVolume, __version__
+from voxelio import CloudVolume, __version__, from_cloudpath
 from voxelio.demo import run_demo
 from voxelio.errors import VoxelioError
 
@@ -37,8 +37,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    vol = CloudVolume(args.path)
-    print(json.dumps(vol.info, indent=2))
+    info = from_cloudpath(args.path).info
+    info = info.to_json() if hasattr(info, "to_json") else info
+    print(json.dumps(info, indent=2))
     return 0
 
 
@@ -102,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--small", action="store_true", help="a smaller example (faster)")
     demo.add_argument("--progress", action="store_true", help="show progress bars")
     demo.set_defaults(func=_demo)
-    info = sub.add_parser("info", help="print the info of a layer")
+    info = sub.add_parser("info", help="print the info of a layer or an annotation dataset")
     info.add_argument("path", help="cloud path of the layer, e.g. file:///data/layer")
     info.set_defaults(func=_info)
     pyramid = sub.add_parser(

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from voxelio import CloudVolume
+from voxelio import AnnotationWriter, CloudVolume
 from voxelio.cli import main
 
 
@@ -34,6 +34,11 @@ def test_info_command_and_errors(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["type"] == "image"
     assert main(["info", f"file://{tmp_path}/missing"]) == 1
     assert "no info file" in capsys.readouterr().err
+    writer = AnnotationWriter(f"file://{tmp_path}/ann", "line")
+    writer.add([[[0, 1], [0, 1], [0, 1]]])
+    writer.write()
+    assert main(["info", f"file://{tmp_path}/ann"]) == 0
+    assert json.loads(capsys.readouterr().out)["annotation_type"] == "LINE"
 
 
 def test_console_script_runs():

@@ -12,13 +12,15 @@ from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
-from voxelio.errors import DecodingError
+from voxelio.errors import DecodingError, UnsupportedOptionError
 from voxelio.geometry.morton import compressed_morton_codes, decode_compressed_morton_codes
 from voxelio.meta.annotations import KeyIndex, SpatialLevel
 from voxelio.sharding.spec import ShardingSpec
 from voxelio.sharding.store import ShardedKeyStore
 from voxelio.storage.base import PutOptions, Store, join_key
 
+#: where listing is impossible, sharded indices of at most this many shards are probed
+MAX_PROBED_SHARDS = 4096
 _OCTET = PutOptions(content_type="application/octet-stream")
 
 
@@ -64,13 +66,28 @@ class IndexStore:
         self.store.put_many(named, _OCTET)
 
     def keys(self) -> np.ndarray:
-        """Every key present, sorted (one listing; sharded: each shard's indices)."""
+        """Every key present, sorted (one listing; sharded: each shard's indices). Where the
+        store cannot list (HTTP), sharded indices probe every possible shard and unsharded
+        ones raise :class:`UnsupportedOptionError`."""
         if self.sharded is not None:
-            found = [self.sharded.list_keys(s) for s in self.sharded.list_shards()]
+            found = [self.sharded.list_keys(s) for s in self._shards()]
             return np.unique(np.concatenate(found)) if found else np.zeros(0, np.uint64)
         root = self.key + "/"
         parsed = (self.from_name(k[len(root) :]) for k in self.store.list(root))
         return np.unique(np.array([k for k in parsed if k is not None], dtype=np.uint64))
+
+    def _shards(self) -> Iterable[int]:
+        assert self.sharded is not None
+        try:
+            return self.sharded.list_shards()
+        except UnsupportedOptionError:
+            count = self.sharded.spec.num_shards
+            if count > MAX_PROBED_SHARDS:
+                raise UnsupportedOptionError(
+                    f"{self.store.url}/{self.key}: cannot list here, and {count} shards are "
+                    f"too many to probe (at most {MAX_PROBED_SHARDS})"
+                ) from None
+            return range(count)
 
 
 def id_index(store: Store, index: KeyIndex) -> IndexStore:

@@ -18,6 +18,7 @@ import numpy as np
 
 from voxelio.annotations.records import Columns, Geometry
 from voxelio.annotations.shapes import intersects
+from voxelio.errors import MissingCodecError
 
 
 def as_box(bbox: Any, rank: int) -> tuple[np.ndarray, np.ndarray]:
@@ -85,7 +86,12 @@ class MultiLabelAnnotation:
         Two-point geometry gives columns ``x0``/``x1`` ... (cloud-volume's ``axis0_x`` style
         is not kept); polylines give one ``vertices`` column of arrays.
         """
-        import pandas as pd
+        try:
+            import pandas as pd
+        except ImportError as exc:
+            raise MissingCodecError(
+                "pandas is needed for .pandas(); install it with pip install 'voxelio[pandas]'"
+            ) from exc
 
         data: dict[str, Any] = {"ID": self.ids}
         data.update(self._geometry_columns())

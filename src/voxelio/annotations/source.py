@@ -21,7 +21,12 @@ import numpy as np
 from voxelio.annotations.indices import IndexStore, id_index, spatial_index
 from voxelio.annotations.records import Columns, check_record_size, decode_multiple, decode_single
 from voxelio.annotations.results import LabelAnnotation, MultiLabelAnnotation, as_box
-from voxelio.errors import AnnotationNotFoundError, InfoError, InfoUnavailableError
+from voxelio.errors import (
+    AnnotationNotFoundError,
+    InfoError,
+    InfoUnavailableError,
+    UnsupportedOptionError,
+)
 from voxelio.geometry.morton import compressed_morton_codes, decode_compressed_morton_codes
 from voxelio.meta.annotations import AnnotationInfo, SpatialLevel
 from voxelio.meta.info import parse_json
@@ -95,10 +100,14 @@ class AnnotationSource:
         return id_index(self.store, self.info.by_id)
 
     def ids(self) -> np.ndarray:
-        """Every annotation id, sorted (uint64): a listing of the ``by_id`` index, or of the
-        spatial index when there is no ``by_id``."""
+        """Every annotation id, sorted (uint64): a listing of the ``by_id`` index, or the
+        whole spatial index when there is no ``by_id`` or the store cannot list (HTTP)."""
         if self.info.by_id is not None:
-            return self._by_id().keys()
+            try:
+                return self._by_id().keys()
+            except UnsupportedOptionError:
+                if not self.info.spatial:
+                    raise
         return np.sort(self.get_all().ids)
 
     def get_by_id(self, ids: int | Iterable[int]) -> LabelAnnotation | dict[int, LabelAnnotation]:
@@ -216,8 +225,8 @@ class AnnotationSource:
         index: IndexStore, level: SpatialLevel, first: np.ndarray, last: np.ndarray
     ) -> np.ndarray:
         count = int(np.prod(last - first + 1))
-        if count > LIST_CELLS_ABOVE:
-            present = index.keys()
+        present = _listed(index) if count > LIST_CELLS_ABOVE else None
+        if present is not None:
             cells = decode_compressed_morton_codes(present, level.grid_shape).astype(np.int64)
             inside = np.all((cells >= first) & (cells <= last), axis=1)
             return present[inside]
@@ -237,6 +246,14 @@ class AnnotationSource:
             "relationships": [r.id for r in self.info.relationships],
             "properties": {p.id: p.enum or p.type for p in self.info.properties},
         }
+
+
+def _listed(index: IndexStore) -> np.ndarray | None:
+    """The keys of ``index``, or ``None`` where the store cannot list."""
+    try:
+        return index.keys()
+    except UnsupportedOptionError:
+        return None
 
 
 def _one_or_many(keys: int | Iterable[int]) -> tuple[list[int], bool]:
