@@ -8,22 +8,14 @@ from __future__ import annotations
 
 import json
 
-from voxelio.errors import InfoError, InfoUnavailableError
-from voxelio.meta.info import parse_json
 from voxelio.meta.segment_properties import SegmentProperties
 from voxelio.storage.base import PutOptions, Store
+from voxelio.storage.jsonfile import read_parsed
 
 
 def read_segment_properties(store: Store) -> SegmentProperties:
     """The properties in the directory ``store`` is rooted at; errors name the file."""
-    data = store.get("info")
-    if data is None:
-        raise InfoUnavailableError(f"{store.url}/info: no segment properties there")
-    obj = parse_json(data, f"{store.url}/info")
-    try:
-        return SegmentProperties.from_json(obj)
-    except InfoError as exc:
-        raise InfoError(f"{store.url}/info: {exc}") from exc
+    return read_parsed(store, "info", "segment properties", SegmentProperties.from_json)
 
 
 def write_segment_properties(store: Store, properties: SegmentProperties) -> None:

@@ -24,28 +24,20 @@ from voxelio.annotations.results import LabelAnnotation, MultiLabelAnnotation, a
 from voxelio.errors import (
     AnnotationNotFoundError,
     InfoError,
-    InfoUnavailableError,
     UnsupportedOptionError,
 )
 from voxelio.geometry.morton import compressed_morton_codes, decode_compressed_morton_codes
 from voxelio.meta.annotations import AnnotationInfo, SpatialLevel
-from voxelio.meta.info import parse_json
 from voxelio.storage import open_store
 from voxelio.storage.base import Store
+from voxelio.storage.jsonfile import read_parsed
 
 LIST_CELLS_ABOVE = 4096
 
 
 def read_annotation_info(store: Store) -> AnnotationInfo:
     """The parsed ``info`` of the annotation directory ``store`` is rooted at."""
-    data = store.get("info")
-    if data is None:
-        raise InfoUnavailableError(f"{store.url}/info: no annotation info there")
-    obj = parse_json(data, f"{store.url}/info")
-    try:
-        info = AnnotationInfo.from_json(obj)
-    except InfoError as exc:
-        raise InfoError(f"{store.url}/info: {exc}") from exc
+    info = read_parsed(store, "info", "annotation info", AnnotationInfo.from_json)
     check_record_size(info, f"{store.url}/info")
     return info
 

@@ -402,12 +402,8 @@ class AnnotationWriter:
         flat = np.concatenate(segments) if segments else np.zeros(0, np.uint64)
         keys, groups = _group(flat, owners)
         index = KeyIndex(prefix + rel.key, self._spec(len(keys), table.size(owners)), rel.id)
-        members = dict(zip(keys.tolist(), groups))
-        self._store_values(
-            id_index(self.store, index),
-            keys,
-            lambda k: table.multiple(members[k]),
-            f"relationship {rel.id}",
+        self._store_groups(
+            id_index(self.store, index), keys, groups, table, f"relationship {rel.id}"
         )
         return index
 
@@ -420,14 +416,17 @@ class AnnotationWriter:
             f"{prefix}spatial{number}", plan.grid_shape, plan.chunk_size, self.limit, spec
         )
         codes = compressed_morton_codes(plan.cells, plan.grid_shape)
-        members = dict(zip(codes.tolist(), plan.members))
-        self._store_values(
-            spatial_index(self.store, level),
-            codes,
-            lambda k: table.multiple(members[k]),
-            f"spatial level {number}",
-        )
+        index = spatial_index(self.store, level)
+        self._store_groups(index, codes, plan.members, table, f"spatial level {number}")
         return level
+
+    def _store_groups(
+        self, index: IndexStore, keys: np.ndarray, groups: list[np.ndarray], table: _Records,
+        what: str,
+    ) -> None:  # fmt: skip
+        """Store, under each key, the annotations of its group (by position in ``table``)."""
+        members = dict(zip(keys.tolist(), groups))
+        self._store_values(index, keys, lambda k: table.multiple(members[k]), what)
 
     def _store_values(
         self, index: IndexStore, keys: np.ndarray, value: Callable[[int], bytes], what: str

@@ -1,0 +1,30 @@
+"""Reading a JSON object (an ``info``) from a store, with errors that name it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from voxelio.errors import InfoError, InfoUnavailableError
+from voxelio.meta.info import parse_json
+from voxelio.storage.base import Store
+
+T = TypeVar("T")
+
+
+def read_parsed(store: Store, key: str, what: str, parse: Callable[[Any], T]) -> T:
+    """``parse`` applied to the JSON at ``key``. A missing object raises
+    :class:`InfoUnavailableError` ("no ``what`` there"); malformed JSON, or an
+    :class:`InfoError` from ``parse``, raises :class:`InfoError` naming the object."""
+    where = f"{store.url}/{key}"
+    data = store.get(key)
+    if data is None:
+        raise InfoUnavailableError(f"{where}: no {what} there")
+    obj = parse_json(data, where)
+    try:
+        return parse(obj)
+    except InfoError as exc:
+        raise InfoError(f"{where}: {exc}") from exc
+
+
+__all__ = ["read_parsed"]
