@@ -181,15 +181,29 @@ def test_existing_dataset_is_replaced_only_when_asked(tmp_path: Path) -> None:
         again.write()
     assert AnnotationSource.open(url).info.annotation_type == "point"
 
-    for round_ in range(2):
-        fresh = AnnotationWriter(url, "line", overwrite=True, sharded=bool(round_))
+    for round_ in range(3):
+        fresh = AnnotationWriter(url, "line", overwrite=True, sharded=bool(round_ % 2))
         fresh.add([[[0, 1], [0, 1], [0, 1]]], ids=[round_])
-        fresh.write()
+        info = fresh.write()
         source = AnnotationSource.open(url)
         assert source.info.annotation_type == "line"
         assert source.ids().tolist() == [round_]
-        files = [p.relative_to(tmp_path).parts for p in tmp_path.rglob("*") if p.is_file()]
-        assert {f[0] for f in files} == {"info", f"v{round_ + 1}"}  # the old data is gone
+        used = (
+            {info.by_id.key} | {s.key for s in info.spatial} | {r.key for r in info.relationships}
+        )
+        files = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
+        stale = [f for f in files if f != "info" and not any(f.startswith(k + "/") for k in used)]
+        assert not stale  # the old dataset's files are gone
+    assert info.by_id.key == "v1/by_id"  # the plain names were free again after round 1
+
+
+def test_leftovers_of_a_failed_write_stay_out_of_a_new_dataset(tmp_path: Path) -> None:
+    (tmp_path / "by_id").mkdir()
+    (tmp_path / "by_id" / "999").write_bytes(b"half a record")
+    writer = AnnotationWriter(f"file://{tmp_path}", "point")
+    writer.add([[1, 2, 3]], ids=[4])
+    assert writer.write().by_id.key == "v1/by_id"
+    assert AnnotationSource.open(f"file://{tmp_path}").ids().tolist() == [4]
 
 
 def test_damaged_data_gives_errors_naming_the_object(tmp_path: Path) -> None:
@@ -238,3 +252,25 @@ def test_results_crop_split_and_pandas(tmp_path: Path) -> None:
     split = cropped.split_by_id()
     assert sorted(split) == sorted(cropped.ids.tolist())
     assert source[0:100, 0:100, 0:100].ids.tolist() == cropped.ids.tolist()
+
+
+def test_sharded_lookups_reuse_the_shard_indices_and_the_source_pickles(tmp_path: Path) -> None:
+    import pickle
+
+    from tests.sharding.helpers import CountingStore
+    from voxelio.storage import open_store
+
+    _, src = make_dataset(tmp_path, "point", 300, True)
+    store = CountingStore(open_store(f"file://{tmp_path}"))
+    source = AnnotationSource(store)
+    aid = int(src["ids"][0])
+    store.reset()
+    source.get_by_id(aid)
+    first = store.total
+    store.reset()
+    source.get_by_id(aid)
+    assert store.total == 1 < first  # the value alone: shard and minishard indices are cached
+    plain = AnnotationSource.open(f"file://{tmp_path}")
+    plain.get_all()  # fills the index cache, whose spatial key mappings are closures
+    again = pickle.loads(pickle.dumps(plain))
+    assert again.get_by_id(aid).ids.tolist() == [aid]

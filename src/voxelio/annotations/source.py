@@ -8,12 +8,14 @@ coarsest first, so it finds each annotation wherever the index placed it; an int
 carry each annotation once. Boxes with more cells at a level than
 :data:`LIST_CELLS_ABOVE` list that level's occupied cells instead of asking for each one.
 
-Thread safety: reads may run from many threads. Pickles with its store.
+Thread safety: reads may run from many threads. Each index's shard and minishard indices
+are cached for the life of the object (other writers' changes are not seen: open it again).
+Pickles with its store, without the caches.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -54,6 +56,16 @@ class AnnotationSource:
         self.store = store
         self.info = read_annotation_info(store) if info is None else info
         self.mip = mip
+        self._indices: dict[str, IndexStore] = {}  # their shard index caches live on
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_indices"] = {}
+        return state
+
+    def _index(self, key: str, make: Callable[[], IndexStore]) -> IndexStore:
+        found = self._indices.get(key)
+        return found if found is not None else self._indices.setdefault(key, make())
 
     @classmethod
     def open(
@@ -89,7 +101,8 @@ class AnnotationSource:
     def _by_id(self) -> IndexStore:
         if self.info.by_id is None:
             raise InfoError(f"{self.store.url}/info: this dataset has no by_id index")
-        return id_index(self.store, self.info.by_id)
+        by_id = self.info.by_id
+        return self._index(by_id.key, lambda: id_index(self.store, by_id))
 
     def ids(self) -> np.ndarray:
         """Every annotation id, sorted (uint64): a listing of the ``by_id`` index, or the
@@ -129,7 +142,7 @@ class AnnotationSource:
         iterable) through ``relationship`` (its id). A segment without any is empty."""
         rel = self.info.relationship(relationship)
         wanted, single = _one_or_many(labels)
-        index = id_index(self.store, rel)
+        index = self._index(rel.key, lambda: id_index(self.store, rel))
         found = index.read(wanted)
         out = {s: self._wrap(self._decode(found.get(s), index.where(s))) for s in wanted}
         return out[wanted[0]] if single else out
@@ -206,7 +219,7 @@ class AnnotationSource:
         top = np.asarray(level.grid_shape) - 1
         first = np.clip(np.floor((lo - lower) / chunk), 0, top).astype(np.int64)
         last = np.clip(np.floor((hi - lower) / chunk), 0, top).astype(np.int64)
-        index = spatial_index(self.store, level)
+        index = self._index(level.key, lambda: spatial_index(self.store, level))
         codes = self._cells(index, level, first, last)
         found = index.read(codes.tolist())
         parts = [self._decode(v, index.where(k)) for k, v in found.items() if v is not None]

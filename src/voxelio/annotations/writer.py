@@ -10,7 +10,9 @@ reader never sees an info whose data is not all there.
 
 An existing dataset is replaced only with ``overwrite=True``: the new indices go into fresh
 directories (``v<N>/...``), the info is swapped in one atomic put, and the old directories
-are deleted after it; a write that fails part way leaves the old dataset as it was.
+are deleted after it; a write that fails part way leaves the old dataset as it was. Data a
+failed write left behind (no info points at it) is never mixed into a new dataset: that goes
+into fresh directories too.
 
 Auto-assigned ids (``ids=None``) are numbered from one past the largest explicit id, in the
 order added. Memory: everything added is held until :meth:`write`, which encodes indices in
@@ -19,6 +21,7 @@ batches. Not thread safe; one writer per dataset.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -142,7 +145,7 @@ class AnnotationWriter:
         geometry: Any,
         ids: Sequence[int] | np.ndarray | None = None,
         properties: Mapping[str, Any] | None = None,
-        relationships: Mapping[str, Sequence[Any]] | None = None,
+        relationships: Mapping[str, Sequence[Any] | np.ndarray] | None = None,
     ) -> None:
         """Add ``n`` annotations at once.
 
@@ -210,7 +213,7 @@ class AnnotationWriter:
         return np.ascontiguousarray(cast)
 
     def _related(
-        self, relationships: Mapping[str, Sequence[Any]], n: int
+        self, relationships: Mapping[str, Sequence[Any] | np.ndarray], n: int
     ) -> list[list[np.ndarray]]:
         for name in relationships:
             self.info.relationship(name)  # a clear KeyError for unknown ids
@@ -286,7 +289,7 @@ class AnnotationWriter:
         cols, related = self._collect()
         lows, highs = extents(self.info.annotation_type, cols.geometry, self.info.rank)
         lower, upper = self._bounds(lows, highs)
-        prefix = _generation(old)
+        prefix = _fresh_prefix(self.store, old)
         table = _Records(self.info, cols)
         by_id = self._write_by_id(prefix, table, related)
         rels = tuple(
@@ -383,8 +386,7 @@ class AnnotationWriter:
         extra = sum(4 + 8 * len(s) for segments in related for s in segments)
         index = KeyIndex(prefix + "by_id", self._spec(len(ids), table.size() + extra))
 
-        def value(key: int) -> bytes:
-            pos = table.position[key]
+        def value(pos: int) -> bytes:
             tail = [
                 np.array([len(r[pos])], _U32).tobytes() + r[pos].astype(_U64).tobytes()
                 for r in related
@@ -425,15 +427,16 @@ class AnnotationWriter:
         what: str,
     ) -> None:  # fmt: skip
         """Store, under each key, the annotations of its group (by position in ``table``)."""
-        members = dict(zip(keys.tolist(), groups))
-        self._store_values(index, keys, lambda k: table.multiple(members[k]), what)
+        self._store_values(index, keys, lambda i: table.multiple(groups[i]), what)
 
     def _store_values(
         self, index: IndexStore, keys: np.ndarray, value: Callable[[int], bytes], what: str
     ) -> None:
-        batches = list(_batches(index, np.asarray(keys, np.uint64)))
+        """Store ``value(i)`` under ``keys[i]`` for every ``i``, in batches."""
+        keys = np.asarray(keys, np.uint64)
+        batches = list(_batches(index, keys))
         for batch in tqdm(batches, desc=f"Writing {what}", unit="batch", disable=not self.progress):
-            index.write({k: value(k) for k in batch.tolist()})
+            index.write({int(keys[i]): value(i) for i in batch.tolist()})
 
 
 class _Records:
@@ -441,7 +444,6 @@ class _Records:
 
     def __init__(self, info: AnnotationInfo, cols: Columns) -> None:
         self.cols = cols
-        self.position = {k: i for i, k in enumerate(cols.ids.tolist())}
         self.pieces: list[bytes] = []
         self.table: np.ndarray | None = None
         if info.annotation_type == "polyline":
@@ -501,17 +503,17 @@ def _group(keys: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, list[np.nd
 
 
 def _batches(index: IndexStore, keys: np.ndarray) -> Iterator[np.ndarray]:
-    """Keys in batches of about :data:`_BATCH`; sharded, whole shards per batch."""
+    """Positions in ``keys``, in batches of about :data:`_BATCH`; sharded, whole shards per
+    batch (each shard is written whole, once)."""
     if index.sharded is None:
         for start in range(0, len(keys), _BATCH):
-            yield keys[start : start + _BATCH]
+            yield np.arange(start, min(start + _BATCH, len(keys)))
         return
     shards, _ = index.sharded.spec.shards_and_minishards(keys)
     order = np.argsort(shards, kind="stable")
-    keys, shards = keys[order], shards[order]
-    cuts = np.flatnonzero(np.diff(shards)) + 1
+    cuts = np.flatnonzero(np.diff(shards[order])) + 1
     batch: list[np.ndarray] = []
-    for group in np.split(keys, cuts):
+    for group in np.split(order, cuts):
         batch.append(group)
         if sum(len(g) for g in batch) >= _BATCH:
             yield np.concatenate(batch)
@@ -520,25 +522,26 @@ def _batches(index: IndexStore, keys: np.ndarray) -> Iterator[np.ndarray]:
         yield np.concatenate(batch)
 
 
-def _generation(old: AnnotationInfo | None) -> str:
-    """The directory prefix of a new dataset: none at first, then ``v<N>/`` past the old one."""
-    if old is None:
-        return ""
-    keys = [old.by_id.key] if old.by_id else []
-    keys += [r.key for r in old.relationships] + [s.key for s in old.spatial]
-    heads = [k.split("/")[0] for k in keys if "/" in k]
-    numbers = [int(h[1:]) for h in heads if h.startswith("v") and h[1:].isdigit()]
-    return f"v{max(numbers, default=0) + 1}/"
+def _fresh_prefix(store: Store, old: AnnotationInfo | None) -> str:
+    """Where a new dataset's indices go: the plain names (``by_id``, ...) unless the old
+    dataset uses them or a failed write left data there, else the first free ``v<N>/``."""
+    taken = _index_keys(old) if old is not None else set()
+    for number in itertools.count():
+        prefix = f"v{number}/" if number else ""
+        by_id = prefix + "by_id"
+        if by_id not in taken and next(iter(store.list(by_id + "/")), None) is None:
+            return prefix
+    raise AssertionError("unreachable")
+
+
+def _index_keys(info: AnnotationInfo) -> set[str]:
+    keys = {r.key for r in info.relationships} | {s.key for s in info.spatial}
+    return keys | ({info.by_id.key} if info.by_id else set())
 
 
 def _delete_replaced(store: Store, old: AnnotationInfo, new: AnnotationInfo) -> None:
     """Delete the index directories of ``old`` that ``new`` does not use."""
-
-    def keys(info: AnnotationInfo) -> set[str]:
-        found = {r.key for r in info.relationships} | {s.key for s in info.spatial}
-        return found | ({info.by_id.key} if info.by_id else set())
-
-    for key in keys(old) - keys(new):
+    for key in _index_keys(old) - _index_keys(new):
         store.delete_many(list(store.list(key + "/")))
 
 
