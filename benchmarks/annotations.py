@@ -15,6 +15,7 @@ each result is checked against the input before it is timed.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -161,8 +162,22 @@ def _timed(
     }
 
 
+def _versions() -> str:
+    from importlib.metadata import version
+
+    names = ("voxelio", "neuroglancer", "cloud-volume", "tensorstore", "numpy")
+    return ", ".join(f"{name} {version(name)}" for name in names)
+
+
 def _report(n: int, writes: dict[str, float], reads: dict[str, dict[str, float]]) -> str:
-    lines = [f"# Annotations: {n} points, medians (`python -m benchmarks.annotations --n {n}`)", ""]
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    lines = [
+        f"# Annotations: {n} points, medians of {{runs}} runs",
+        "",
+        f"`python -m benchmarks.annotations --n {n}` on {when}, {os.cpu_count()} cores; "
+        f"{_versions()}. Do not edit by hand: run the command again.",
+        "",
+    ]
     lines += ["| writer | seconds | voxelio sharded is faster by |", "|---|---|---|"]
     best = writes["voxelio, sharded"]
     lines += [f"| {k} | {v:.2f} | {v / best:.1f}x |" for k, v in writes.items()]
@@ -191,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         _voxelio_write(root / "read", data, limit=args.n, lower_bound=[0, 0, 0],
                        upper_bound=[EXTENT] * 3)  # fmt: skip
         reads = _reads(root / "read", data, args.runs)
-    report = _report(args.n, writes, reads)
+    report = _report(args.n, writes, reads).replace("{runs}", str(args.runs))
     print(report)
     if args.out:
         Path(args.out).write_text(report)

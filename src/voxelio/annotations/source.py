@@ -23,6 +23,7 @@ import numpy as np
 from voxelio.annotations.indices import IndexStore, id_index, spatial_index
 from voxelio.annotations.records import Columns, check_record_size, decode_multiple, decode_single
 from voxelio.annotations.results import LabelAnnotation, MultiLabelAnnotation, as_box
+from voxelio.annotations.shapes import intersects
 from voxelio.errors import (
     AnnotationNotFoundError,
     InfoError,
@@ -177,13 +178,18 @@ class AnnotationSource:
             return self._wrap(self._all_by_id()).crop((lo, hi))
         if np.any(lo > hi):
             return self._wrap(self._empty())
-        return self._wrap(self._spatial(lo, hi, mip)).crop((lo, hi))
+        return self._wrap(self._spatial(lo, hi, mip, crop=True))
 
-    def _spatial(self, lo: np.ndarray, hi: np.ndarray, mip: int | None) -> Columns:
-        """Every annotation listed in a cell the box touches, once each (cells clip to the
-        grid, so annotations a writer left outside the bounds are found in the edge cells)."""
-        levels = self._levels(self.mip if mip is None else mip)
-        return _unique([self._level(level, lo, hi) for level in levels], self.info.annotation_type)
+    def _spatial(self, lo: np.ndarray, hi: np.ndarray, mip: int | None, crop: bool) -> Columns:
+        """Every annotation listed in a cell the box touches (meeting the box itself if
+        ``crop``), once each. Cells clip to the grid, so annotations a writer left outside
+        the bounds are found in the edge cells."""
+        kind = self.info.annotation_type
+        parts = [p for level in self._levels(self.mip if mip is None else mip)
+                 for p in self._level(level, lo, hi)]  # fmt: skip
+        if crop:
+            parts = [p.take(intersects(kind, p.geometry, lo, hi)) for p in parts]
+        return _unique(parts, kind) if parts else self._empty()
 
     def _levels(self, mip: int | None) -> tuple[SpatialLevel, ...]:
         if mip is None:
@@ -204,7 +210,7 @@ class AnnotationSource:
         if not self.info.spatial:
             return self._wrap(self._all_by_id())
         everywhere = np.full(self.info.rank, np.inf)
-        return self._wrap(self._spatial(-everywhere, everywhere, mip))
+        return self._wrap(self._spatial(-everywhere, everywhere, mip, crop=False))
 
     def _all_by_id(self) -> Columns:
         ids = self.ids()
@@ -213,7 +219,8 @@ class AnnotationSource:
         found = self.get_by_id(ids.tolist())
         return _concat([a.columns() for a in found.values()], self.info.annotation_type)  # type: ignore[union-attr]
 
-    def _level(self, level: SpatialLevel, lo: np.ndarray, hi: np.ndarray) -> Columns:
+    def _level(self, level: SpatialLevel, lo: np.ndarray, hi: np.ndarray) -> list[Columns]:
+        """The decoded cells of ``level`` that the box touches."""
         lower = np.asarray(self.info.lower_bound)
         chunk = np.asarray(level.chunk_size)
         top = np.asarray(level.grid_shape) - 1
@@ -222,8 +229,7 @@ class AnnotationSource:
         index = self._index(level.key, lambda: spatial_index(self.store, level))
         codes = self._cells(index, level, first, last)
         found = index.read(codes.tolist())
-        parts = [self._decode(v, index.where(k)) for k, v in found.items() if v is not None]
-        return _concat(parts, self.info.annotation_type) if parts else self._empty()
+        return [self._decode(v, index.where(k)) for k, v in found.items() if v is not None]
 
     @staticmethod
     def _cells(
@@ -278,7 +284,10 @@ def _concat(parts: list[Columns], kind: str) -> Columns:
 
 
 def _unique(parts: list[Columns], kind: str) -> Columns:
-    """The annotations of ``parts`` with each id once (the first time it appears)."""
+    """The annotations of ``parts`` with each id once (the first time it appears); one cell
+    lists an annotation once, so a single part is returned as it is."""
+    if len(parts) == 1:
+        return parts[0]
     cols = _concat(parts, kind)
     _, first = np.unique(cols.ids, return_index=True)
     return cols.take(np.sort(first))
