@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-from voxelio.errors import PathError
+from voxelio.errors import PathError, StorageError
 from voxelio.storage import FileStore, PutOptions
 from voxelio.storage.buffers import ReadBuffers
 
@@ -149,3 +149,14 @@ def test_read_box_into_refuses_boxes_it_cannot_serve(tmp_path) -> None:
         store.read_box_into("key", (8, 8, 4, 2), (0, 0, 0), out, buffers)
     with pytest.raises(PathError, match="outside the layer root"):
         store.read_box_into("../key", (8, 8, 8, 1), (0, 0, 0), out, buffers)
+
+
+def test_unpublished_puts_write_in_place_and_read_back(tmp_path) -> None:
+    store = FileStore(str(tmp_path))
+    store.put("new/dir/a", b"first", PutOptions(unpublished=True))
+    store.put("new/dir/a", b"second", PutOptions(unpublished=True))
+    assert store.get("new/dir/a") == b"second"
+    assert sorted(p.name for p in (tmp_path / "new" / "dir").iterdir()) == ["a"]
+    (tmp_path / "blocker").write_bytes(b"a file where a directory should be")
+    with pytest.raises(StorageError, match="blocker/x: write failed"):
+        store.put("blocker/x", b"y", PutOptions(unpublished=True))

@@ -21,7 +21,8 @@ from voxelio.storage.base import PutOptions, Store, join_key
 
 #: where listing is impossible, sharded indices of at most this many shards are probed
 MAX_PROBED_SHARDS = 4096
-_OCTET = PutOptions(content_type="application/octet-stream")
+#: index values are written before the info that publishes them (see AnnotationWriter)
+_UNPUBLISHED = PutOptions(content_type="application/octet-stream", unpublished=True)
 
 
 class IndexStore:
@@ -63,7 +64,7 @@ class IndexStore:
             self.sharded.put_many(items, replace_shards=True)
             return
         named = {join_key(self.key, self.to_name(k)): v for k, v in items.items()}
-        self.store.put_many(named, _OCTET)
+        self.store.put_many(named, _UNPUBLISHED)
 
     def keys(self) -> np.ndarray:
         """Every key present, sorted (one listing; sharded: each shard's indices). Where the

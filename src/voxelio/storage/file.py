@@ -156,6 +156,9 @@ class FileStore(Store):
         base = self._path(key)
         payload = compress(data, options.compress, options.compress_level)
         suffix = SUFFIXES[options.compress] if options.compress else ""
+        if options.unpublished:
+            write_in_place(str(base) + suffix, payload)
+            return
         atomic_write(str(base) + suffix, payload)
         self._remove_twins(str(base), keep=suffix)
 
@@ -299,6 +302,26 @@ def strip_suffix(name: str) -> str:
     return name
 
 
+def _create(path: str) -> int:
+    """A descriptor of ``path`` opened for writing; parent directories are made only when the
+    first attempt finds them missing."""
+    try:
+        return os.open(path, _WRITE_FLAGS, 0o644)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return os.open(path, _WRITE_FLAGS, 0o644)
+
+
+def write_in_place(target: str, payload: bytes) -> None:
+    """Write ``payload`` straight to ``target`` (making parent directories when missing): for
+    objects no reader can reach yet (:attr:`PutOptions.unpublished`)."""
+    try:
+        with os.fdopen(_create(target), "wb") as fh:
+            fh.write(payload)
+    except OSError as exc:
+        raise StorageError(f"{target}: write failed ({exc})") from exc
+
+
 def atomic_write(target: Path | str, payload: bytes) -> None:
     """Write ``payload`` to ``target`` through a temporary file and ``os.replace``.
 
@@ -308,12 +331,7 @@ def atomic_write(target: Path | str, payload: bytes) -> None:
     path = os.fspath(target)
     tmp = f"{os.path.dirname(path)}/.voxelio-tmp-{os.getpid()}-{threading.get_ident()}"
     try:
-        try:
-            fd = os.open(tmp, _WRITE_FLAGS, 0o644)
-        except FileNotFoundError:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            fd = os.open(tmp, _WRITE_FLAGS, 0o644)
-        with os.fdopen(fd, "wb") as fh:
+        with os.fdopen(_create(tmp), "wb") as fh:
             fh.write(payload)
         os.replace(tmp, path)
     except BaseException as exc:
