@@ -6,9 +6,10 @@
 Points with a float32 and a uint8 property and one relationship, on ``file://`` in a
 temporary directory (page cache warm). Writes: each writer builds the whole dataset into a
 new directory (voxelio unsharded and sharded; Neuroglancer's writer has no sharding and one
-spatial cell). Reads, of one dataset voxelio wrote unsharded with one spatial level and
-integer bounds (what cloud-volume's reader needs to find cells): every annotation, 1000
-random ids, and 20 random boxes of a tenth of the extent per side. Medians of ``--runs``;
+spatial cell), the three taking turns within each run. Reads, of one dataset voxelio wrote
+unsharded with one spatial level and integer bounds (what cloud-volume's reader needs to
+find cells): every annotation, 1000 random ids, and 20 random boxes of a tenth of the
+extent per side. Medians of ``--runs``;
 each result is checked against the input before it is timed.
 """
 
@@ -74,21 +75,21 @@ def _neuroglancer_write(path: Path, data: dict[str, np.ndarray]) -> None:
 
 
 def _writes(root: Path, data: dict[str, np.ndarray], runs: int) -> dict[str, float]:
-    counter = iter(range(1_000_000))
-
-    def fresh() -> Path:
-        return root / f"w{next(counter)}"
-
-    print("writing", file=sys.stderr)
-    return {
-        "voxelio, unsharded": _median_seconds(lambda: _voxelio_write(fresh(), data), runs),
-        "voxelio, sharded": _median_seconds(
-            lambda: _voxelio_write(fresh(), data, sharded=True), runs
-        ),
-        "Neuroglancer writer (unsharded, one cell)": _median_seconds(
-            lambda: _neuroglancer_write(fresh(), data), runs
-        ),
+    """Medians per writer; the writers take turns within each run, because file creation on
+    this disk slows down for a while after many files were made or deleted."""
+    writers: dict[str, Callable[[Path], None]] = {
+        "voxelio, unsharded": lambda path: _voxelio_write(path, data),
+        "voxelio, sharded": lambda path: _voxelio_write(path, data, sharded=True),
+        "Neuroglancer writer (unsharded, one cell)": lambda path: _neuroglancer_write(path, data),
     }
+    times: dict[str, list[float]] = {name: [] for name in writers}
+    for run in range(runs):
+        print(f"writing, run {run + 1} of {runs}", file=sys.stderr)
+        for number, (name, write) in enumerate(writers.items()):
+            start = time.perf_counter()
+            write(root / f"w{run}-{number}")
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def _boxes(count: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -181,9 +182,11 @@ def _report(n: int, writes: dict[str, float], reads: dict[str, dict[str, float]]
     lines += ["| writer | seconds | voxelio sharded is faster by |", "|---|---|---|"]
     best = writes["voxelio, sharded"]
     lines += [f"| {k} | {v:.2f} | {v / best:.1f}x |" for k, v in writes.items()]
-    lines += ["", "| reader | all (s) | 1000 ids (s) | 20 boxes (s) |", "|---|---|---|---|"]
+    lines += ["", "| reader | all (ms) | 1000 ids (ms) | 20 boxes (ms) |", "|---|---|---|---|"]
     for k, v in reads.items():
-        lines.append(f"| {k} | {v['all']:.3f} | {v['ids']:.3f} | {v['box']:.3f} |")
+        lines.append(
+            f"| {k} | {v['all'] * 1e3:.1f} | {v['ids'] * 1e3:.1f} | {v['box'] * 1e3:.1f} |"
+        )
     mine = reads["voxelio"]
     for k, v in reads.items():
         if k != "voxelio":
