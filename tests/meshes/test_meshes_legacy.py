@@ -151,3 +151,20 @@ def test_get_bbox_through_the_spatial_index(tmp_path: Path) -> None:
     from cloudvolume import Bbox as CVBbox
 
     assert set(vol.mesh.get_bbox(CVBbox((0, 0, 0), (200, 200, 200)))) == {5}
+
+
+def test_from_cloudpath_opens_a_mesh_directory_and_a_layer(layer) -> None:  # type: ignore[no-untyped-def]
+    from voxelio import CloudVolume as VXCloudVolume
+    from voxelio import from_cloudpath
+    from voxelio.meshes.source import MeshSource
+
+    root, info = layer
+    sphere = icosphere(1, 50.0, (100, 100, 100), segid=11)
+    _source(root, info).put([sphere])
+    (root / "mesh" / "info").write_text(json.dumps({"@type": "neuroglancer_legacy_mesh"}))
+    meshes = from_cloudpath(f"file://{root}/mesh")
+    assert isinstance(meshes, MeshSource)
+    got = meshes.get(11).vertices
+    assert np.array_equal(np.unique(got, axis=0), np.unique(sphere.vertices, axis=0))
+    vol = from_cloudpath(f"file://{root}", fill_missing=True)
+    assert isinstance(vol, VXCloudVolume) and vol.fill_missing
