@@ -95,6 +95,15 @@ def test_polylines_have_their_own_lengths() -> None:
         decode_multiple(info, data[:-3], "cell")
 
 
+@pytest.mark.parametrize("claimed", [2**32 - 1, 2**28])
+def test_a_polyline_claiming_more_vertices_than_its_bytes_is_refused(claimed: int) -> None:
+    info = AnnotationInfo.from_json(info_json("polyline"))
+    with pytest.raises(DecodingError, match=f"polyline of {claimed} vertices"):
+        decode_multiple(info, struct.pack("<QI", 1, claimed) + bytes(20), "spatial0/0_0_0")
+    with pytest.raises(DecodingError, match="by_id/5"):
+        decode_single(info, struct.pack("<I", claimed) + bytes(20), 5, "by_id/5")
+
+
 @pytest.mark.parametrize("cut", [3, 9, 20])
 def test_truncated_or_padded_values_are_refused_with_their_key(cut: int) -> None:
     info = AnnotationInfo.from_json(info_json(relationships=["pre"]))

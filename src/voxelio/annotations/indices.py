@@ -25,6 +25,13 @@ MAX_PROBED_SHARDS = 4096
 _UNPUBLISHED = PutOptions(content_type="application/octet-stream", unpublished=True)
 
 
+def _decimal(name: str) -> int | None:
+    """``name`` as a uint64 written in ASCII base 10, else ``None`` (a foreign file)."""
+    if not (name.isascii() and name.isdigit()) or int(name) >= 1 << 64:
+        return None
+    return int(name)
+
+
 class IndexStore:
     """One index directory ``key`` below ``store``; ``to_name``/``from_name`` map keys to
     unsharded file names and back (``from_name`` returns ``None`` for foreign files)."""
@@ -35,7 +42,7 @@ class IndexStore:
         key: str,
         sharding: ShardingSpec | None,
         to_name: Callable[[int], str] = str,
-        from_name: Callable[[str], int | None] = lambda name: int(name) if name.isdigit() else None,
+        from_name: Callable[[str], int | None] = _decimal,
     ) -> None:
         self.store = store
         self.key = key
@@ -106,7 +113,7 @@ def spatial_index(store: Store, level: SpatialLevel) -> IndexStore:
 
     def from_name(name: str) -> int | None:
         parts = name.split("_")
-        if len(parts) != len(grid) or not all(p.isdigit() for p in parts):
+        if len(parts) != len(grid) or not all(_decimal(p) is not None for p in parts):
             return None
         cell = np.array([[int(p) for p in parts]], dtype=np.int64)
         if np.any(cell[0] >= np.asarray(grid)):

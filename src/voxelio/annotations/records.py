@@ -167,21 +167,27 @@ def _polylines(
 ) -> tuple[Columns, int]:
     offset, rows, vertices = 8, [], []
     for _ in range(count):
-        if offset + 4 > len(data):
-            raise DecodingError(f"{where}: truncated polyline record at byte {offset}")
-        n = int(np.frombuffer(data, _U32, 1, offset)[0])
-        dtype = record_dtype(info, n)
-        if offset + dtype.itemsize > len(data):
-            raise DecodingError(
-                f"{where}: polyline of {n} vertices at byte {offset} runs past "
-                f"the end ({len(data)} bytes)"
-            )
+        dtype = _polyline_dtype(info, data, offset, where)
         record = np.frombuffer(data, dtype, 1, offset)
         vertices.append(np.array(record["geometry"][0], dtype=np.float32))
         rows.append(record)
         offset += dtype.itemsize
     props = {p.id: _stack([r[f"p_{p.id}"][0] for r in rows], p) for p in info.properties}
     return Columns(vertices, np.zeros(count, np.uint64), props), offset
+
+
+def _polyline_dtype(info: AnnotationInfo, data: memoryview, offset: int, where: str) -> np.dtype:
+    """The dtype of the polyline record at ``offset``, once its length is known to fit."""
+    if offset + 4 > len(data):
+        raise DecodingError(f"{where}: truncated polyline record at byte {offset}")
+    n = int(np.frombuffer(data, _U32, 1, offset)[0])
+    size = 4 + 4 * n * info.rank + properties_size(info)
+    if offset + size > len(data):
+        raise DecodingError(
+            f"{where}: polyline of {n} vertices at byte {offset} needs {size} bytes, past "
+            f"the end ({len(data)} bytes)"
+        )
+    return record_dtype(info, n)
 
 
 def _stack(values: list[np.ndarray], prop: AnnotationProperty) -> np.ndarray:
@@ -223,10 +229,7 @@ def decode_single(
     by relationship id."""
     view = memoryview(data)
     if info.annotation_type == "polyline":
-        if len(view) < 4:
-            raise DecodingError(f"{where}: {len(view)} bytes, too short for a polyline")
-        n = int(np.frombuffer(view, _U32, 1)[0])
-        dtype = record_dtype(info, n)
+        dtype = _polyline_dtype(info, view, 0, where)
     else:
         dtype = record_dtype(info)
     if len(view) < dtype.itemsize:

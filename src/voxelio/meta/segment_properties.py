@@ -93,13 +93,13 @@ def _numbers(pid: str, values: list[Any], data_type: str) -> tuple[Any, ...]:
         raise _fail(f"property {pid!r}: data_type {data_type!r} is not one of {NUMBER_TYPES}")
     dtype = np.dtype(data_type)
     for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise _fail(f"property {pid!r}: {v!r} is not a number")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise _fail(f"property {pid!r}: {v!r} is not a finite number")
         if dtype.kind in "iu":
             limits = np.iinfo(dtype)
             if v != int(v) or not limits.min <= v <= limits.max:
                 raise _fail(f"property {pid!r}: {v!r} does not fit {data_type}")
-        elif not math.isfinite(v) or abs(v) > float(np.finfo(np.float32).max):
+        elif abs(v) > float(np.finfo(np.float32).max):
             raise _fail(f"property {pid!r}: {v!r} does not fit float32")
     if dtype.kind in "iu":
         return tuple(int(v) for v in values)
@@ -138,7 +138,7 @@ def _segment_ids(ids: Any) -> tuple[int, ...]:
         raise _fail(f"'ids' must be a list of base-10 strings, got {ids!r}")
     out = []
     for s in ids:
-        if not isinstance(s, str) or not s.isdigit() or int(s) >= 1 << 64:
+        if not isinstance(s, str) or not (s.isascii() and s.isdigit()) or int(s) >= 1 << 64:
             raise _fail(f"id {s!r} is not a base-10 uint64 string")
         out.append(int(s))
     if len(set(out)) != len(out):
