@@ -144,3 +144,17 @@ def test_cloudvolume_reads_voxelio_points(tmp_path: Path, sharded: bool) -> None
     assert sorted(boxed.crop(CVBbox(lo, hi)).ids.tolist()) == sorted(
         mine.crop((lo, hi)).ids.tolist()
     )
+
+
+def test_cloudvolume_reads_each_spatial_level(tmp_path: Path) -> None:
+    from cloudvolume import Bbox as CVBbox
+    from cloudvolume import from_cloudpath as cv_from_cloudpath
+
+    info, _ = make_dataset(tmp_path, "point", 400, True, limit=40,
+                           lower_bound=[0, 0, 0], upper_bound=[400, 400, 400])  # fmt: skip
+    assert len(info.spatial) >= 3
+    cv = cv_from_cloudpath(f"file://{tmp_path}")
+    mine = AnnotationSource.open(f"file://{tmp_path}")
+    for level in range(len(info.spatial)):
+        theirs = cv.get_by_bbox(CVBbox((0, 0, 0), (400, 400, 400)), mip=level)
+        assert sorted(theirs.ids.tolist()) == sorted(mine.get_all(mip=level).ids.tolist())

@@ -9,9 +9,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.sharding.helpers import CountingStore
 from voxelio import AnnotationSource, AnnotationWriter, from_cloudpath
 from voxelio.annotations.shapes import intersects
-from voxelio.errors import AnnotationNotFoundError, DecodingError, EncodingError, InfoError
+from voxelio.errors import (
+    AnnotationNotFoundError,
+    DecodingError,
+    EncodingError,
+    InfoError,
+    ShardingError,
+    StorageError,
+)
+from voxelio.storage import open_store
+from voxelio.storage.base import NO_OPTIONS
 
 KINDS = ["point", "line", "axis_aligned_bounding_box", "ellipsoid", "polyline"]
 PROPS = [
@@ -115,7 +125,6 @@ def test_each_level_holds_each_annotation_once_and_levels_are_complete(tmp_path:
     assert len(per_level[0]) <= 25 * 2  # the coarse level holds a sample of about `limit`
     assert source.get_all(mip=-1).ids.tolist() == per_level[-1].tolist()
     for level in info.spatial:
-        assert np.prod(level.grid_shape) * 1.0 >= 1
         extent = np.array(info.upper_bound) - np.array(info.lower_bound)
         np.testing.assert_allclose(np.array(level.grid_shape) * level.chunk_size, extent)
     with pytest.raises(IndexError, match="spatial level 40"):
@@ -123,11 +132,39 @@ def test_each_level_holds_each_annotation_once_and_levels_are_complete(tmp_path:
 
 
 def test_wide_queries_list_cells_instead_of_asking_for_each(tmp_path: Path, monkeypatch) -> None:
+    from voxelio.annotations.indices import IndexStore
+
     make_dataset(tmp_path / "ann", "point", 500, True, limit=5)
     source = AnnotationSource.open(f"file://{tmp_path / 'ann'}")
     full = sorted(source.get_all().ids.tolist())
+    listed = []
+    original = IndexStore.keys
+    monkeypatch.setattr(IndexStore, "keys", lambda self: listed.append(self.key) or original(self))
     monkeypatch.setattr("voxelio.annotations.source.LIST_CELLS_ABOVE", 1)
     assert sorted(source.get_all().ids.tolist()) == full
+    assert any(key.startswith("spatial") for key in listed)  # the listing path ran
+
+
+def test_piled_up_annotations_stop_the_levels_and_stay_readable(tmp_path: Path) -> None:
+    from voxelio.annotations.spatial import MAX_LEVEL_CELLS
+
+    rng = np.random.default_rng(4)
+    points = np.concatenate([np.full((300, 3), 7.0), rng.uniform(0, 100, (50, 3))])
+    writer = AnnotationWriter(f"file://{tmp_path}", "point", limit=10)
+    writer.add(points)
+    info = writer.write()
+    assert all(np.prod(level.grid_shape) <= MAX_LEVEL_CELLS for level in info.spatial)
+    source = AnnotationSource.open(f"file://{tmp_path}")
+    assert sorted(source.get_all().ids.tolist()) == list(range(350))
+    assert len(source.get_by_bbox(((6.5, 6.5, 6.5), (7.5, 7.5, 7.5)))) >= 300
+
+
+def test_bounds_equal_to_the_data_are_accepted_despite_float32(tmp_path: Path) -> None:
+    writer = AnnotationWriter(f"file://{tmp_path}", "point", lower_bound=[0.1, 0.2, 0.0],
+                              upper_bound=[0.3, 0.3, 0.3])  # fmt: skip
+    writer.add([[0.1, 0.2, 0.3]])
+    writer.write()
+    assert AnnotationSource.open(f"file://{tmp_path}").get_all().ids.tolist() == [0]
 
 
 def test_neuroglancer_style_single_adds_and_auto_ids(tmp_path: Path) -> None:
@@ -206,6 +243,51 @@ def test_leftovers_of_a_failed_write_stay_out_of_a_new_dataset(tmp_path: Path) -
     assert AnnotationSource.open(f"file://{tmp_path}").ids().tolist() == [4]
 
 
+class FailingStore(CountingStore):
+    """Passes puts through until the ``fail_at``-th, which raises."""
+
+    def __init__(self, inner, fail_at: int) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(inner)
+        self.left = fail_at
+
+    def put(self, key, data, options=NO_OPTIONS):  # type: ignore[no-untyped-def]
+        self.left -= 1
+        if self.left == 0:
+            raise StorageError(f"{key}: injected failure")
+        return self.inner.put(key, data, options)
+
+
+def test_an_overwrite_never_writes_into_the_live_dataset(tmp_path: Path) -> None:
+    url = f"file://{tmp_path}"
+    _, src = make_dataset(tmp_path, "point", 60, False)
+    info = json.loads((tmp_path / "info").read_text())
+    (tmp_path / "by_id").rename(tmp_path / "ids")  # the same dataset, another by_id name
+    info["by_id"]["key"] = "ids"
+    (tmp_path / "info").write_text(json.dumps(info))
+    segment = int(src["pre"][0])
+    old = AnnotationSource.open(url)
+    before = (old.ids().tolist(), sorted(old.get_all().ids.tolist()),
+              sorted(old.get_by_relationship("pre", segment).ids.tolist()))  # fmt: skip
+
+    def replace(store) -> None:  # type: ignore[no-untyped-def]
+        writer = AnnotationWriter(store, "point", relationships=["pre"], overwrite=True)
+        writer.add([[1, 2, 3]], ids=[7], relationships={"pre": [segment]})
+        writer.write()
+
+    with pytest.raises(StorageError, match="injected"):
+        replace(FailingStore(open_store(url), fail_at=3))
+    old = AnnotationSource.open(url)  # a failed write leaves the old dataset as it was
+    after = (old.ids().tolist(), sorted(old.get_all().ids.tolist()),
+             sorted(old.get_by_relationship("pre", segment).ids.tolist()))  # fmt: skip
+    assert after == before
+    replace(open_store(url))
+    source = AnnotationSource.open(url)
+    assert source.info.by_id.key.startswith("v")  # not into the live directories
+    assert source.ids().tolist() == [7]
+    assert source.get_by_relationship("pre", segment).ids.tolist() == [7]
+    assert sorted(source.get_all().ids.tolist()) == [7]
+
+
 def test_damaged_data_gives_errors_naming_the_object(tmp_path: Path) -> None:
     make_dataset(tmp_path, "point", 50, False)
     source = AnnotationSource.open(f"file://{tmp_path}")
@@ -234,7 +316,7 @@ def test_truncated_shard_is_reported(tmp_path: Path) -> None:
     shard = next((tmp_path / "by_id").glob("*.shard"))
     shard.write_bytes(shard.read_bytes()[:-40])
     source = AnnotationSource.open(f"file://{tmp_path}")
-    with pytest.raises(Exception, match=shard.name):
+    with pytest.raises(ShardingError, match=shard.name):
         source.get_by_id(source.ids().tolist())
 
 

@@ -38,13 +38,22 @@ def test_the_format_notes_example_round_trips_exactly() -> None:
     assert props.named("tags").tag_descriptions == ("excitatory", "inhibitory")
 
 
+def test_no_inline_means_no_properties() -> None:
+    empty = SegmentProperties.from_json({"@type": "neuroglancer_segment_properties"})
+    assert len(empty) == 0 and empty.properties == ()
+
+
 def test_build_from_columns() -> None:
     props = SegmentProperties.build(
         [5, 3, 9],
         labels=["a", "b", "c"],
         tags=[["inh"], [], ["exc", "inh"]],
         tag_descriptions={"exc": "excitatory"},
-        numbers={"size": np.array([1, 2, 300], np.uint16), "score": [0.5, 1, 2]},
+        numbers={
+            "size": np.array([1, 2, 300], np.uint16),
+            "score": [0.5, 1, 2],
+            "mean": np.array([0.25, 1.5, 2.0]),
+        },
     )
     obj = props.to_json()
     assert obj["inline"]["ids"] == ["5", "3", "9"]
@@ -53,6 +62,7 @@ def test_build_from_columns() -> None:
     assert tags["tag_descriptions"] == ["excitatory", ""]
     assert obj["inline"]["properties"][2]["data_type"] == "uint16"
     assert obj["inline"]["properties"][3]["data_type"] == "float32"
+    assert obj["inline"]["properties"][4]["data_type"] == "float32"  # from float64
     assert SegmentProperties.from_json(json.loads(json.dumps(obj))) == props
 
 
@@ -66,7 +76,8 @@ def _with(change) -> dict:
     ("obj", "message"),
     [
         ({"@type": "neuroglancer_annotations_v1"}, "@type"),
-        ({"@type": "neuroglancer_segment_properties"}, "inline"),
+        ({"@type": "neuroglancer_segment_properties", "inline": []}, "inline"),
+        (_with(lambda o: o["properties"][0].update(type="Label")), "'Label'"),
         (_with(lambda o: o.update(ids=["1", "x"])), "'x'"),
         (_with(lambda o: o.update(ids=["1", "1"])), "unique"),
         (_with(lambda o: o.update(ids=["1", str(1 << 64)])), "uint64"),

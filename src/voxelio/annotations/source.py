@@ -15,6 +15,7 @@ Pickles with its store, without the caches.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -235,7 +236,7 @@ class AnnotationSource:
     def _cells(
         index: IndexStore, level: SpatialLevel, first: np.ndarray, last: np.ndarray
     ) -> np.ndarray:
-        count = int(np.prod(last - first + 1))
+        count = math.prod(int(b - a + 1) for a, b in zip(first, last))  # no int64 overflow
         present = _listed(index) if count > LIST_CELLS_ABOVE else None
         if present is not None:
             cells = decode_compressed_morton_codes(present, level.grid_shape).astype(np.int64)

@@ -7,21 +7,24 @@ annotations still unplaced in any one cell, every unplaced annotation is emitted
 probability ``min(1, limit / max_count)``: into every cell its bounding box touches, so it
 is listed at exactly one level. The rest go down a level. Annotations whose box would touch
 more than :data:`MAX_CELLS_PER_ANNOTATION` cells at the next level are emitted now, and the
-last level (when the cell grid would need more than 64 bits of Morton code) emits all that
-remain. Within a cell the order is random, as Neuroglancer expects. The draws come from
-``numpy.random.default_rng(seed)``, so the same input gives the same index.
+last level (the one after which a level would have more than :data:`MAX_LEVEL_CELLS` cells)
+emits all that remain, however many share a cell: annotations piled on one spot cannot be
+spread by finer cells. Within a cell the order is random, as Neuroglancer expects. The
+draws come from ``numpy.random.default_rng(seed)``, so the same input gives the same index.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 MAX_CELLS_PER_ANNOTATION = 512
-_MAX_MORTON_BITS = 64
+#: no level has more cells than this (256**3); the level that would is the last
+MAX_LEVEL_CELLS = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -50,10 +53,6 @@ def _next_grid(
     physical = chunk * scales
     halve = physical >= physical.max() / 2
     return grid * np.where(halve, 2, 1), chunk / np.where(halve, 2, 1)
-
-
-def _morton_bits(grid: np.ndarray) -> int:
-    return sum(int(g - 1).bit_length() for g in grid)
 
 
 def _memberships(first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -103,7 +102,7 @@ def build_levels(
         positions, cells = _memberships(first, last)
         occupied, members = _group(positions, cells)
         next_grid, next_chunk = _next_grid(grid, chunk, scale_a)
-        final = _morton_bits(next_grid) > _MAX_MORTON_BITS
+        final = math.prod(int(g) for g in next_grid) > MAX_LEVEL_CELLS
         emit = _draw(rng, len(remaining), max(len(m) for m in members), limit, final)
         emit |= _too_wide(lows[remaining], highs[remaining], lower_a, next_chunk, next_grid)
         order = rng.permutation(len(positions))
@@ -134,4 +133,4 @@ def _too_wide(
     return np.prod(last - first + 1, axis=1) > MAX_CELLS_PER_ANNOTATION
 
 
-__all__ = ["MAX_CELLS_PER_ANNOTATION", "LevelPlan", "build_levels"]
+__all__ = ["MAX_CELLS_PER_ANNOTATION", "MAX_LEVEL_CELLS", "LevelPlan", "build_levels"]

@@ -11,8 +11,9 @@ reader never sees an info whose data is not all there.
 An existing dataset is replaced only with ``overwrite=True``: the new indices go into fresh
 directories (``v<N>/...``), the info is swapped in one atomic put, and the old directories
 are deleted after it; a write that fails part way leaves the old dataset as it was. Data a
-failed write left behind (no info points at it) is never mixed into a new dataset: that goes
-into fresh directories too.
+failed write left behind (no info points at it) is never mixed into a new dataset: the plain
+directory names are used only in an empty directory, and ``v<N>/`` ones that hold nothing
+otherwise.
 
 Auto-assigned ids (``ids=None``) are numbered from one past the largest explicit id, in the
 order added. Memory: everything added is held until :meth:`write`, which encodes indices in
@@ -366,11 +367,13 @@ class AnnotationWriter:
         upper = np.asarray(given_hi, np.float64) if given_hi is not None else highs.max(axis=0)
         if lower.shape != (self.info.rank,) or upper.shape != (self.info.rank,):
             raise ValueError(f"bounds must have {self.info.rank} coordinates each")
-        outside = np.any(lows < lower, axis=1) | np.any(highs > upper, axis=1)
+        # geometry is float32: allow what rounding a bound to float32 moves it by
+        slack = 4 * np.finfo(np.float32).eps * np.maximum(np.abs(lower), np.abs(upper))
+        outside = np.any(lows < lower - slack, axis=1) | np.any(highs > upper + slack, axis=1)
         if outside.any():
             raise EncodingError(
                 f"{self.store.url}: {int(outside.sum())} annotations reach outside the bounds "
-                f"{lower.tolist()} - {upper.tolist()}, where spatial queries would miss them"
+                f"given, {lower.tolist()} - {upper.tolist()}"
             )
         return [float(v) for v in lower], [float(v) for v in upper]
 
@@ -523,13 +526,15 @@ def _batches(index: IndexStore, keys: np.ndarray) -> Iterator[np.ndarray]:
 
 
 def _fresh_prefix(store: Store, old: AnnotationInfo | None) -> str:
-    """Where a new dataset's indices go: the plain names (``by_id``, ...) unless the old
-    dataset uses them or a failed write left data there, else the first free ``v<N>/``."""
-    taken = _index_keys(old) if old is not None else set()
-    for number in itertools.count():
-        prefix = f"v{number}/" if number else ""
-        by_id = prefix + "by_id"
-        if by_id not in taken and next(iter(store.list(by_id + "/")), None) is None:
+    """Where a new dataset's indices go: the plain names (``by_id``, ...) in an empty
+    directory; else the first ``v<N>/`` that holds nothing and that the old info does not
+    name, so neither an old dataset nor a failed write's leftovers mix into the new one."""
+    if old is None and next(iter(store.list("")), None) is None:
+        return ""
+    taken = {key.split("/")[0] for key in _index_keys(old)} if old is not None else set()
+    for number in itertools.count(1):
+        prefix = f"v{number}/"
+        if prefix[:-1] not in taken and next(iter(store.list(prefix)), None) is None:
             return prefix
     raise AssertionError("unreachable")
 

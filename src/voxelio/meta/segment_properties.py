@@ -6,9 +6,10 @@ numbers per segment id. Only the ``inline`` form exists: ``ids`` (base-10 string
 writing), from Neuroglancer's parser: every ``values`` list is as long as ``ids``; at most
 one ``label``, one ``description`` and one ``tags`` property; ``number`` properties name a
 ``data_type`` (uint8, int8, uint16, int16, uint32, int32, float32) and their values fit it;
-tags carry no leading ``#`` and no spaces, are unique ignoring case, and each value is a
-sorted list of indices into ``tags``; ``tag_descriptions``, when given, match ``tags``.
-voxelio also refuses duplicate ids. Pure values: thread safe and picklable.
+property types are lower case; tags carry no leading ``#`` and no spaces, are unique
+ignoring case, and each value is a sorted list of indices into ``tags``;
+``tag_descriptions``, when given, match ``tags``. voxelio also refuses duplicate ids.
+Pure values: thread safe and picklable.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class SegmentProperty:
         """Parse and validate one property of ``count`` segments."""
         if not isinstance(obj, Mapping) or not isinstance(obj.get("id"), str) or not obj["id"]:
             raise _fail(f"each property needs a string 'id', got {obj!r}")
-        pid, kind = obj["id"], str(obj.get("type", "")).lower()
+        pid, kind = obj["id"], obj.get("type")  # Neuroglancer matches these in lower case only
         if kind not in PROPERTY_KINDS:
             raise _fail(
                 f"property {pid!r}: type {obj.get('type')!r} is not one of {PROPERTY_KINDS}"
@@ -179,7 +180,7 @@ class SegmentProperties:
         if not isinstance(obj, Mapping) or obj.get("@type") != SEGMENT_PROPERTIES_TYPE:
             found = obj.get("@type") if isinstance(obj, Mapping) else type(obj).__name__
             raise _fail(f"@type must be {SEGMENT_PROPERTIES_TYPE!r}, got {found!r}")
-        inline = obj.get("inline")
+        inline = obj.get("inline", {"ids": []})  # optional for Neuroglancer: no properties
         if not isinstance(inline, Mapping):
             raise _fail("'inline' must be an object (the only form the format has)")
         ids = _segment_ids(inline.get("ids"))
@@ -210,8 +211,8 @@ class SegmentProperties:
     ) -> SegmentProperties:
         """Properties from columns, one entry per id: ``labels``, ``descriptions``, ``tags``
         (each segment's tag names; the tag list is their sorted union), ``strings`` and
-        ``numbers`` (``{name: values}``; a numpy array's dtype names the data type, else
-        int32 for integers and float32 otherwise)."""
+        ``numbers`` (``{name: values}``; a numpy array of an allowed dtype keeps it, other
+        integers become int32 and other numbers float32, values checked to fit)."""
         id_list = [int(i) for i in ids]
         props: list[dict[str, Any]] = []
         if labels is not None:
@@ -263,10 +264,9 @@ def _tags_json(per_segment: list[list[str]], notes: Mapping[str, str]) -> dict[s
 
 def _number_json(name: str, values: Sequence[float] | np.ndarray) -> dict[str, Any]:
     arr = np.asarray(values)
-    if isinstance(values, np.ndarray):
-        data_type = arr.dtype.name
-    else:
-        data_type = "int32" if arr.dtype.kind in "iu" else "float32"
+    data_type = arr.dtype.name if isinstance(values, np.ndarray) else ""
+    if data_type not in NUMBER_TYPES:  # Python numbers, float64, int64...: the widest allowed
+        data_type = "int32" if arr.dtype.kind in "iub" else "float32"
     return {"id": name, "type": "number", "data_type": data_type, "values": arr.tolist()}
 
 
