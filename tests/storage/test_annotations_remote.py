@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.servers import HTTPServer, S3Server
+from tests.servers import GCSServer, HTTPServer, S3Server
 from voxelio import AnnotationSource, AnnotationWriter, from_cloudpath
 
 pytestmark = pytest.mark.interop
@@ -64,3 +64,17 @@ def test_annotations_served_by_nginx(tmp_path: Path, http_server: HTTPServer, ht
     assert {int(a.id) for a in theirs.relationships["cell"][4]} == set(
         np.flatnonzero(cells == 4).tolist()
     )
+
+
+@pytest.mark.parametrize("sharded", [False, True], ids=["unsharded", "sharded"])
+def test_annotations_read_from_gcs(tmp_path: Path, gcs_server: GCSServer, sharded: bool) -> None:
+    """Read only: fake-gcs-server takes no uploads through obstore (see test_http_gcs.py)."""
+    points, cells, _ = _write(f"file://{tmp_path}", sharded)
+    bucket = "a-" + uuid.uuid4().hex[:10]
+    gcs_server.create_bucket(bucket)
+    for f in tmp_path.rglob("*"):
+        if f.is_file():
+            gcs_server.upload(bucket, f"ann/{f.relative_to(tmp_path).as_posix()}", f.read_bytes())
+    source = AnnotationSource.open(f"gs://{bucket}/ann",
+                                   storage_options={"endpoint": gcs_server.endpoint})  # fmt: skip
+    _check(source, points, cells)
