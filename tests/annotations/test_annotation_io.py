@@ -281,6 +281,7 @@ def test_an_overwrite_never_writes_into_the_live_dataset(tmp_path: Path) -> None
              sorted(old.get_by_relationship("pre", segment).ids.tolist()))  # fmt: skip
     assert after == before
     replace(open_store(url))
+    assert old.refresh_info().by_id.key.startswith("v") and old.ids().tolist() == [7]
     source = AnnotationSource.open(url)
     assert source.info.by_id.key.startswith("v")  # not into the live directories
     assert source.ids().tolist() == [7]

@@ -9,7 +9,8 @@ carry each annotation once. Boxes with more cells at a level than
 :data:`LIST_CELLS_ABOVE` list that level's occupied cells instead of asking for each one.
 
 Thread safety: reads may run from many threads. Each index's shard and minishard indices
-are cached for the life of the object (other writers' changes are not seen: open it again).
+are cached for the life of the object (other writers' changes are not seen until
+:meth:`AnnotationSource.refresh_info`).
 Pickles with its store, without the caches.
 """
 
@@ -64,6 +65,13 @@ class AnnotationSource:
         state = dict(self.__dict__)
         state["_indices"] = {}
         return state
+
+    def refresh_info(self) -> AnnotationInfo:
+        """Re-read the info and drop the cached indices (after another writer replaced the
+        dataset, a source opened before reads the new one only after this)."""
+        self.info = read_annotation_info(self.store)
+        self._indices = {}
+        return self.info
 
     def _index(self, key: str, make: Callable[[], IndexStore]) -> IndexStore:
         found = self._indices.get(key)
