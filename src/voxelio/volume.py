@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from voxelio.annotations import AnnotationSource
+from voxelio.annotations.source import annotation_info
 from voxelio.cache.disk import cache_path
 from voxelio.cache.lru import LRU, LRUStore
 from voxelio.cache.service import CacheService
@@ -607,21 +608,23 @@ def from_cloudpath(cloudpath: str, *args: Any, **kwargs: Any) -> Any:
     path = parse(cloudpath)
     store = open_store(path.url, secrets=kwargs.get("secrets"),
                        **(kwargs.get("storage_options") or {}))  # fmt: skip
-    kind = _info_type(store)
+    found = _stored_info(store)  # read once: the source built from it does not read it again
+    kind = found.get("@type") if found is not None else None
     if kind == ANNOTATION_TYPE:
-        return AnnotationSource(store, mip=kwargs.get("mip"))
+        info = annotation_info(found, f"{store.url}/info")
+        return AnnotationSource(store, info, mip=kwargs.get("mip"))
     if kind in ("neuroglancer_legacy_mesh", "neuroglancer_multilod_draco"):
-        return open_mesh_source(store, progress=bool(kwargs.get("progress")))
+        return open_mesh_source(store, progress=bool(kwargs.get("progress")), info=found)
     return CloudVolume(cloudpath, *args, **kwargs)
 
 
-def _info_type(store: Store) -> Any:
+def _stored_info(store: Store) -> dict[str, Any] | None:
     data = store.get("info")
     try:
         info = parse_json(data, f"{store.url}/info") if data is not None else None
     except InfoError:
         return None  # CloudVolume reports a bad info with its own message
-    return info.get("@type") if isinstance(info, dict) else None
+    return info if isinstance(info, dict) else None
 
 
 def _layer_of(vol: CloudVolume, mip: int) -> Layer:

@@ -133,22 +133,43 @@ def _polyline_record(info: AnnotationInfo, cols: Columns, i: int) -> bytes:
     return out.tobytes()
 
 
+def frame_multiple(records: bytes, ids: np.ndarray) -> bytes:
+    """A spatial cell's or relationship's value from its encoded records: count, records,
+    ids."""
+    return np.array([len(ids)], _U64).tobytes() + records + np.asarray(ids, _U64).tobytes()
+
+
+def frame_single(record: bytes, related: Sequence[np.ndarray]) -> bytes:
+    """A ``by_id`` value from its encoded record: the record, then for each relationship the
+    count and the segment ids."""
+    parts = [record]
+    for segments in related:
+        ids = np.asarray(segments, _U64)
+        parts.append(np.array([len(ids)], _U32).tobytes() + ids.tobytes())
+    return b"".join(parts)
+
+
 def encode_multiple(info: AnnotationInfo, cols: Columns) -> bytes:
-    """A spatial cell's or relationship's value: count, records, ids."""
-    count = np.array([len(cols)], _U64).tobytes()
-    return count + encode_records(info, cols) + np.asarray(cols.ids, _U64).tobytes()
+    """A spatial cell's or relationship's value for ``cols``."""
+    return frame_multiple(encode_records(info, cols), cols.ids)
 
 
 def encode_single(
     info: AnnotationInfo, cols: Columns, i: int, related: Sequence[np.ndarray]
 ) -> bytes:
     """The ``by_id`` value of annotation ``i``: its record, then each relationship's ids."""
-    record = encode_records(info, cols.take(np.array([i])))
-    parts = [record]
-    for segments in related:
-        ids = np.asarray(segments, _U64)
-        parts.append(np.array([len(ids)], _U32).tobytes() + ids.tobytes())
-    return b"".join(parts)
+    return frame_single(encode_records(info, cols.take(np.array([i]))), related)
+
+
+def concat(parts: Sequence[Columns], kind: str) -> Columns:
+    """The batches ``parts`` (at least one) as one, in order."""
+    geometry: Geometry
+    if kind == "polyline":
+        geometry = [v for p in parts for v in p.geometry]
+    else:
+        geometry = np.concatenate([p.geometry for p in parts])  # type: ignore[misc]
+    props = {k: np.concatenate([p.properties[k] for p in parts]) for k in parts[0].properties}
+    return Columns(geometry, np.concatenate([p.ids for p in parts]), props)
 
 
 # ---------------------------------------------------------------------------- decoding
@@ -270,11 +291,14 @@ __all__ = [
     "MAX_RECORD_BYTES",
     "Columns",
     "check_record_size",
+    "concat",
     "decode_multiple",
     "decode_single",
     "encode_multiple",
     "encode_records",
     "encode_single",
+    "frame_multiple",
+    "frame_single",
     "properties_size",
     "record_dtype",
     "sorted_properties",

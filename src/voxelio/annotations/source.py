@@ -23,9 +23,16 @@ from typing import Any
 import numpy as np
 
 from voxelio.annotations.indices import IndexStore, id_index, spatial_index
-from voxelio.annotations.records import Columns, check_record_size, decode_multiple, decode_single
+from voxelio.annotations.records import (
+    Columns,
+    check_record_size,
+    concat,
+    decode_multiple,
+    decode_single,
+)
 from voxelio.annotations.results import LabelAnnotation, MultiLabelAnnotation, as_box
 from voxelio.annotations.shapes import intersects
+from voxelio.annotations.spatial import cell_range
 from voxelio.errors import (
     AnnotationNotFoundError,
     InfoError,
@@ -40,11 +47,20 @@ from voxelio.storage.jsonfile import read_parsed
 LIST_CELLS_ABOVE = 4096
 
 
+def annotation_info(obj: Any, where: str) -> AnnotationInfo:
+    """An info dict parsed and checked; errors name ``where``."""
+    try:
+        info = AnnotationInfo.from_json(obj)
+    except InfoError as exc:
+        raise InfoError(f"{where}: {exc}") from exc
+    check_record_size(info, where)
+    return info
+
+
 def read_annotation_info(store: Store) -> AnnotationInfo:
     """The parsed ``info`` of the annotation directory ``store`` is rooted at."""
-    info = read_parsed(store, "info", "annotation info", AnnotationInfo.from_json)
-    check_record_size(info, f"{store.url}/info")
-    return info
+    obj = read_parsed(store, "info", "annotation info", lambda found: found)
+    return annotation_info(obj, f"{store.url}/info")
 
 
 class AnnotationSource:
@@ -101,9 +117,8 @@ class AnnotationSource:
         return self.store.url
 
     def _wrap(self, cols: Columns) -> MultiLabelAnnotation:
-        enums = {p.id: e for p in self.info.properties if (e := p.enum) is not None}
         return MultiLabelAnnotation.of(
-            self.info.annotation_type, cols, enums, self.info.dimension_names
+            self.info.annotation_type, cols, self.info.enums, self.info.dimension_names
         )
 
     # ---- by id ----------------------------------------------------------------------
@@ -226,15 +241,13 @@ class AnnotationSource:
         if not len(ids):
             return self._empty()
         found = self.get_by_id(ids.tolist())
-        return _concat([a.columns() for a in found.values()], self.info.annotation_type)  # type: ignore[union-attr]
+        return concat([a.columns() for a in found.values()], self.info.annotation_type)  # type: ignore[union-attr]
 
     def _level(self, level: SpatialLevel, lo: np.ndarray, hi: np.ndarray) -> list[Columns]:
         """The decoded cells of ``level`` that the box touches."""
         lower = np.asarray(self.info.lower_bound)
-        chunk = np.asarray(level.chunk_size)
-        top = np.asarray(level.grid_shape) - 1
-        first = np.clip(np.floor((lo - lower) / chunk), 0, top).astype(np.int64)
-        last = np.clip(np.floor((hi - lower) / chunk), 0, top).astype(np.int64)
+        grid = np.asarray(level.grid_shape)
+        first, last = cell_range(lo, hi, lower, np.asarray(level.chunk_size), grid)
         index = self._index(level.key, lambda: spatial_index(self.store, level))
         codes = self._cells(index, level, first, last)
         found = index.read(codes.tolist())
@@ -283,23 +296,14 @@ def _one_or_many(keys: int | Iterable[int]) -> tuple[list[int], bool]:
     return [int(k) for k in keys], False
 
 
-def _concat(parts: list[Columns], kind: str) -> Columns:
-    if kind == "polyline":
-        geometry: Any = [v for p in parts for v in p.geometry]
-    else:
-        geometry = np.concatenate([p.geometry for p in parts])  # type: ignore[misc]
-    props = {k: np.concatenate([p.properties[k] for p in parts]) for k in parts[0].properties}
-    return Columns(geometry, np.concatenate([p.ids for p in parts]), props)
-
-
 def _unique(parts: list[Columns], kind: str) -> Columns:
     """The annotations of ``parts`` with each id once (the first time it appears); one cell
     lists an annotation once, so a single part is returned as it is."""
     if len(parts) == 1:
         return parts[0]
-    cols = _concat(parts, kind)
+    cols = concat(parts, kind)
     _, first = np.unique(cols.ids, return_index=True)
     return cols.take(np.sort(first))
 
 
-__all__ = ["LIST_CELLS_ABOVE", "AnnotationSource", "read_annotation_info"]
+__all__ = ["LIST_CELLS_ABOVE", "AnnotationSource", "annotation_info", "read_annotation_info"]

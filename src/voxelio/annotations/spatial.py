@@ -38,9 +38,10 @@ class LevelPlan:
     members: list[np.ndarray]
 
 
-def _cell_range(
+def cell_range(
     lows: np.ndarray, highs: np.ndarray, lower: np.ndarray, chunk: np.ndarray, grid: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
+    """The first and last cells (clipped to the grid) that boxes ``[lows, highs]`` touch."""
     first = np.floor((lows - lower) / chunk)
     last = np.floor((highs - lower) / chunk)
     top = grid - 1
@@ -68,12 +69,14 @@ def _memberships(first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.nd
     return np.concatenate(positions), np.concatenate(cells)
 
 
-def _group(positions: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-    occupied, inverse = np.unique(cells, axis=0, return_inverse=True)
+def group_rows(values: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The distinct rows of ``keys`` (sorted) and, for each, the ``values`` listed with it,
+    in their order."""
+    distinct, inverse = np.unique(keys, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
     order = np.argsort(inverse, kind="stable")
-    bounds = np.cumsum(np.bincount(inverse, minlength=len(occupied)))[:-1]
-    return occupied, np.split(positions[order], bounds)
+    bounds = np.cumsum(np.bincount(inverse, minlength=len(distinct)))[:-1]
+    return distinct, np.split(values[order], bounds)
 
 
 def build_levels(
@@ -98,16 +101,16 @@ def build_levels(
     scale_a = np.asarray(scales, dtype=np.float64)
     remaining = np.arange(len(lows))
     while len(remaining):
-        first, last = _cell_range(lows[remaining], highs[remaining], lower_a, chunk, grid)
+        first, last = cell_range(lows[remaining], highs[remaining], lower_a, chunk, grid)
         positions, cells = _memberships(first, last)
-        occupied, members = _group(positions, cells)
+        occupied, members = group_rows(positions, cells)
         next_grid, next_chunk = _next_grid(grid, chunk, scale_a)
         final = math.prod(int(g) for g in next_grid) > MAX_LEVEL_CELLS
         emit = _draw(rng, len(remaining), max(len(m) for m in members), limit, final)
         emit |= _too_wide(lows[remaining], highs[remaining], lower_a, next_chunk, next_grid)
         order = rng.permutation(len(positions))
         keep = emit[positions[order]]
-        occupied, members = _group(positions[order][keep], cells[order][keep])
+        occupied, members = group_rows(positions[order][keep], cells[order][keep])
         yield LevelPlan(
             tuple(int(g) for g in grid),
             tuple(float(c) for c in chunk),
@@ -129,8 +132,15 @@ def _draw(
 def _too_wide(
     lows: np.ndarray, highs: np.ndarray, lower: np.ndarray, chunk: np.ndarray, grid: np.ndarray
 ) -> np.ndarray:
-    first, last = _cell_range(lows, highs, lower, chunk, grid)
+    first, last = cell_range(lows, highs, lower, chunk, grid)
     return np.prod(last - first + 1, axis=1) > MAX_CELLS_PER_ANNOTATION
 
 
-__all__ = ["MAX_CELLS_PER_ANNOTATION", "MAX_LEVEL_CELLS", "LevelPlan", "build_levels"]
+__all__ = [
+    "MAX_CELLS_PER_ANNOTATION",
+    "MAX_LEVEL_CELLS",
+    "LevelPlan",
+    "build_levels",
+    "cell_range",
+    "group_rows",
+]

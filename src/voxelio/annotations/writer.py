@@ -25,6 +25,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -34,16 +35,19 @@ from voxelio.annotations.indices import IndexStore, id_index, spatial_index
 from voxelio.annotations.records import (
     Columns,
     check_record_size,
+    concat,
     encode_records,
+    frame_multiple,
+    frame_single,
     record_dtype,
+    sorted_properties,
 )
 from voxelio.annotations.shapes import extents
 from voxelio.annotations.source import read_annotation_info
-from voxelio.annotations.spatial import LevelPlan, build_levels
+from voxelio.annotations.spatial import LevelPlan, build_levels, group_rows
 from voxelio.errors import EncodingError, InfoUnavailableError
 from voxelio.geometry.morton import compressed_morton_codes
 from voxelio.meta.annotations import (
-    PROPERTY_TYPES,
     AnnotationInfo,
     AnnotationProperty,
     Dimension,
@@ -57,8 +61,6 @@ from voxelio.storage.base import PutOptions, Store
 
 DEFAULT_LIMIT = 10_000
 _BATCH = 65_536
-_U32 = np.dtype("<u4")
-_U64 = np.dtype("<u8")
 
 
 def _dimensions(
@@ -123,11 +125,17 @@ class AnnotationWriter:
                 "lower_bound": [0.0] * rank,
                 "upper_bound": [0.0] * rank,
                 "annotation_type": annotation_type,
-                "properties": _record_order(properties),
+                "properties": [
+                    p.to_json() if isinstance(p, AnnotationProperty) else dict(p)
+                    for p in properties
+                ],
                 "relationships": [{"id": r, "key": f"rel_{r}"} for r in relationships],
                 "segment_properties": segment_properties,
             }
         )
+        # the info lists properties in record order, so readers that take the info's order
+        # (cloud-volume's, Neuroglancer's Python reader) agree with those that sort (the viewer)
+        self.info = replace(self.info, properties=tuple(sorted_properties(self.info)))
         check_record_size(self.info, f"{self.store.url}/info")
         self.bounds = (lower_bound, upper_bound)
         self.sharded, self.limit, self.seed = sharded, int(limit), seed
@@ -333,20 +341,13 @@ class AnnotationWriter:
     def _collect(self) -> tuple[Columns, list[list[np.ndarray]]]:
         if not self._batches:
             raise EncodingError(f"{self.store.url}: no annotations to write")
-        parts = [c for c, _, _ in self._batches]
-        geometry: Any
-        if self.info.annotation_type == "polyline":
-            geometry = [v for p in parts for v in p.geometry]
-        else:
-            geometry = np.concatenate([p.geometry for p in parts])  # type: ignore[misc]
-        props = {k: np.concatenate([p.properties[k] for p in parts]) for k in parts[0].properties}
+        cols = concat([c for c, _, _ in self._batches], self.info.annotation_type)
         related = [
             [s for _, _, r in self._batches for s in r[i]]
             for i in range(len(self.info.relationships))
         ]
-        ids = np.concatenate([p.ids for p in parts])
         auto = np.concatenate([a for _, a, _ in self._batches])
-        return Columns(geometry, self._assign_ids(ids, auto), props), related
+        return Columns(cols.geometry, self._assign_ids(cols.ids, auto), cols.properties), related
 
     def _assign_ids(self, ids: np.ndarray, auto: np.ndarray) -> np.ndarray:
         explicit = ids[~auto]
@@ -390,11 +391,7 @@ class AnnotationWriter:
         index = KeyIndex(prefix + "by_id", self._spec(len(ids), table.size() + extra))
 
         def value(pos: int) -> bytes:
-            tail = [
-                np.array([len(r[pos])], _U32).tobytes() + r[pos].astype(_U64).tobytes()
-                for r in related
-            ]
-            return table.record(pos) + b"".join(tail)
+            return frame_single(table.record(pos), [r[pos] for r in related])
 
         self._store_values(id_index(self.store, index), ids, value, "by_id")
         return index
@@ -469,21 +466,11 @@ class _Records:
 
     def multiple(self, positions: np.ndarray) -> bytes:
         """A spatial cell's or relationship's value for the annotations at ``positions``."""
-        count = np.array([len(positions)], _U64).tobytes()
         if self.table is not None:
             body = self.table[positions].tobytes()
         else:
             body = b"".join(self.pieces[p] for p in positions.tolist())
-        return count + body + self.cols.ids[positions].astype(_U64).tobytes()
-
-
-def _record_order(properties: Sequence[Mapping[str, Any] | AnnotationProperty]) -> list[Any]:
-    """The property entries sorted as records store them (4-byte, 2-byte, then 1-byte types,
-    stable), so readers that take the info's order (cloud-volume's, Neuroglancer's Python
-    reader) agree with those that sort (Neuroglancer's viewer)."""
-    entries = [p.to_json() if isinstance(p, AnnotationProperty) else dict(p) for p in properties]
-    rank = {name: alignment for name, (_, _, alignment) in PROPERTY_TYPES.items()}
-    return sorted(entries, key=lambda e: -rank.get(str(e.get("type")).lower(), 1))
+        return frame_multiple(body, self.cols.ids[positions])
 
 
 def _finite(values: np.ndarray) -> None:
@@ -499,10 +486,10 @@ def _colour(value: Any) -> Any:
 
 
 def _group(keys: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Distinct ``keys`` and, for each, the ``owners`` listed with it (each once)."""
+    """Distinct ``keys`` and, for each, the ``owners`` listed with it (each once, sorted)."""
     pairs = np.unique(np.stack([keys.astype(np.uint64), owners.astype(np.uint64)], axis=1), axis=0)
-    distinct, starts = np.unique(pairs[:, 0], return_index=True)
-    return distinct, [g.astype(np.int64) for g in np.split(pairs[:, 1], starts[1:])]
+    distinct, groups = group_rows(pairs[:, 1].astype(np.int64), pairs[:, :1])
+    return distinct[:, 0], groups
 
 
 def _batches(index: IndexStore, keys: np.ndarray) -> Iterator[np.ndarray]:

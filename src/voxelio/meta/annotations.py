@@ -282,6 +282,11 @@ class AnnotationInfo:
         """The axis names, in order."""
         return [d.name for d in self.dimensions]
 
+    @property
+    def enums(self) -> dict[str, dict[float, str]]:
+        """``{property id: {value: label}}`` of the enum properties."""
+        return {p.id: e for p in self.properties if (e := p.enum) is not None}
+
     def relationship(self, rel_id: str) -> KeyIndex:
         """The relationship named ``rel_id``; a clear ``KeyError`` lists the ones there are."""
         for rel in self.relationships:
