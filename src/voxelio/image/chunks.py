@@ -36,6 +36,11 @@ class ChunkIO(ABC):
     #: look up their indices once and coalesce the reads): small reads fetch all at once
     batches_reads: bool = False
 
+    @property
+    def empty_object_size(self) -> int | None:
+        """The size of a stored object that holds no chunk (``None``: there is none)."""
+        return None
+
     @abstractmethod
     def describe(self, chunk: Bbox) -> str:
         """A human-readable location of the chunk (its key or shard), for error messages."""

@@ -56,9 +56,18 @@ def upload(layer: Layer, bbox: Bbox, image: np.ndarray, options: ImageOptions) -
     if aligned or not io.conditional:
         engine.upload(layer, bbox, img, options)
         return
-    if not isinstance(io, UnshardedChunks):  # shard files: one swap per shard
-        _update_shards(layer, io, bbox, img, options)
-        return
+    with engine.forgetting(layer, bbox):
+        if isinstance(io, UnshardedChunks):
+            _swap_shell(layer, io, bbox, img, options)
+        else:  # shard files: one swap per shard
+            _update_shards(layer, io, bbox, img, options)
+
+
+def _swap_shell(
+    layer: Layer, io: UnshardedChunks, bbox: Bbox, img: np.ndarray, options: ImageOptions
+) -> None:
+    """The whole chunks of ``bbox`` written as the engine writes them, and each partly
+    covered one swapped on its own."""
     core = core_box(layer, bbox)
     if core is not None:
         engine.upload(layer, core, img[local_slices(bbox, core)], options)
@@ -74,9 +83,8 @@ def _update_shards(
     layer: Layer, io: ChunkIO, bbox: Bbox, img: np.ndarray, options: ImageOptions
 ) -> None:
     """Write every chunk of ``bbox`` with one compare-and-swap per shard: whole chunks encoded
-    once, the others patched from the chunk the shard holds at each attempt. A shard the
-    write covers with whole chunks alone is stored as the engine stores it (without a read
-    where it covers the whole shard)."""
+    once, the others patched from the chunk the shard holds at each attempt (a shard the
+    write covers whole is replaced without a read: :meth:`ChunkIO.update`)."""
 
     def patch(chunk: Bbox, stored: bytes | None) -> bytes | None:
         return _patched(layer, chunk, stored, bbox, img, options)
@@ -84,14 +92,8 @@ def _update_shards(
     def whole(chunk: Bbox) -> bytes | None:
         return engine.encode_part(layer, bbox, img, chunk, options)
 
-    put_options = engine.chunk_put_options(layer, options)
-
     def write(group: list[Bbox]) -> None:
-        partial = [Bbox.intersection(chunk, bbox) != chunk for chunk in group]
-        if not any(partial):
-            io.store([(chunk, whole(chunk)) for chunk in group], put_options)
-            return
-        io.update([(c, patch if part else whole(c)) for c, part in zip(group, partial)])
+        io.update([(c, whole(c) if Bbox.intersection(c, bbox) == c else patch) for c in group])
 
     chunks = list(layer.scale.grid.chunk_bboxes(bbox))
     groups = io.groups(chunks, for_write=True)

@@ -9,9 +9,10 @@ in as arguments, so the functions are thread safe.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -312,6 +313,18 @@ def check_write(layer: Layer, bbox: Bbox, image: np.ndarray, options: ImageOptio
     return img
 
 
+@contextlib.contextmanager
+def forgetting(layer: Layer, bbox: Bbox) -> Iterator[None]:
+    """Around a write of ``bbox``: afterwards, even when it failed part way (some chunks may
+    be replaced), the layer's chunk cache holds none of its chunks. The store-level LRU
+    drops what it holds as objects are written."""
+    try:
+        yield
+    finally:
+        if layer.cache is not None:
+            layer.cache.drop(layer.scale.grid.chunk_bboxes(bbox))
+
+
 def upload(layer: Layer, bbox: Bbox, image: np.ndarray, options: ImageOptions) -> None:
     """Write ``image`` (``[x, y, z(, c)]``) at ``bbox``; shell chunks are read-modify-written."""
     img = check_write(layer, bbox, image, options)
@@ -323,7 +336,8 @@ def upload(layer: Layer, bbox: Bbox, image: np.ndarray, options: ImageOptions) -
         layer.chunks.store(items, put_options)
 
     groups = layer.chunks.groups(chunks, for_write=True)
-    run_tasks(write, groups, options.threads, options.progress, "Uploading", layer.pool)
+    with forgetting(layer, bbox):
+        run_tasks(write, groups, options.threads, options.progress, "Uploading", layer.pool)
 
 
 def chunk_put_options(layer: Layer, options: ImageOptions) -> PutOptions:
@@ -401,4 +415,5 @@ def delete(layer: Layer, bbox: Bbox, options: ImageOptions) -> None:
     if not layer.scale.grid.is_aligned(Bbox.intersection(bbox, layer.scale.bounds)):
         raise AlignmentError(f"delete needs a chunk-aligned region, got {bbox}")
     chunks: Iterable[Bbox] = layer.scale.grid.chunk_bboxes(bbox)
-    layer.chunks.store([(c, None) for c in chunks], PutOptions())
+    with forgetting(layer, bbox):
+        layer.chunks.store([(c, None) for c in chunks], PutOptions())

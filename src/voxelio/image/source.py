@@ -23,7 +23,6 @@ from voxelio.geometry import Bbox
 from voxelio.image import conditional, engine, labels, parallel, sharedmem, transfer
 from voxelio.image.chunks import UnshardedChunks
 from voxelio.meta.sharding import make_scale_sharded
-from voxelio.sharding.spec import ShardingSpec
 
 
 class ImageSource:
@@ -155,29 +154,19 @@ class ImageSource:
     def has_data(self, mip: int | None = None) -> bool:
         """Whether anything is stored for ``mip``."""
         m = self.vol._m(mip)
-        sharding = self.vol.meta.scale(m).sharding
-        empty = None if sharding is None else ShardingSpec.from_json(dict(sharding)).index_length
+        empty = self.vol._layer(m).chunks.empty_object_size
         return labels.has_data(self.vol.meta.store, self.vol.mip_key(m), empty)
 
     # ---- writes -------------------------------------------------------------------------
 
     def upload(self, bbox: Bbox, img: np.ndarray, mip: int | None = None) -> None:
         """Write ``img`` at a validated box (see ``CloudVolume.upload``)."""
-        m = self.vol._m(mip)
-        layer = self.vol._layer(m)
-        try:
-            conditional.upload(layer, bbox, img, self.vol._options())
-        finally:  # a write that failed part way may have replaced some chunks
-            _forget(layer, bbox)
+        conditional.upload(self.vol._layer(self.vol._m(mip)), bbox, img, self.vol._options())
 
     def delete(self, bbox: Any, mip: int | None = None) -> None:
         """Delete the chunks of a chunk-aligned region."""
         m = self.vol._m(mip)
-        layer, box = self.vol._layer(m), self.vol._bbox(bbox, m)
-        try:
-            engine.delete(layer, box, self.vol._options())
-        finally:
-            _forget(layer, box)
+        engine.delete(self.vol._layer(m), self.vol._bbox(bbox, m), self.vol._options())
 
     # ---- shared memory and files --------------------------------------------------------
 
@@ -286,13 +275,6 @@ class ImageSource:
         src_options = self.vol._options()
         transfer.transfer(self.vol._layer(mip), dest._layer(mip), box, src_options,
                           dest._options(), block_size)  # fmt: skip
-
-
-def _forget(layer: engine.Layer, box: Bbox) -> None:
-    """Drop the decoded chunks the layer's cache holds of ``box`` after a write (the
-    store-level LRU drops what it holds as objects are written)."""
-    if layer.cache is not None:
-        layer.cache.drop(layer.scale.grid.chunk_bboxes(box))
 
 
 def _set_encoding(scale: dict[str, Any], encoding: str | None) -> None:

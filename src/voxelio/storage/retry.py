@@ -82,33 +82,46 @@ def as_policy(value: RetryPolicy | int | None) -> RetryPolicy:
     raise TypeError(f"retry= must be a RetryPolicy, an int (attempts) or None, got {value!r}")
 
 
+class _Exhausted(Exception):
+    """Raised by :func:`_retry` when the policy allows no more tries."""
+
+    def __init__(self, tries: int, elapsed: float, last: Exception) -> None:
+        super().__init__(tries, elapsed, last)
+        self.tries, self.elapsed, self.last = tries, elapsed, last
+
+
+def _retry(fn: Callable[[], T], policy: RetryPolicy, retry_on: type[Exception]) -> T:
+    """Run ``fn`` until it returns, trying again on ``retry_on`` after ``policy.delay``
+    waits; raises :class:`_Exhausted` after ``policy.attempts`` tries or ``policy.budget``
+    seconds. Any other exception propagates at once."""
+    start = time.monotonic()
+    tries = 0
+    while True:
+        tries += 1
+        try:
+            return fn()
+        except retry_on as exc:
+            last = exc
+        wait = policy.delay(tries)
+        if tries >= policy.attempts or time.monotonic() - start + wait > policy.budget:
+            raise _Exhausted(tries, time.monotonic() - start, last)
+        time.sleep(wait)
+
+
 def call_with_retry(fn: Callable[[], T], policy: RetryPolicy, what: str) -> T:
     """Run ``fn`` until it returns, retrying :class:`TransientError` within ``policy``.
 
     ``what`` names the operation and object (``"GET s3://bucket/key"``) for the error message.
     Any other exception propagates at once.
     """
-    start = time.monotonic()
-    last: TransientError | None = None
-    tries = 0
-    while tries < policy.attempts:
-        tries += 1
-        try:
-            return fn()
-        except TransientError as exc:
-            last = exc
-        if tries >= policy.attempts:
-            break
-        wait = policy.delay(tries)
-        if time.monotonic() - start + wait > policy.budget:
-            break
-        time.sleep(wait)
-    elapsed = time.monotonic() - start
-    raise RetryBudgetExceeded(
-        f"{what}: gave up after {tries} attempt(s) in {elapsed:.1f}s "
-        f"(retry policy: {policy.attempts} attempts, {policy.budget:g}s budget); "
-        f"last error: {last}"
-    ) from last
+    try:
+        return _retry(fn, policy, TransientError)
+    except _Exhausted as out:
+        raise RetryBudgetExceeded(
+            f"{what}: gave up after {out.tries} attempt(s) in {out.elapsed:.1f}s "
+            f"(retry policy: {policy.attempts} attempts, {policy.budget:g}s budget); "
+            f"last error: {out.last}"
+        ) from out.last
 
 
 #: how a compare-and-swap that lost to another writer is tried again: from a fresh read,
@@ -123,19 +136,10 @@ def swap_until_done(attempt: Callable[[], T], what: str, policy: RetryPolicy = C
     raise :class:`WriteConflictError`, waiting as ``policy`` says between tries; gives up
     with a :class:`WriteConflictError` naming ``what`` and the last conflict after
     ``policy.attempts`` losses or ``policy.budget`` seconds."""
-    start = time.monotonic()
-    tries = 0
-    while True:
-        tries += 1
-        try:
-            return attempt()
-        except WriteConflictError as exc:
-            last = exc
-        wait = policy.delay(tries)
-        if tries >= policy.attempts or time.monotonic() - start + wait > policy.budget:
-            break
-        time.sleep(wait)
-    raise WriteConflictError(
-        f"{what}: gave up after {tries} conflicting concurrent writes in "
-        f"{time.monotonic() - start:.1f}s; last: {last}"
-    ) from last
+    try:
+        return _retry(attempt, policy, WriteConflictError)
+    except _Exhausted as out:
+        raise WriteConflictError(
+            f"{what}: gave up after {out.tries} conflicting concurrent writes in "
+            f"{out.elapsed:.1f}s; last: {out.last}"
+        ) from out.last

@@ -6,7 +6,7 @@ import numpy as np
 
 from voxelio.cache.lru import LRU
 from voxelio.formats.precomputed.sharded import ShardedChunks
-from voxelio.image.chunkcache import SAME, ChunkCache, check_lru_encoding
+from voxelio.image.chunkcache import SAME, ChunkCache
 from voxelio.image.chunks import ChunkIO, UnshardedChunks
 from voxelio.image.engine import Layer
 from voxelio.meta import Scale
@@ -28,7 +28,7 @@ def image_layer(
     encoding other than "same", decoded chunks are kept in it (:class:`ChunkCache`)."""
     dtype = np.dtype(data_type)
     chunk_cache = None
-    if lru is not None and lru.size > 0 and check_lru_encoding(lru_encoding) != SAME:
+    if lru is not None and lru.size > 0 and lru_encoding != SAME:
         chunk_cache = ChunkCache(lru, lru_encoding, scale, dtype, num_channels)
     return Layer(
         scale=scale,

@@ -108,25 +108,31 @@ class ShardedChunks(ChunkIO):
         return [found.get(int(i)) for i in ids]
 
     def store(self, items: Sequence[tuple[Bbox, bytes | None]], options: PutOptions) -> None:
-        ids = self.ids([c for c, _ in items])
-        updates = {int(i): data for i, (_, data) in zip(ids, items)}
-        whole = covers_whole_shards(ids, self.spec, self.grid_shape)
-        self.keys.put_many(updates, replace_shards=bool(whole) and all(whole.values()))
+        self.update(items)  # shard files carry no per-chunk upload options
 
     @property
     def conditional(self) -> bool:
         return supports_conditional(self.keys.store)
 
+    @property
+    def empty_object_size(self) -> int:
+        """An emptied shard is its index alone (kept where a store cannot delete it
+        conditionally)."""
+        return self.spec.index_length
+
     def update(self, items: Sequence[tuple[Bbox, ChunkUpdate]]) -> None:
-        """Write the chunks, each shard by one compare-and-swap (patches are applied to the
-        chunk the shard holds at each attempt: :meth:`ShardedKeyStore.put_many`)."""
+        """Write the chunks, each shard by one compare-and-swap where the store offers it
+        (patches are applied to the chunk the shard holds at each attempt:
+        :meth:`ShardedKeyStore.put_many`). Shards written whole with bytes alone are
+        replaced without being read."""
         ids = self.ids([chunk for chunk, _ in items])
-        self.keys.put_many(
-            {
-                int(i): functools.partial(value, chunk) if callable(value) else value
-                for i, (chunk, value) in zip(ids, items)
-            }
-        )
+        values = {
+            int(i): functools.partial(value, chunk) if callable(value) else value
+            for i, (chunk, value) in zip(ids, items)
+        }
+        whole = covers_whole_shards(ids, self.spec, self.grid_shape)
+        replace = bool(whole) and all(whole.values()) and not any(map(callable, values.values()))
+        self.keys.put_many(values, replace_shards=replace)
 
     def exists(self, chunks: Sequence[Bbox]) -> list[bool]:
         ids = self.ids(chunks)
