@@ -3,6 +3,7 @@
 voxelio demo [DIR]          write, read back and check the built-in example
 voxelio info PATH           print the info of a layer or an annotation dataset
 voxelio pyramid PATH        add downsampled scales to a layer, computed on Dask
+voxelio serve PATH          serve layers over HTTP for Neuroglancer (read-only)
 voxelio --version
 """
 
@@ -13,10 +14,14 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from voxelio import CloudVolume, __version__, from_cloudpath
 from voxelio.demo import run_demo
 from voxelio.errors import VoxelioError
+from voxelio.paths import parse
+from voxelio.storage import open_store
+from voxelio.storage.httpserver import DEFAULT_PORT, StoreServer
 
 log = logging.getLogger("voxelio")
 
@@ -28,9 +33,8 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"  image:        {result.image_path}  (uint8, raw, {result.mips} mips)")
     print(f"  segmentation: {result.segmentation_path}  (uint64, {result.labels} labels)")
     print("  read back every mip: identical to what was written")
-    print("To look at it: serve the directory with any static server that sends CORS headers")
-    print("and supports Range, then open in Neuroglancer:")
-    print("  precomputed://http://127.0.0.1:PORT/image (and /segmentation)")
+    print(f"To look at it in Neuroglancer: voxelio serve {args.dir}")
+    print(f"  then open precomputed://http://127.0.0.1:{DEFAULT_PORT}/image (and /segmentation)")
     print("Or in Python:")
     print(f"  from voxelio import CloudVolume; CloudVolume({result.image_path!r})[:, :, 0]")
     return 0
@@ -69,6 +73,39 @@ def _pyramid(args: argparse.Namespace) -> int:
         scale = vol.info["scales"][mip]
         print(f"mip {mip}: {scale['key']}  size {scale['size']}  chunks {scale['chunk_sizes'][0]}")
     return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    path = parse(args.path)
+    store = open_store(path.url, read_only=True)
+    server = StoreServer(store, args.host, args.port)
+    print(f"voxelio: serving {path.url} at {server.url} (read-only; Ctrl-C stops)")
+    for layer in _layers(store.exists("info"), path.protocol, path.location):
+        print(f"  Neuroglancer: precomputed://{server.url}{layer}")
+    sys.stdout.flush()
+    server.serve_forever()
+    return 0
+
+
+def _layers(root_is_layer: bool, protocol: str, location: str) -> list[str]:
+    """URL suffixes of the layers served: the root, else local subdirectories with an info."""
+    if root_is_layer:
+        return [""]
+    if protocol != "file":
+        return ["/LAYER"]
+    found = sorted(p.name for p in Path(location).iterdir() if (p / "info").is_file())
+    return [f"/{name}" for name in found] or ["/LAYER"]
+
+
+def _port(text: str) -> int:
+    """A TCP port number (0: any free port), for argparse."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port 0-65535, got {text!r}")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -121,6 +158,16 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     pyramid.add_argument("--progress", action="store_true", help="show a progress bar")
     pyramid.set_defaults(func=_pyramid)
+    serve = sub.add_parser(
+        "serve", help="serve layers over HTTP for Neuroglancer (read-only, CORS, byte ranges)"
+    )
+    serve.add_argument("path", help="a layer or a directory of layers (a local path or cloud path)")
+    serve.add_argument(
+        "--port", type=_port, default=DEFAULT_PORT,
+        help=f"TCP port (default: {DEFAULT_PORT}; 0 picks a free one)",
+    )  # fmt: skip
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    serve.set_defaults(func=_serve)
     return parser
 
 

@@ -47,6 +47,7 @@ from voxelio.paths import CloudPath, parse
 from voxelio.segment_properties import read_segment_properties, write_segment_properties
 from voxelio.skeletons import open_skeleton_source
 from voxelio.storage import Store, open_store
+from voxelio.storage.httpserver import DEFAULT_PORT, StoreServer
 from voxelio.volume_meta import VolumeMetadata
 from voxelio.window import MipArray
 
@@ -595,6 +596,14 @@ class CloudVolume(VolumeMetadata):
         if self.info.get("segment_properties") != name:
             self.info["segment_properties"] = name
             self.commit_info()
+
+    def viewer(self, port: int = DEFAULT_PORT, host: str = "127.0.0.1") -> None:
+        """Serve this layer over HTTP for Neuroglancer until Ctrl-C, as cloud-volume does:
+        open ``precomputed://http://HOST:PORT`` in any Neuroglancer. Read-only; CORS, byte
+        ranges and HEAD are answered (:mod:`voxelio.storage.httpserver`)."""
+        server = StoreServer(self._open_store(self.meta.path), host, port)
+        print(f"Neuroglancer: precomputed://{server.url}  (Ctrl-C stops the server)", flush=True)
+        server.serve_forever()
 
     def __repr__(self) -> str:
         return f"CloudVolume({self.cloudpath!r}, mip={self.mip})"

@@ -71,3 +71,52 @@ def test_pyramid_command_adds_scales(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["pyramid", path, "--mips", "0"])
     assert exit_.value.code == 2 and "expected an integer >= 1" in capsys.readouterr().err
+
+
+def _serve_until_ctrl_c(command: list[str], path: str) -> tuple[bytes, str]:
+    """Start a serving process, GET ``path`` from the URL it prints, stop it with SIGINT;
+    the body and everything it printed. The process must exit with status 0."""
+    import re
+    import signal
+    import urllib.request
+
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        first = proc.stdout.readline()  # type: ignore[union-attr]
+        url = re.search(r"http://127\.0\.0\.1:\d+", first)
+        assert url, first
+        with urllib.request.urlopen(url[0] + path, timeout=30) as resp:
+            body = resp.read()
+            assert resp.headers["Access-Control-Allow-Origin"] == "*"
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, first + rest
+    return body, first + rest
+
+
+def test_serve_command_serves_a_directory_of_layers(tmp_path, capsys):
+    main(["demo", str(tmp_path / "d"), "--small"])
+    assert "voxelio serve" in capsys.readouterr().out
+    command = [sys.executable, "-m", "voxelio.cli", "serve", str(tmp_path / "d"), "--port", "0"]
+    body, printed = _serve_until_ctrl_c(command, "/image/info")
+    assert json.loads(body) == CloudVolume(f"file://{tmp_path}/d/image").info
+    assert "/image" in printed and "/segmentation" in printed and "Traceback" not in printed
+
+
+def test_viewer_serves_the_layer(tmp_path):
+    from tests.servers import free_port
+
+    main(["demo", str(tmp_path / "d"), "--small"])
+    code = f"from voxelio import CloudVolume; CloudVolume('file://{tmp_path}/d/segmentation')" \
+        f".viewer(port={free_port()})"  # fmt: skip
+    body, printed = _serve_until_ctrl_c([sys.executable, "-c", code], "/info")
+    assert json.loads(body)["type"] == "segmentation"
+    assert "precomputed://http://127.0.0.1:" in printed
+
+
+def test_serve_refuses_a_bad_port(capsys):
+    with pytest.raises(SystemExit):
+        main(["serve", ".", "--port", "70000"])
+    assert "expected a port" in capsys.readouterr().err

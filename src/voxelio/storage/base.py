@@ -173,6 +173,12 @@ class Store(ABC):
         data = self.get(key)
         return None if data is None else len(data)
 
+    def plain_size(self, key: str) -> int | None:
+        """The size of ``key`` when it is stored without transport compression, so that its
+        byte ranges are ranges of what :meth:`get` returns; ``None`` when it is missing, stored
+        compressed, or the store cannot tell without reading it (the default)."""
+        return None
+
     def get_many(self, keys: Iterable[str]) -> dict[str, bytes | None]:
         """Fetch many keys with at most ``concurrency`` requests in flight."""
         return dict(self._map(lambda k: (k, self.get(k)), list(keys)))

@@ -151,6 +151,16 @@ class FileStore(Store):
         found = self._find(key)
         return None if found is None else found[0].stat().st_size
 
+    def plain_size(self, key: str) -> int | None:
+        """The size of the file named ``key`` itself (compressed twins do not count)."""
+        try:
+            info = os.stat(self._file(key))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise StorageError(f"{self._file(key)}: cannot stat ({exc})") from exc
+        return info.st_size if stat.S_ISREG(info.st_mode) else None
+
     def put(self, key: str, data: bytes, options: PutOptions = NO_OPTIONS) -> None:
         self._check_writable(key)
         base = self._path(key)

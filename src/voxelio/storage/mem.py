@@ -65,6 +65,10 @@ class MemoryStore(Store):
         entry = self.space.objects.get(self._full(key))
         return None if entry is None else len(entry[0])
 
+    def plain_size(self, key: str) -> int | None:
+        entry = self.space.objects.get(self._full(key))
+        return None if entry is None or entry[1] is not None else len(entry[0])
+
     def put(self, key: str, data: bytes, options: PutOptions = NO_OPTIONS) -> None:
         payload = compress(data, options.compress, options.compress_level)
         with self.space.lock:

@@ -33,6 +33,9 @@ class StoreWrapper(Store):
     def size(self, key: str) -> int | None:
         return self.inner.size(key)
 
+    def plain_size(self, key: str) -> int | None:
+        return self.inner.plain_size(key)
+
     @property
     def conditional(self) -> bool:
         """Whether conditional writes (``put_if``) are offered: when the inner store offers
