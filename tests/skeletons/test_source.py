@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -226,3 +227,26 @@ def test_to_sharded_plans_and_commits() -> None:
     assert again.is_sharded() and again.list().tolist() == [100, 101, 102, 103, 104]
     again.to_unsharded()
     assert not again.is_sharded()
+
+
+def test_new_infos_declare_what_neuroglancer_draws(caplog: pytest.LogCaptureFixture) -> None:
+    """Neuroglancer's viewer draws no skeleton with a non-float32 attribute: a new info
+    declares vertex_types float32; one that must stay uint8 (skeletons already written with
+    cloud-volume's assumption) is kept, with a warning."""
+    src = open_skeleton_source(make_store(), LAYER_INFO)
+    assert src.info == SkeletonInfo.assumed()  # no info: what cloud-volume assumes (uint8)
+    src.commit_info()
+    written = json.loads(src.store.get("info"))
+    assert [a["data_type"] for a in written["vertex_attributes"]] == ["float32", "float32"]
+    tree = random_tree(1, segid=5)
+    src.upload(tree)
+    assert src.get(5).vertex_types.tolist() == tree.vertex_types.tolist()
+
+    early = open_skeleton_source(make_store(), LAYER_INFO)
+    early.upload(random_tree(2, segid=6))  # written before any info, as uint8
+    with caplog.at_level(logging.WARNING, logger="voxelio.skeletons.source"):
+        early.commit_info()
+    assert "draws no skeleton" in caplog.text and "vertex_types (uint8)" in caplog.text
+    assert json.loads(early.store.get("info"))["vertex_attributes"][1]["data_type"] == "uint8"
+    again = open_skeleton_source(early.store, LAYER_INFO)
+    assert again.get(6).vertex_types.tolist() == random_tree(2).vertex_types.tolist()

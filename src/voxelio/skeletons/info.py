@@ -19,7 +19,8 @@ import numpy as np
 from voxelio.errors import InfoError
 
 SKELETON_TYPE = "neuroglancer_skeletons"
-#: data types Neuroglancer accepts for a vertex attribute
+#: data types Neuroglancer's info parser accepts for a vertex attribute (its viewer draws only
+#: skeletons whose attributes are all float32: see :data:`VIEWABLE_ATTRIBUTES`)
 ATTRIBUTE_TYPES = ("float32", "int8", "uint8", "int16", "uint16", "int32", "uint32")
 IDENTITY_TRANSFORM: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 _KNOWN_KEYS = {
@@ -84,9 +85,17 @@ class VertexAttribute:
         return {"id": self.id, "data_type": self.data_type, "num_components": self.num_components}
 
 
+#: cloud-volume's attributes: what readers assume of a skeleton binary without an info
 DEFAULT_ATTRIBUTES: tuple[VertexAttribute, ...] = (
     VertexAttribute("radius", "float32", 1),
     VertexAttribute("vertex_types", "uint8", 1),
+)
+#: the attributes of skeleton infos voxelio creates. Neuroglancer's viewer (2.41) creates no
+#: skeleton layer when an attribute is not float32 (``getWebglDataType`` throws) and draws
+#: nothing, so SWC types are declared float32 (small integers, exact in float32)
+VIEWABLE_ATTRIBUTES: tuple[VertexAttribute, ...] = (
+    VertexAttribute("radius", "float32", 1),
+    VertexAttribute("vertex_types", "float32", 1),
 )
 
 
@@ -101,7 +110,7 @@ class SkeletonInfo:
     """
 
     transform: tuple[float, ...] = IDENTITY_TRANSFORM
-    vertex_attributes: tuple[VertexAttribute, ...] = DEFAULT_ATTRIBUTES
+    vertex_attributes: tuple[VertexAttribute, ...] = VIEWABLE_ATTRIBUTES
     sharding: Mapping[str, Any] | None = None
     spatial_index: Mapping[str, Any] | None = None
     segment_properties: str | None = None
@@ -110,8 +119,22 @@ class SkeletonInfo:
 
     @classmethod
     def default(cls) -> SkeletonInfo:
-        """cloud-volume's default: identity transform, ``radius`` and ``vertex_types``."""
+        """The info of a new skeleton layer: identity transform, float32 ``radius`` and
+        ``vertex_types`` (:data:`VIEWABLE_ATTRIBUTES`, which Neuroglancer's viewer draws)."""
         return cls()
+
+    @classmethod
+    def assumed(cls) -> SkeletonInfo:
+        """What readers assume of a directory without an info: cloud-volume's default, with
+        ``vertex_types`` uint8 (:data:`DEFAULT_ATTRIBUTES`)."""
+        return cls(vertex_attributes=DEFAULT_ATTRIBUTES)
+
+    @property
+    def hidden_from_neuroglancer(self) -> list[str]:
+        """The attributes that keep Neuroglancer's viewer from drawing these skeletons (every
+        one that is not float32), as ``"id (type)"``."""
+        return [f"{a.id} ({a.data_type})" for a in self.vertex_attributes
+                if a.data_type != "float32"]  # fmt: skip
 
     @classmethod
     def from_json(cls, obj: Any) -> SkeletonInfo:

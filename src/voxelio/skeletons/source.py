@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -34,6 +35,8 @@ from voxelio.skeletons.precomputed import encode_skeleton
 from voxelio.skeletons.skeleton import Skeleton, invert_transform
 from voxelio.spatial_index.index import SpatialIndex
 from voxelio.storage.base import PutOptions, Store
+
+log = logging.getLogger(__name__)
 
 _MAX_U64 = (1 << 64) - 1
 
@@ -62,6 +65,7 @@ class SkeletonSource:
         self.spatial_index_db = spatial_index_db
         self.progress = progress
         self.compress = compress
+        self._wrote = False  # skeletons written through this source (with self.info)
         self.info = self._fetch_info()
         self._sharded: ShardedKeyStore | None = None
         self._configure()
@@ -74,8 +78,9 @@ class SkeletonSource:
 
     def _fetch_info(self) -> SkeletonInfo:
         data = self.store.get("info")
+        self._info_stored = data is not None
         if data is None:
-            return SkeletonInfo.default()
+            return SkeletonInfo.assumed()
         try:
             obj = json.loads(data)
         except ValueError as exc:
@@ -109,9 +114,22 @@ class SkeletonSource:
         )
 
     def commit_info(self) -> None:
-        """Write the skeleton info (no ``null`` keys, transform always set)."""
+        """Write the skeleton info (no ``null`` keys, transform always set).
+
+        A directory that had no info gets :meth:`SkeletonInfo.default` (float32 attributes,
+        drawn by Neuroglancer) unless this source already wrote skeletons with the assumed
+        uint8 ``vertex_types``; an info Neuroglancer's viewer cannot draw is logged."""
+        if not self._info_stored and not self._wrote and self.info == SkeletonInfo.assumed():
+            self.info = SkeletonInfo.default()
+        hidden = self.info.hidden_from_neuroglancer
+        if hidden:
+            log.warning(
+                "%s/info: Neuroglancer's viewer draws no skeleton of this layer: its vertex "
+                "attributes %s are not float32", self.store.url, ", ".join(hidden),
+            )  # fmt: skip
         body = json.dumps(self.info.to_json(), indent=2).encode()
         self.store.put("info", body, PutOptions(content_type="application/json"))
+        self._info_stored = True
 
     def refresh_info(self) -> SkeletonInfo:
         """Re-read the info from storage."""
@@ -248,6 +266,7 @@ class SkeletonSource:
 
     def put_raw(self, blobs: Mapping[int, bytes]) -> None:
         """Store already-encoded binaries ``{segid: bytes}``."""
+        self._wrote = True
         if self._sharded is not None:
             self._sharded.put_many(dict(blobs))
             return
