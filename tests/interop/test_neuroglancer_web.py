@@ -58,8 +58,9 @@ class Browser:
     def url(self, name: str) -> str:
         return f"precomputed://{self.server.url}/{name}"
 
-    def show(self, layers: dict[str, Any], layout: str = "xy") -> None:
-        """Show ``layers`` centred on the volume, 8 pixels per voxel, nothing else."""
+    def show(self, layers: dict[str, Any], layout: str = "xy", zoom: float = 1 / 8) -> None:
+        """Show ``layers`` centred on the volume, ``zoom`` voxels (of x) per pixel, nothing
+        else."""
         import neuroglancer
 
         with self.viewer.txn() as s:
@@ -70,7 +71,7 @@ class Browser:
                 names=["x", "y", "z"], units="nm", scales=[4, 4, 40]
             )
             s.position = [SIZE[0] / 2, SIZE[1] / 2, Z + 0.5]
-            s.cross_section_scale = 1 / 8  # voxels (of x) per pixel
+            s.cross_section_scale = zoom
             s.layout = layout
             s.show_axis_lines = False
             s.show_scale_bar = False
@@ -369,3 +370,90 @@ def test_client_draws_skeletons(browser: Browser) -> None:
     blue_rows, blue_cols = np.nonzero(blue)
     assert red_cols.max() < blue_cols.min(), "segment 7 must lie left of segment 9"
     assert np.ptp(red_rows) == pytest.approx(np.ptp(blue_rows), abs=3), "the same shape"
+
+
+SHAPE_SHADER = """
+void main() {
+  setColor(prop_colour());
+  setLineWidth(5.0);
+  setEndpointMarkerSize(0.0);
+  setBoundingBoxBorderWidth(5.0);
+  setEllipsoidFillColor(vec4(prop_colour(), 1.0));
+}
+"""
+CENTRES = np.array([[12.0, 12.0], [48.0, 12.0], [12.0, 36.0], [48.0, 36.0]])  # voxels
+COLOURS = np.array([[230, 40, 40], [40, 230, 40], [40, 40, 230], [230, 230, 40]], np.uint8)
+
+
+def _shapes(kind: str) -> Any:
+    """Four annotations of ``kind`` in the shown section, one around each of CENTRES."""
+    z = Z + 0.5
+    if kind == "polyline":  # a closed square of side 10
+        corners = np.array([[-5, -5], [5, -5], [5, 5], [-5, 5], [-5, -5]], dtype=float)
+        return [np.column_stack([c + corners, np.full(5, z)]) for c in CENTRES]
+    lo = np.column_stack([CENTRES - 5, np.full(4, z - 1)])
+    hi = np.column_stack([CENTRES + 5, np.full(4, z + 1)])
+    if kind == "line":  # a diagonal in the section
+        lo[:, 2] = hi[:, 2] = z
+    if kind == "ellipsoid":  # centre and radii
+        lo, hi = np.column_stack([CENTRES, np.full(4, z)]), np.tile([5.0, 5.0, 1.0], (4, 1))
+    return np.stack([lo, hi], axis=2)
+
+
+@pytest.mark.parametrize("kind", ["line", "axis_aligned_bounding_box", "ellipsoid", "polyline"])
+def test_client_draws_every_annotation_type(browser: Browser, kind: str) -> None:
+    """Each annotation drawn in the colour of its rgb property, around its own centre."""
+    import neuroglancer
+
+    name = f"shapes-{kind}"
+    writer = AnnotationWriter(
+        f"file://{browser.root}/{name}", kind, resolution=(4, 4, 40),
+        properties=[{"id": "colour", "type": "rgb"}], lower_bound=(0, 0, 0), upper_bound=SIZE,
+    )  # fmt: skip
+    writer.add(_shapes(kind), properties={"colour": COLOURS})
+    writer.write()
+    backdrop = f"backdrop-{kind}"
+    _image(browser.root / backdrop, "raw")
+    CloudVolume(f"file://{browser.root}/{backdrop}")[:, :, :] = 0
+    browser.show({
+        "backdrop": neuroglancer.ImageLayer(source=browser.url(backdrop)),
+        "shapes": neuroglancer.AnnotationLayer(source=browser.url(name), shader=SHAPE_SHADER),
+    })  # fmt: skip
+    pixels = browser.screenshot().astype(int)
+    r0, r1, c0, c1 = _data_box(pixels) or (0, 0, 0, 0)
+    per_voxel = np.array([(c1 - c0) / SIZE[0], (r1 - r0) / SIZE[1]])
+    for colour, (cx, cy) in zip(COLOURS, CENTRES):
+        rows, cols = np.nonzero(np.all(np.abs(pixels - colour) <= 2, axis=2))
+        assert len(rows) > 30, f"{kind} {colour.tolist()}: not drawn"
+        centre = np.array([(cols.mean() - c0), (rows.mean() - r0)]) / per_voxel
+        assert np.abs(centre - (cx, cy)).max() < 1.5, f"{kind} {colour.tolist()} at {centre}"
+        if kind == "ellipsoid":  # a disc of radius 5 voxels in the section
+            assert len(rows) == pytest.approx(np.pi * 25 * per_voxel.prod(), rel=0.05)
+
+
+def test_client_shows_the_downsampled_scale_when_zoomed_out(browser: Browser) -> None:
+    """Zoomed out to 2 voxels per pixel, the viewer draws mip 1 (which add_pyramid computed on
+    Dask): every pixel is a voxel of mip 1."""
+    import neuroglancer
+
+    from voxelio.dask import add_pyramid
+
+    path = browser.root / "pyramid"
+    _image(path, "raw")
+    add_pyramid(f"file://{path}", mips=1, factor=(2, 2, 1))
+    mip1 = np.asarray(CloudVolume(f"file://{path}", mip=1)[:, :, Z])[:, :, 0, 0]
+    assert mip1.shape == (SIZE[0] // 2, SIZE[1] // 2)
+    browser.show({"img": neuroglancer.ImageLayer(source=browser.url("pyramid"))}, zoom=2.0)
+    pixels = browser.screenshot()
+    r0, r1, c0, c1 = _data_box(pixels) or (0, 0, 0, 0)
+    assert abs(c1 - c0 - mip1.shape[0]) <= 1 and abs(r1 - r0 - mip1.shape[1]) <= 1
+    shown = pixels[r0:r1, c0:c1, 0].T
+    # one pixel per voxel: where pixel centres meet voxel edges the first column can go either
+    # way, so the section must equal mip 1 (random values) at one of the shifts -1, 0, 1
+    inner = shown[2:-2, 2:-2]
+    matches = [
+        (dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)
+        if np.array_equal(inner, mip1[2 + dx : 2 + dx + inner.shape[0],
+                                      2 + dy : 2 + dy + inner.shape[1]])
+    ]  # fmt: skip
+    assert matches, "the view is not mip 1"
