@@ -457,3 +457,46 @@ def test_client_shows_the_downsampled_scale_when_zoomed_out(browser: Browser) ->
                                       2 + dy : 2 + dy + inner.shape[1]])
     ]  # fmt: skip
     assert matches, "the view is not mip 1"
+
+
+@pytest.mark.parametrize("sharded", [False, True], ids=["unsharded", "sharded"])
+def test_client_filters_annotations_by_related_segment(browser: Browser, sharded: bool) -> None:
+    """Filtered by a linked segmentation, the viewer fetches the relationship index and draws
+    only the points related to the selected segment."""
+    import neuroglancer
+
+    name = f"related-{sharded}"
+    points = np.array([[x + 0.5, y + 0.5, Z + 0.5] for x in (10, 30, 50) for y in (10, 35)])
+    owners = np.array([5, 6, 5, 7, 6, 5], dtype=np.uint64)
+    writer = AnnotationWriter(
+        f"file://{browser.root}/{name}", "point", resolution=(4, 4, 40),
+        relationships=["owner"], lower_bound=(0, 0, 0), upper_bound=SIZE, sharded=sharded,
+    )  # fmt: skip
+    writer.add(points, relationships={"owner": owners})
+    writer.write()
+    labels = f"labels-{sharded}"
+    info = CloudVolume.create_new_info(1, "segmentation", "uint64", "raw", [4, 4, 40],
+                                       [0, 0, 0], SIZE, chunk_size=CHUNK)  # fmt: skip
+    vol = CloudVolume(f"file://{browser.root}/{labels}", info=info)
+    vol.commit_info()
+    vol[:, :, :] = np.zeros(SIZE + (1,), dtype=np.uint64)
+    backdrop = f"backdrop-related-{sharded}"
+    _image(browser.root / backdrop, "raw")
+    CloudVolume(f"file://{browser.root}/{backdrop}")[:, :, :] = 0
+    for wanted in (5, 6):
+        browser.show({
+            "backdrop": neuroglancer.ImageLayer(source=browser.url(backdrop)),
+            "seg": neuroglancer.SegmentationLayer(source=browser.url(labels), segments=[wanted]),
+            "points": neuroglancer.AnnotationLayer(
+                source=browser.url(name), linked_segmentation_layer={"owner": "seg"},
+                filter_by_segmentation=["owner"], annotation_color="#ffff00",
+                shader="void main() { setColor(defaultColor()); setPointMarkerSize(12.0); }",
+            ),
+        })  # fmt: skip
+        pixels = browser.screenshot().astype(int)
+        r0, r1, c0, c1 = _data_box(pixels) or (0, 0, 0, 0)
+        for (px, py, _), owner in zip(points, owners):
+            row = int(r0 + py * (r1 - r0) / SIZE[1])
+            col = int(c0 + px * (c1 - c0) / SIZE[0])
+            drawn = bool(np.all(np.abs(pixels[row, col] - (255, 255, 0)) <= 2))
+            assert drawn == (owner == wanted), f"segment {wanted}: point of {owner} at {px, py}"
