@@ -117,15 +117,17 @@ def _ranges(store: Store, key: str, start: int, stop: int) -> Iterator[bytes]:
 def content_type(key: str) -> str:
     """JSON for info files and ``*.json``, bytes for everything else."""
     name = key.rsplit("/", 1)[-1]
-    return "application/json" if name == "info" or name.endswith(".json") else (
-        "application/octet-stream"
-    )  # fmt: skip
+    is_json = name == "info" or name.endswith(".json")
+    return "application/json" if is_json else "application/octet-stream"
 
 
 class _Handler(BaseHTTPRequestHandler):
     """Answers GET, HEAD and OPTIONS from the server's store; other methods get 405."""
 
     protocol_version = "HTTP/1.1"  # keep-alive: a viewer sends hundreds of requests
+    # headers and body go out in separate writes: without TCP_NODELAY the body can wait for
+    # the client's delayed ACK of the headers (nginx sets tcp_nodelay too)
+    disable_nagle_algorithm = True
     server: _Server
 
     def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
@@ -212,6 +214,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # clients open many connections at once (TensorStore: dozens); socketserver's backlog of 5
+    # dropped the rest, which the kernel retried after a second (a read took 1.2 s, not 0.1)
+    request_queue_size = 512
 
     def __init__(self, address: tuple[str, int], store: Store) -> None:
         self.store = store
