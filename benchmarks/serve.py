@@ -45,20 +45,14 @@ def _write_layers(root: Path, data: np.ndarray) -> list[str]:
 
 
 def _readers() -> dict[str, Callable[[str], np.ndarray]]:
-    import tensorstore as ts
+    from tests.interop.peers import ts_read_http
 
     from voxelio import CloudVolume
-
-    def tensorstore(url: str) -> np.ndarray:
-        spec = {"driver": "neuroglancer_precomputed",
-                "kvstore": {"driver": "http", "base_url": url + "/"},
-                "context": {"cache_pool": {"total_bytes_limit": 0}}}  # fmt: skip
-        return np.asarray(ts.open(spec, read=True).result().read().result())
 
     def voxelio(url: str) -> np.ndarray:
         return np.asarray(CloudVolume(url, progress=False)[:, :, :])
 
-    return {"TensorStore": tensorstore, "voxelio": voxelio}
+    return {"TensorStore": ts_read_http, "voxelio": voxelio}
 
 
 def _checked(read: Callable[[str], np.ndarray], url: str, data: np.ndarray) -> Callable[[], Any]:

@@ -20,6 +20,18 @@ def ts_read(path, scale_index=0):
     return np.asarray(store.read().result())
 
 
+def ts_read_http(base_url):
+    """Read a whole layer served at ``base_url`` with TensorStore's ``http`` kvstore, no cache."""
+    import tensorstore as ts
+
+    spec = {
+        "driver": "neuroglancer_precomputed",
+        "kvstore": {"driver": "http", "base_url": base_url.rstrip("/") + "/"},
+        "context": {"cache_pool": {"total_bytes_limit": 0}},
+    }
+    return np.asarray(ts.open(spec, read=True).result().read().result())
+
+
 def ts_create(path, data, offset, chunk, resolution=(4, 4, 40), encoding="raw", sharding=None):
     """Create a layer with TensorStore holding ``data`` (``[x, y, z, c]``) at ``offset``."""
     import tensorstore as ts

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from tests.core.conftest import random_array
+from tests.interop.peers import ts_read_http
 from tests.servers import HTTPServer, S3Server, free_port
 from voxelio import CloudVolume
 from voxelio.errors import StorageError
@@ -179,15 +180,6 @@ def test_busy_port_and_dead_backend_are_clear_errors(server: StoreServer) -> Non
 SIZE, CHUNK = (70, 60, 20), (32, 32, 8)
 
 
-def _ts_read(url: str) -> np.ndarray:
-    import tensorstore as ts
-
-    spec = {"driver": "neuroglancer_precomputed",
-            "kvstore": {"driver": "http", "base_url": url + "/"},
-            "context": {"cache_pool": {"total_bytes_limit": 0}}}  # fmt: skip
-    return np.asarray(ts.open(spec, read=True).result().read().result())
-
-
 def _cv_read(url: str) -> np.ndarray:
     from cloudvolume import CloudVolume as CV
 
@@ -208,7 +200,7 @@ def test_peers_read_cloudvolume_gzip_layer_through_server(root: Path, server: St
     cv[:, :, :] = data
     assert any(name.endswith(".gz") for name in os.listdir(root / "img" / "4_4_40"))
     url = f"{server.url}/img"
-    np.testing.assert_array_equal(_ts_read(url), data)
+    np.testing.assert_array_equal(ts_read_http(url), data)
     np.testing.assert_array_equal(_cv_read(url), data)
     np.testing.assert_array_equal(CloudVolume(url)[:, :, :], data)
 
@@ -233,7 +225,7 @@ def _write_sharded(path: str, **kw: object) -> np.ndarray:
 def test_peers_read_sharded_layer_through_server(root: Path, server: StoreServer) -> None:
     data = _write_sharded(f"file://{root}/seg")
     url = f"{server.url}/seg"
-    np.testing.assert_array_equal(_ts_read(url), data)
+    np.testing.assert_array_equal(ts_read_http(url), data)
     np.testing.assert_array_equal(_cv_read(url), data)
     np.testing.assert_array_equal(CloudVolume(url)[5:50, 3:40, 2:17], data[5:50, 3:40, 2:17])
 
@@ -257,4 +249,4 @@ def test_tensorstore_reads_s3_layer_through_server(s3_server: S3Server, s3_bucke
     store = open_store(f"s3://{s3_bucket}/seg", secrets=s3_server.secrets,
                        endpoint=s3_server.endpoint)  # fmt: skip
     with StoreServer(store, port=0) as front:
-        np.testing.assert_array_equal(_ts_read(front.url), data)
+        np.testing.assert_array_equal(ts_read_http(front.url), data)
