@@ -77,6 +77,9 @@ def _pyramid(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     path = parse(args.path)
+    if path.protocol == "file" and not Path(path.location).is_dir():
+        print(f"voxelio: error: {path.location}: not a directory", file=sys.stderr)
+        return 1
     store = open_store(path.url, read_only=True)
     server = StoreServer(store, args.host, args.port)
     print(f"voxelio: serving {path.url} at {server.url} (read-only; Ctrl-C stops)")

@@ -80,6 +80,12 @@ def test_keys_cannot_escape_the_layer(tmp_path):
     assert not (tmp_path / "outside").exists()
 
 
+def test_listing_a_missing_root_lists_nothing_above_it(tmp_path):
+    (tmp_path / "info").write_text("{}")  # beside the root, not in it
+    assert list(FileStore(tmp_path / "skeletons").list()) == []
+    assert list(FileStore(tmp_path / "skeletons").list("in")) == []
+
+
 def test_scale_key_cannot_escape(tmp_path):
     vol = new_volume(f"file://{tmp_path}/layer")
     vol.info["scales"][0]["key"] = "../../elsewhere"

@@ -33,7 +33,6 @@ LAYERS = {
     "demo": 7,
     "cli": 7,
     "dask": 7,
-    "server": 7,
 }
 
 

@@ -26,7 +26,8 @@ from voxelio.meshes import create_multires_mesh_info, open_mesh_source
 from voxelio.storage import open_store
 from voxelio.storage.httpserver import StoreServer
 
-pytestmark = pytest.mark.interop
+# a viewer that never finishes loading (a layer it cannot draw) makes screenshots wait forever
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(120)]
 
 BACKGROUND = (255, 0, 255)  # a colour no layer below uses
 

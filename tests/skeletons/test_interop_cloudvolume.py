@@ -144,3 +144,18 @@ def test_info_written_by_us_is_read_by_cloudvolume_and_has_no_nulls(tmp_path: Pa
     theirs = cloudvolume.CloudVolume(f"file://{tmp_path}").skeleton.get(3)
     assert theirs.vertices.tolist() == [[3, 4, 23], [5, 8, 83]]
     assert theirs.radius.tolist() == [5, 6]
+
+
+def test_our_info_over_cloudvolume_skeletons_keeps_their_layout(tmp_path: Path) -> None:
+    """cloud-volume writes skeletons without an info (uint8 vertex_types assumed): the info
+    voxelio commits afterwards must keep both readers reading them."""
+    vol, info = _layer(tmp_path)
+    skels = [_cv_skeleton(i, 30 + i) for i in range(3)]
+    vol.skeleton.upload(skels)
+    assert not (tmp_path / "skeletons" / "info").exists()
+    open_skeleton_source(FileStore(tmp_path / "skeletons"), info).commit_info()
+    src = open_skeleton_source(FileStore(tmp_path / "skeletons"), info)
+    theirs = cloudvolume.CloudVolume(f"file://{tmp_path}")
+    for skel in skels:
+        _assert_same(src.get(skel.id), skel)
+        _assert_same(src.get(skel.id), theirs.skeleton.get(skel.id))

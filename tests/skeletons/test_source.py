@@ -250,3 +250,24 @@ def test_new_infos_declare_what_neuroglancer_draws(caplog: pytest.LogCaptureFixt
     assert json.loads(early.store.get("info"))["vertex_attributes"][1]["data_type"] == "uint8"
     again = open_skeleton_source(early.store, LAYER_INFO)
     assert again.get(6).vertex_types.tolist() == random_tree(2).vertex_types.tolist()
+
+
+def test_an_info_committed_later_matches_the_skeletons_already_stored() -> None:
+    """Skeletons stored before any info (by another session, or by cloud-volume, which writes
+    none) were encoded with uint8 vertex_types: a later commit keeps that, and a writer opened
+    before another committed an info encodes as the committed info says."""
+    store = make_store()
+    open_skeleton_source(store, LAYER_INFO).upload(random_tree(2, segid=6))
+    later = open_skeleton_source(store, LAYER_INFO)  # a new session: it wrote nothing itself
+    later.commit_info()
+    assert json.loads(store.get("info"))["vertex_attributes"][1]["data_type"] == "uint8"
+    assert later.get(6).vertex_types.tolist() == random_tree(2).vertex_types.tolist()
+
+    fresh = make_store()
+    early = open_skeleton_source(fresh, LAYER_INFO)  # opened before any info exists
+    committer = open_skeleton_source(fresh, LAYER_INFO)
+    committer.commit_info()  # float32, the directory being empty
+    early.upload(random_tree(3, segid=8))
+    assert open_skeleton_source(fresh, LAYER_INFO).get(8).vertex_types.tolist() == (
+        random_tree(3).vertex_types.tolist()
+    )

@@ -20,7 +20,7 @@ from tests.core.conftest import random_array
 from tests.interop.peers import ts_read_http
 from tests.servers import HTTPServer, S3Server, free_port
 from voxelio import CloudVolume
-from voxelio.errors import StorageError
+from voxelio.errors import PathError, StorageError
 from voxelio.storage import PutOptions, open_store
 from voxelio.storage import httpserver as hs
 from voxelio.storage.httpserver import StoreServer, byte_range
@@ -68,7 +68,10 @@ def test_plain_files_are_answered_as_nginx_answers(
     name = "blob-" + uuid.uuid4().hex[:8]
     (root / name).write_bytes(blob)
     (http_root / name).write_bytes(blob)
-    for header in RANGES:
+    (root / f"{name}-empty").write_bytes(b"")
+    (http_root / f"{name}-empty").write_bytes(b"")
+    cases = [(name, h) for h in RANGES] + [(f"{name}-empty", h) for h in RANGES + ["bytes=-0"]]
+    for name, header in cases:
         headers = {} if header is None else {"Range": header}
         ours = ask(server.url, f"/{name}", headers=headers)
         ref = ask(http_server.url, f"/{name}", headers=headers)
@@ -131,13 +134,83 @@ def test_refusals(root: Path, server: StoreServer) -> None:
     assert headers["access-control-allow-origin"] == "*"
 
 
+def test_request_keys() -> None:
+    assert hs.request_key("//layer/info?x=1#y") == "layer/info"
+    assert hs.request_key("/a%20b/c") == "a b/c"
+    assert hs.request_key("/layer/") == ""
+    with pytest.raises(PathError):
+        hs.request_key("/a/%2e%2e/%2e%2e/secret")
+
+
+@pytest.mark.parametrize("kind", ["file", "mem"])
+def test_an_object_replaced_while_sent_is_sent_as_it_was(tmp_path: Path, kind: str) -> None:
+    store = open_store(f"file://{tmp_path}" if kind == "file" else f"mem://{uuid.uuid4().hex}")
+    store.put("shard", b"A" * 3000)
+    found = hs.locate(store, "shard")
+    assert found is not None
+    store.put("shard", b"B" * 3000)  # atomic replacement, between two blocks
+    assert b"".join(found.blocks(0, 3000)) == b"A" * 3000
+    found.close()
+    assert b"".join(hs.locate(store, "shard").blocks(0, 3000)) == b"B" * 3000  # type: ignore[union-attr]
+
+
+def test_errors_get_an_answer_and_the_server_goes_on(root: Path, server: StoreServer) -> None:
+    (root / "broken.gz").write_bytes(b"\x1f\x8b" + b"not gzip at all")
+    (root / "info").write_bytes(b"{}")
+    status, _, body = ask(server.url, "/broken")
+    assert status == 500 and b"/broken" in body and str(root).encode() not in body
+    assert ask(server.url, "/info")[2] == b"{}"
+
+
+def _raw_exchange(url: str, request: bytes, answers: int) -> list[bytes]:
+    """Send raw bytes on one connection; the status lines of the answers that come back."""
+    import socket
+
+    where = urllib.parse.urlsplit(url)
+    with socket.create_connection((where.hostname, where.port), timeout=5) as sock:
+        sock.sendall(request)
+        received = b""
+        try:
+            while received.count(b"HTTP/1.1 ") < answers + 1:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                received += chunk
+        except TimeoutError:
+            pass
+    return [line for line in received.split(b"\r\n") if line.startswith(b"HTTP/1.1 ")]
+
+
+def test_request_bodies_are_not_taken_for_requests(root: Path, server: StoreServer) -> None:
+    (root / "info").write_bytes(b"{}")
+    smuggled = b"GET /info HTTP/1.1\r\nHost: x\r\n\r\n"
+    request = (b"OPTIONS /info HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s"
+               b"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n") % (len(smuggled), smuggled)  # fmt: skip
+    statuses = _raw_exchange(server.url, request, 2)
+    assert [line.split()[1] for line in statuses] == [b"204", b"404"]
+
+
+def test_close_ends_open_connections(root: Path) -> None:
+    (root / "info").write_bytes(b"{}")
+    running = StoreServer(open_store(f"file://{root}"), port=0).start()
+    where = urllib.parse.urlsplit(running.url)
+    conn = http.client.HTTPConnection(where.hostname, where.port, timeout=5)
+    conn.request("GET", "/info")
+    assert conn.getresponse().read() == b"{}"
+    running.close()
+    with pytest.raises((http.client.HTTPException, ConnectionError)):
+        conn.request("GET", "/info")
+        conn.getresponse().read()
+    conn.close()
+
+
 def test_cors_preflight(server: StoreServer) -> None:
     status, headers, body = ask(server.url, "/info", "OPTIONS", headers={
         "Origin": "https://neuroglancer-demo.appspot.com",
         "Access-Control-Request-Method": "GET",
         "Access-Control-Request-Headers": "range",
     })  # fmt: skip
-    assert (status, body) == (204, b"")
+    assert (status, body) == (204, b"") and "content-length" not in headers
     assert headers["access-control-allow-origin"] == "*"
     assert headers["access-control-allow-headers"] == "range"
     assert "GET" in headers["access-control-allow-methods"]
@@ -239,6 +312,30 @@ def test_memory_store_with_compressed_objects() -> None:
         assert ask(front.url, "/zipped")[2] == b"abc" * 1000
         assert ask(front.url, "/zipped", headers={"Range": "bytes=3-5"})[2] == b"abc"
         assert ask(front.url, "/plain", headers={"Range": "bytes=-3"})[2] == b"xyz"
+
+
+@pytest.mark.servers
+def test_s3_objects_through_server(s3_server: S3Server, s3_bucket: str) -> None:
+    """On S3 an object stored with Content-Encoding gzip is sent decompressed, ranges
+    included; plain ones are read by range from the version first seen."""
+    store = open_store(f"s3://{s3_bucket}/d", secrets=s3_server.secrets,
+                       endpoint=s3_server.endpoint)  # fmt: skip
+    text = bytes(range(256)) * 40
+    store.put("zipped", text, PutOptions(compress="gzip"))
+    store.put("plain", text)
+    with StoreServer(store, port=0) as front:
+        for key in ("zipped", "plain"):
+            assert ask(front.url, f"/{key}")[2] == text
+            status, headers, body = ask(front.url, f"/{key}", headers={"Range": "bytes=10-19"})
+            assert (status, body) == (206, text[10:20])
+            assert headers["content-range"] == f"bytes 10-19/{len(text)}"
+            assert ask(front.url, f"/{key}", "HEAD")[1]["content-length"] == str(len(text))
+        assert ask(front.url, "/missing")[0] == 404
+    found = hs.locate(store, "plain")
+    assert found is not None
+    store.put("plain", b"x" * len(text))
+    with pytest.raises(StorageError, match="changed"):
+        list(found.blocks(0, 10))
 
 
 @pytest.mark.interop

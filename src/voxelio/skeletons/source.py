@@ -26,7 +26,13 @@ from typing import Any
 import numpy as np
 
 from voxelio.compression import Method
-from voxelio.errors import EncodingError, InfoError, SkeletonDecodeError, SpatialIndexError
+from voxelio.errors import (
+    EncodingError,
+    InfoError,
+    SkeletonDecodeError,
+    SpatialIndexError,
+    UnsupportedOptionError,
+)
 from voxelio.sharding.planning import plan_label_sharding
 from voxelio.sharding.spec import ShardingSpec
 from voxelio.sharding.store import ShardedKeyStore
@@ -117,9 +123,11 @@ class SkeletonSource:
         """Write the skeleton info (no ``null`` keys, transform always set).
 
         A directory that had no info gets :meth:`SkeletonInfo.default` (float32 attributes,
-        drawn by Neuroglancer) unless this source already wrote skeletons with the assumed
-        uint8 ``vertex_types``; an info Neuroglancer's viewer cannot draw is logged."""
-        if not self._info_stored and not self._wrote and self.info == SkeletonInfo.assumed():
+        drawn by Neuroglancer) when it holds no skeleton yet; skeletons already there were
+        written with the assumed info (uint8 ``vertex_types``), which it then keeps. An info
+        Neuroglancer's viewer cannot draw is logged."""
+        untouched = self.info == SkeletonInfo.assumed() and not self._wrote
+        if not self._info_stored and untouched and not self._holds_skeletons():
             self.info = SkeletonInfo.default()
         hidden = self.info.hidden_from_neuroglancer
         if hidden:
@@ -130,6 +138,13 @@ class SkeletonSource:
         body = json.dumps(self.info.to_json(), indent=2).encode()
         self.store.put("info", body, PutOptions(content_type="application/json"))
         self._info_stored = True
+
+    def _holds_skeletons(self) -> bool:
+        """Whether the directory holds anything but an info (skeletons, shard files)."""
+        try:
+            return any(key != "info" for key in self.store.list())
+        except UnsupportedOptionError:  # cannot list (HTTP): assume it does
+            return True
 
     def refresh_info(self) -> SkeletonInfo:
         """Re-read the info from storage."""
@@ -248,6 +263,8 @@ class SkeletonSource:
     def upload(self, skeletons: Any) -> None:
         """Write one skeleton or many (any segids; sharded layers merge into their shards)."""
         items = [skeletons] if not isinstance(skeletons, (list, tuple)) else list(skeletons)
+        if not self._info_stored and self.store.exists("info"):
+            self.refresh_info()  # another writer committed one since: encode as it says
         blobs = {_segid(s.id): self.encode(s) for s in items}
         self.put_raw(blobs)
 

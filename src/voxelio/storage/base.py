@@ -17,7 +17,7 @@ from __future__ import annotations
 import builtins
 import posixpath
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +28,19 @@ from voxelio.storage.buffers import ReadBuffers
 from voxelio.storage.pool import ThreadPool
 
 DEFAULT_CONCURRENCY = 16
+
+
+@dataclass(frozen=True)
+class PlainObject:
+    """One version of an object stored without transport compression (:meth:`Store.open_plain`).
+
+    ``read(start, length)`` returns exactly ``length`` bytes of that version, or raises
+    :class:`StorageError` (the object was replaced, truncated or deleted meanwhile, where the
+    store can tell). ``close()`` frees what the store holds for it (a file descriptor)."""
+
+    size: int
+    read: Callable[[int, int], bytes]
+    close: Callable[[], None] = lambda: None
 
 
 @dataclass(frozen=True)
@@ -173,10 +186,11 @@ class Store(ABC):
         data = self.get(key)
         return None if data is None else len(data)
 
-    def plain_size(self, key: str) -> int | None:
-        """The size of ``key`` when it is stored without transport compression, so that its
-        byte ranges are ranges of what :meth:`get` returns; ``None`` when it is missing, stored
-        compressed, or the store cannot tell without reading it (the default)."""
+    def open_plain(self, key: str) -> PlainObject | None:
+        """``key`` as stored, when it is stored without transport compression (so that its
+        byte ranges are ranges of what :meth:`get` returns), pinned to the version found now;
+        ``None`` when it is missing, stored compressed, or the store cannot tell without
+        reading it (the default). Close what it returns."""
         return None
 
     def get_many(self, keys: Iterable[str]) -> dict[str, bytes | None]:

@@ -31,7 +31,14 @@ from voxelio.errors import (
     StorageError,
     WriteConflictError,
 )
-from voxelio.storage.base import DEFAULT_CONCURRENCY, NO_OPTIONS, PutOptions, Store, check_key
+from voxelio.storage.base import (
+    DEFAULT_CONCURRENCY,
+    NO_OPTIONS,
+    PlainObject,
+    PutOptions,
+    Store,
+    check_key,
+)
 from voxelio.storage.buffers import ReadBuffers
 from voxelio.storage.retry import (
     RETRYABLE_STATUS,
@@ -316,11 +323,15 @@ class CloudStore(Store):
             raise ValueError(f"{self.url}/{key}: negative byte range {start}+{length}")
         if length == 0:
             return b"" if self.exists(key) else None
+        return self._range(key, start, length, {})
+
+    def _range(self, key: str, start: int, length: int, extra: dict[str, Any]) -> bytes | None:
+        """``get_range`` with more request options (``if_match``)."""
         what = self._what(f"GET bytes {start}+{length}", key)
 
         def once() -> bytes:
             try:
-                data, result = self._fetch(key, {"range": (start, start + length)})
+                data, result = self._fetch(key, {"range": (start, start + length), **extra})
             except Exception as exc:
                 if "status code: 416" in str(exc):
                     return b""
@@ -335,6 +346,28 @@ class CloudStore(Store):
             return self._call(f"GET bytes {start}+{length}", key, once)
         except _Missing:
             return None
+
+    def open_plain(self, key: str) -> PlainObject | None:
+        """One request (a GET with no body) for the size, version and ``Content-Encoding``;
+        reads of an object without one ask for that version (``If-Match``)."""
+        key = check_key(key)
+        try:
+            _, result = self._call("HEAD", key, lambda: self._fetch(key, {"head": True}))
+        except _Missing:
+            return None
+        encoding = str(result.attributes.get("Content-Encoding") or "identity").lower()
+        if encoding not in ("identity", "none"):
+            return None
+        etag = result.meta.get("e_tag")
+        pin = {"if_match": etag} if etag else {}
+
+        def read(start: int, length: int) -> bytes:
+            data = self._range(key, start, length, pin) if length else b""
+            if data is None or len(data) != length:
+                raise StorageError(f"{self.url}/{key}: changed while it was being read")
+            return data
+
+        return PlainObject(int(result.meta["size"]), read)
 
     def _head(self, key: str) -> Any:
         obstore = require_obstore(self.extra)

@@ -24,7 +24,14 @@ import numpy as np
 from voxelio.compression import METHODS, SUFFIXES, Method, compress, decompress
 from voxelio.errors import ReadOnlyException, StorageError
 from voxelio.storage._boxread import read_box
-from voxelio.storage.base import NO_OPTIONS, PutOptions, Store, check_key, check_version
+from voxelio.storage.base import (
+    NO_OPTIONS,
+    PlainObject,
+    PutOptions,
+    Store,
+    check_key,
+    check_version,
+)
 from voxelio.storage.buffers import ReadBuffers
 
 #: the most bytes a box read asks the file for at once (whole planes are read together)
@@ -135,31 +142,36 @@ class FileStore(Store):
         except OSError as exc:
             raise StorageError(f"{path}: cannot read bytes {start}+{length} ({exc})") from exc
         try:
-            data = os.pread(fd, length, start)
-            while 0 < len(data) < length:  # reads stop short at the end, or past 2 GiB
-                more = os.pread(fd, length - len(data), start + len(data))
-                if not more:
-                    break
-                data += more
-        except OSError as exc:
-            raise StorageError(f"{path}: cannot read bytes {start}+{length} ({exc})") from exc
+            return _pread_fully(fd, path, start, length)
         finally:
             os.close(fd)
-        return data
 
     def size(self, key: str) -> int | None:
         found = self._find(key)
         return None if found is None else found[0].stat().st_size
 
-    def plain_size(self, key: str) -> int | None:
-        """The size of the file named ``key`` itself (compressed twins do not count)."""
+    def open_plain(self, key: str) -> PlainObject | None:
+        """The file named ``key`` itself (compressed twins do not count), opened once: every
+        read comes from that file even if it is replaced meanwhile (writes are renames)."""
+        path = self._file(key)
         try:
-            info = os.stat(self._file(key))
-        except (FileNotFoundError, NotADirectoryError):
+            fd = os.open(path, os.O_RDONLY)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
         except OSError as exc:
-            raise StorageError(f"{self._file(key)}: cannot stat ({exc})") from exc
-        return info.st_size if stat.S_ISREG(info.st_mode) else None
+            raise StorageError(f"{path}: cannot open ({exc})") from exc
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            return None
+
+        def read(start: int, length: int) -> bytes:
+            data = _pread_fully(fd, path, start, length)
+            if len(data) != length:
+                raise StorageError(f"{path}: ends before byte {start + length} (truncated)")
+            return data
+
+        return PlainObject(info.st_size, read, lambda: os.close(fd))
 
     def put(self, key: str, data: bytes, options: PutOptions = NO_OPTIONS) -> None:
         self._check_writable(key)
@@ -197,9 +209,11 @@ class FileStore(Store):
         return self._find(key) is not None
 
     def list(self, prefix: str = "") -> Iterator[str]:
-        start = self.root / check_key(prefix) if prefix else self.root
-        directory = start if start.is_dir() else start.parent
-        if not directory.is_dir():
+        directory = self.root
+        if prefix:  # a directory, or a partial name whose directory is searched
+            start = self.root / check_key(prefix)
+            directory = start if start.is_dir() else start.parent
+        if not directory.is_dir():  # (a root that does not exist yet holds nothing)
             return
         seen: set[str] = set()
         for dirpath, _dirs, files in os.walk(directory):
@@ -350,3 +364,17 @@ def atomic_write(target: Path | str, payload: bytes) -> None:
         if isinstance(exc, OSError):
             raise StorageError(f"{path}: write failed ({exc})") from exc
         raise
+
+
+def _pread_fully(fd: int, path: str, start: int, length: int) -> bytes:
+    """``length`` bytes of ``fd`` from ``start``; fewer only where the file ends."""
+    try:
+        data = os.pread(fd, length, start)
+        while 0 < len(data) < length:  # reads stop short at the end, or past 2 GiB
+            more = os.pread(fd, length - len(data), start + len(data))
+            if not more:
+                break
+            data += more
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot read bytes {start}+{length} ({exc})") from exc
+    return data

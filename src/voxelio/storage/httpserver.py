@@ -9,29 +9,34 @@ range that starts past the end with 416, and other forms (several ranges) with t
 object, as RFC 9110 allows.
 
 Objects are sent as :meth:`Store.get` returns them: a chunk kept as ``NAME.gz`` on disk
-(cloud-volume's local layout) is sent decompressed under ``NAME``, so readers that do not know
-that layout (TensorStore, Neuroglancer) read such layers through the server. Objects stored
-without transport compression are read by range, in blocks, so a shard file of any size is
-never held in memory. On networked stores a ranged request reads the stored bytes by range
-(precomputed readers ask ranges only of shard files, which are never transport-compressed).
+(cloud-volume's local layout, or ``Content-Encoding: gzip`` on the cloud) is sent decompressed
+under ``NAME``, so readers that do not know that layout (TensorStore, Neuroglancer) read such
+layers through the server. Objects stored without transport compression are opened once
+(:meth:`Store.open_plain`) and sent by range, in blocks, from that version: a shard file of
+any size is never held in memory, and one replaced meanwhile is never sent spliced (the
+connection is dropped instead). ``HEAD`` reads no body from the store.
 
-Keys that climb out of the root are refused with 403; nothing is ever written. Each
-connection gets a thread.
+Keys that climb out of the root (``..``) are refused with 403; symbolic links inside the root
+are followed, as nginx follows them. Errors are logged; their answers name the key, not the
+store's paths. Nothing is ever written. Each connection gets a thread, idle ones end after
+:data:`IDLE_SECONDS`, and :meth:`StoreServer.close` ends them all.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import socket
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Any
 
-from voxelio.errors import PathError, StorageError
-from voxelio.storage.base import Store, check_key
+from voxelio.errors import PathError, StorageError, VoxelioError
+from voxelio.storage.base import PlainObject, Store, check_key
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +44,11 @@ log = logging.getLogger(__name__)
 DEFAULT_PORT = 1337
 #: bytes read from the store and written to the socket at a time
 BLOCK = 4 << 20
+#: seconds an idle keep-alive connection (and its thread) is kept
+IDLE_SECONDS = 60.0
+#: request bodies (which nothing here needs) read and dropped up to this size; a larger one
+#: ends the connection
+_MAX_DISCARDED_BODY = 1 << 20
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 _CORS = {
     "Access-Control-Allow-Origin": "*",
@@ -53,16 +63,18 @@ class RangeNotSatisfiable(Exception):
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     """The ``[start, stop)`` that a ``Range`` header asks of an object of ``size`` bytes.
 
-    ``None`` means send it whole: no header, other units, or several ranges (which this
-    server does not answer part by part). Raises :class:`RangeNotSatisfiable`, as nginx
-    answers, for a malformed byte range, one that starts at or past the end or ends before it
-    starts, and an empty suffix."""
+    ``None`` means send it whole: no header, other units, several ranges (which this server
+    does not answer part by part), or a range of an empty object from byte 0 or its end.
+    Raises :class:`RangeNotSatisfiable`, as nginx answers, for a malformed byte range, one
+    that starts at or past the end or ends before it starts, and an empty suffix."""
     text = (header or "").strip()
     if not text.startswith("bytes=") or "," in text:
         return None
     match = _RANGE.fullmatch(text)
     if match is None or match[1] == match[2] == "":
         raise RangeNotSatisfiable
+    if size == 0 and match[1] in ("", "0"):
+        return None  # what there is of an empty object: all of it
     if match[1] == "":  # the last n bytes
         suffix = int(match[2])
         if suffix == 0:
@@ -77,41 +89,35 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
 def request_key(target: str) -> str:
     """The store key a request target names (percent-decoded, query dropped); ``""`` for the
     root and directories. Raises :class:`PathError` for keys that leave the root."""
-    path = urllib.parse.unquote(urllib.parse.urlsplit(target).path).lstrip("/")
+    path = urllib.parse.unquote(target.split("?", 1)[0].split("#", 1)[0]).lstrip("/")
     return "" if path == "" or path.endswith("/") else check_key(path)
 
 
 @dataclass(frozen=True)
 class Found:
-    """An object to send: its size, and its bytes ``[start, stop)`` block by block."""
+    """An object to send: its size, its bytes ``[start, stop)`` block by block, and what
+    frees it once sent."""
 
     size: int
     blocks: Callable[[int, int], Iterator[bytes]]
+    close: Callable[[], None] = lambda: None
 
 
-def locate(store: Store, key: str, ranged: bool) -> Found | None:
-    """Where the bytes of ``key`` come from, ``None`` when it is missing.
-
-    Objects stored plain are read by range; others are fetched whole (decompressed). On a
-    networked store, a ranged request reads the stored bytes by range."""
-    size = store.plain_size(key)
-    if size is None and ranged and store.networked:
-        size = store.size(key)
-    if size is not None:
-        return Found(size, lambda start, stop: _ranges(store, key, start, stop))
+def locate(store: Store, key: str) -> Found | None:
+    """Where the bytes of ``key`` come from, ``None`` when it is missing: one version of an
+    object stored plain, read by range; otherwise the whole object, decompressed."""
+    plain = store.open_plain(key)
+    if plain is not None:
+        return Found(plain.size, lambda start, stop: _blocks(plain, start, stop), plain.close)
     data = store.get(key)
     if data is None:
         return None
     return Found(len(data), lambda start, stop: iter((data[start:stop],)))
 
 
-def _ranges(store: Store, key: str, start: int, stop: int) -> Iterator[bytes]:
+def _blocks(plain: PlainObject, start: int, stop: int) -> Iterator[bytes]:
     for at in range(start, stop, BLOCK):
-        want = min(BLOCK, stop - at)
-        block = store.get_range(key, at, want)
-        if block is None or len(block) != want:
-            raise StorageError(f"{store.url}/{key}: changed while it was being sent")
-        yield block
+        yield plain.read(at, min(BLOCK, stop - at))
 
 
 def content_type(key: str) -> str:
@@ -128,6 +134,7 @@ class _Handler(BaseHTTPRequestHandler):
     # headers and body go out in separate writes: without TCP_NODELAY the body can wait for
     # the client's delayed ACK of the headers (nginx sets tcp_nodelay too)
     disable_nagle_algorithm = True
+    timeout = IDLE_SECONDS
     server: _Server
 
     def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
@@ -137,12 +144,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(send_body=False)
 
     def do_OPTIONS(self) -> None:  # noqa: N802
+        self._discard_body()
         asked = self.headers.get("Access-Control-Request-Headers", "Range")
         self._head(204, {
             "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
             "Access-Control-Allow-Headers": asked,
             "Access-Control-Max-Age": "86400",
-            "Content-Length": "0",
         })  # fmt: skip
 
     def _refuse(self) -> None:
@@ -151,35 +158,56 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_PUT = do_POST = do_DELETE = do_PATCH = _refuse  # noqa: N815
 
+    def _discard_body(self) -> None:
+        """Read and drop a request body, so it is not taken for the next request."""
+        length = self.headers.get("Content-Length")
+        if "Transfer-Encoding" in self.headers or (length and not length.isdigit()):
+            self.close_connection = True
+        elif length and int(length) > _MAX_DISCARDED_BODY:
+            self.close_connection = True
+        elif length:
+            self.rfile.read(int(length))
+
     def _answer(self, send_body: bool) -> None:
-        try:
-            key = request_key(self.path)
-            found = locate(self.server.store, key, "Range" in self.headers) if key else None
-        except PathError as exc:
-            self._fail(403, str(exc))
+        self._discard_body()
+        located = self._locate()
+        if located is None:
             return
-        except StorageError as exc:
-            log.warning("%s: %s", self.path, exc)
-            self._fail(502, str(exc))
-            return
-        if found is None:
-            self._fail(404, f"{self.path}: not found")
-            return
+        key, found = located
         try:
             span = byte_range(self.headers.get("Range"), found.size)
         except RangeNotSatisfiable:
+            found.close()
             self._fail(416, f"{self.headers['Range']}: the object has {found.size} bytes",
                        {"Content-Range": f"bytes */{found.size}"})  # fmt: skip
             return
-        self._send(key, found, span, send_body)
+        try:
+            self._send(content_type(key), found, span, send_body)
+        finally:
+            found.close()
 
-    def _send(self, key: str, found: Found, span: tuple[int, int] | None, body: bool) -> None:
+    def _locate(self) -> tuple[str, Found] | None:
+        """The key the request names and its object; ``None`` once an error is answered."""
+        try:
+            key = request_key(self.path)
+            found = locate(self.server.store, key) if key else None
+        except PathError:
+            self._fail(403, f"{self.path}: leaves the served directory")
+            return None
+        except (VoxelioError, OSError) as exc:  # a store that fails, a corrupt NAME.gz
+            log.warning("%s: %s", self.path, exc)
+            status = 502 if isinstance(exc, StorageError) else 500
+            self._fail(status, f"{self.path}: cannot be read ({type(exc).__name__}; see the log)")
+            return None
+        if found is None:
+            self._fail(404, f"{self.path}: not found")
+            return None
+        return key, found
+
+    def _send(self, kind: str, found: Found, span: tuple[int, int] | None, body: bool) -> None:
         start, stop = span or (0, found.size)
-        headers = {
-            "Content-Type": content_type(key),
-            "Content-Length": str(stop - start),
-            "Accept-Ranges": "bytes",
-        }
+        headers = {"Content-Type": kind, "Content-Length": str(stop - start),
+                   "Accept-Ranges": "bytes"}  # fmt: skip
         if span is not None:
             headers["Content-Range"] = f"bytes {start}-{stop - 1}/{found.size}"
         self._head(200 if span is None else 206, headers)
@@ -188,7 +216,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             for block in found.blocks(start, stop):
                 self.wfile.write(block)
-        except StorageError as exc:  # too late for an error status: drop the connection
+        except (VoxelioError, OSError) as exc:  # too late for an error status: drop the line
             log.warning("%s: %s", self.path, exc)
             self.close_connection = True
 
@@ -220,7 +248,29 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], store: Store) -> None:
         self.store = store
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def end_connections(self) -> None:
+        """End every open connection (their threads then finish)."""
+        with self._open_lock:
+            conns = list(self._open)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already gone
 
     def handle_error(self, request: object, client_address: object) -> None:
         log.debug("connection from %s ended with an error", client_address, exc_info=True)
@@ -263,14 +313,16 @@ class StoreServer:
             log.info("stopped serving %s", self.url)
         finally:
             self._http.server_close()
+            self._http.end_connections()
 
     def close(self) -> None:
-        """Stop serving and free the port."""
+        """Stop serving, end open connections and free the port."""
         if self._thread is not None:
             self._http.shutdown()
             self._thread.join()
             self._thread = None
         self._http.server_close()
+        self._http.end_connections()
 
     def __enter__(self) -> StoreServer:
         return self if self._thread is not None else self.start()

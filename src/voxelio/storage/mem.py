@@ -13,7 +13,14 @@ import threading
 from collections.abc import Iterator
 
 from voxelio.compression import Method, compress, decompress
-from voxelio.storage.base import NO_OPTIONS, PutOptions, Store, check_key, check_version
+from voxelio.storage.base import (
+    NO_OPTIONS,
+    PlainObject,
+    PutOptions,
+    Store,
+    check_key,
+    check_version,
+)
 
 
 class MemorySpace:
@@ -65,9 +72,12 @@ class MemoryStore(Store):
         entry = self.space.objects.get(self._full(key))
         return None if entry is None else len(entry[0])
 
-    def plain_size(self, key: str) -> int | None:
+    def open_plain(self, key: str) -> PlainObject | None:
         entry = self.space.objects.get(self._full(key))
-        return None if entry is None or entry[1] is not None else len(entry[0])
+        if entry is None or entry[1] is not None:
+            return None
+        payload = entry[0]  # this version: a later put replaces the entry, not these bytes
+        return PlainObject(len(payload), lambda start, length: payload[start : start + length])
 
     def put(self, key: str, data: bytes, options: PutOptions = NO_OPTIONS) -> None:
         payload = compress(data, options.compress, options.compress_level)

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from voxelio.storage.base import Store, supports_conditional, supports_conditional_delete
+from voxelio.storage.base import (
+    PlainObject,
+    Store,
+    supports_conditional,
+    supports_conditional_delete,
+)
 
 
 class StoreWrapper(Store):
@@ -33,8 +38,8 @@ class StoreWrapper(Store):
     def size(self, key: str) -> int | None:
         return self.inner.size(key)
 
-    def plain_size(self, key: str) -> int | None:
-        return self.inner.plain_size(key)
+    def open_plain(self, key: str) -> PlainObject | None:
+        return self.inner.open_plain(key)
 
     @property
     def conditional(self) -> bool:
