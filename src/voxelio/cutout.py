@@ -79,6 +79,28 @@ class VolumeCutout(np.ndarray):
         """Number of channels (the last axis)."""
         return int(self.shape[3]) if self.ndim >= 4 else 1
 
+    def viewer(self, port: int = 8080, browser: bool = True) -> None:
+        """Explore this cutout in microviewer, as cloud-volume's ``img.viewer()`` does: a
+        local web app at ``http://127.0.0.1:PORT`` (opened in a browser unless ``browser`` is
+        false) until Ctrl-C. Needs ``voxelio[viewer]``."""
+        try:
+            import microviewer
+        except ImportError as exc:
+            raise ImportError(
+                "VolumeCutout.viewer needs microviewer: pip install 'voxelio[viewer]'"
+            ) from exc
+        where = f"{self.dataset_name}/{self.layer}".strip("/") or "IN MEMORY"
+        microviewer.view(
+            np.asarray(self),
+            seg=self.layer_type == "segmentation",
+            resolution=np.asarray(self.resolution if self.resolution is not None else (1, 1, 1)),
+            offset=np.asarray(self.bounds.minpt if self.bounds is not None else (0, 0, 0)),
+            cloudpath=where,
+            hostname="127.0.0.1",
+            port=port,
+            browser=browser,
+        )
+
     def save_images(
         self,
         directory: str | None = None,

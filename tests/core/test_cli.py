@@ -73,7 +73,7 @@ def test_pyramid_command_adds_scales(tmp_path, capsys):
     assert exit_.value.code == 2 and "expected an integer >= 1" in capsys.readouterr().err
 
 
-def _serve_until_ctrl_c(command: list[str], path: str) -> tuple[bytes, str]:
+def _serve_until_ctrl_c(command: list[str], path: str, cors: bool = True) -> tuple[bytes, str]:
     """Start a serving process, GET ``path`` from the URL it prints, stop it with SIGINT;
     the body and everything it printed. The process must exit with status 0."""
     import re
@@ -87,7 +87,7 @@ def _serve_until_ctrl_c(command: list[str], path: str) -> tuple[bytes, str]:
         assert url, first
         with urllib.request.urlopen(url[0] + path, timeout=30) as resp:
             body = resp.read()
-            assert resp.headers["Access-Control-Allow-Origin"] == "*"
+            assert not cors or resp.headers["Access-Control-Allow-Origin"] == "*"
         proc.send_signal(signal.SIGINT)
         rest = proc.stdout.read()  # type: ignore[union-attr]  (not communicate(): it would
         proc.wait(timeout=30)  # miss lines the text wrapper has buffered already)
@@ -123,3 +123,16 @@ def test_serve_refuses_a_bad_port_or_path(tmp_path, capsys):
     for bad in (tmp_path / "missing", tmp_path / "file"):
         assert main(["serve", str(bad), "--port", "0"]) == 1
         assert "not a directory" in capsys.readouterr().err
+
+
+def test_cutout_viewer_hands_the_cutout_to_microviewer(tmp_path):
+    from tests.servers import free_port
+
+    main(["demo", str(tmp_path / "d"), "--small"])
+    path = f"file://{tmp_path}/d/segmentation"
+    code = (f"from voxelio import CloudVolume; CloudVolume('{path}')[10:40, 5:25, 3:9]"
+            f".viewer(port={free_port()}, browser=False)")  # fmt: skip
+    body, _ = _serve_until_ctrl_c([sys.executable, "-c", code], "/parameters", cors=False)
+    params = json.loads(body)
+    assert params["layer_type"] == "segmentation" and params["data_types"] == ["uint64"]
+    assert params["bounds"] == [10, 5, 3, 40, 25, 9]
