@@ -86,6 +86,18 @@ def test_listing_a_missing_root_lists_nothing_above_it(tmp_path):
     assert list(FileStore(tmp_path / "skeletons").list("in")) == []
 
 
+def test_file_listing_takes_prefixes_as_the_memory_store_does(tmp_path):
+    from voxelio.storage import open_store
+
+    keys = ["a.txt", "a/x", "ab", "b/c/d", "bz/q", "b/cz"]
+    disk, memory = FileStore(tmp_path / "l"), open_store(f"mem://{tmp_path.name}-listing")
+    for key in keys:
+        disk.put(key, b"1")
+        memory.put(key, b"1")
+    for prefix in ("", "a", "a/", "b", "b/c", "b/c/", "c", "zz/"):
+        assert sorted(disk.list(prefix)) == sorted(memory.list(prefix)), prefix
+
+
 def test_scale_key_cannot_escape(tmp_path):
     vol = new_volume(f"file://{tmp_path}/layer")
     vol.info["scales"][0]["key"] = "../../elsewhere"

@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -80,7 +81,9 @@ def _serve_until_ctrl_c(command: list[str], path: str, cors: bool = True) -> tup
     import signal
     import urllib.request
 
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    unbuffered = {**os.environ, "PYTHONUNBUFFERED": "1"}  # the URL line must arrive at once
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=unbuffered)  # fmt: skip
     try:
         first = proc.stdout.readline()  # type: ignore[union-attr]
         url = re.search(r"http://127\.0\.0\.1:\d+", first)

@@ -140,9 +140,9 @@ class SkeletonSource:
         self._info_stored = True
 
     def _holds_skeletons(self) -> bool:
-        """Whether the directory holds anything but an info (skeletons, shard files)."""
+        """Whether the directory holds skeletons: files named by a segment id, or shards."""
         try:
-            return any(key != "info" for key in self.store.list())
+            return any(key.isdigit() or key.endswith(".shard") for key in self.store.list())
         except UnsupportedOptionError:  # cannot list (HTTP): assume it does
             return True
 
@@ -264,7 +264,9 @@ class SkeletonSource:
         """Write one skeleton or many (any segids; sharded layers merge into their shards)."""
         items = [skeletons] if not isinstance(skeletons, (list, tuple)) else list(skeletons)
         if not self._info_stored and self.store.exists("info"):
-            self.refresh_info()  # another writer committed one since: encode as it says
+            log.info("%s/info: committed by another writer since; encoding as it says",
+                     self.store.url)  # fmt: skip
+            self.refresh_info()
         blobs = {_segid(s.id): self.encode(s) for s in items}
         self.put_raw(blobs)
 

@@ -171,7 +171,14 @@ class FileStore(Store):
                 raise StorageError(f"{path}: ends before byte {start + length} (truncated)")
             return data
 
-        return PlainObject(info.st_size, read, lambda: os.close(fd))
+        closed = threading.Event()  # a second close must not close a reused descriptor
+
+        def close() -> None:
+            if not closed.is_set():
+                closed.set()
+                os.close(fd)
+
+        return PlainObject(info.st_size, read, close)
 
     def put(self, key: str, data: bytes, options: PutOptions = NO_OPTIONS) -> None:
         self._check_writable(key)
@@ -209,14 +216,19 @@ class FileStore(Store):
         return self._find(key) is not None
 
     def list(self, prefix: str = "") -> Iterator[str]:
-        directory = self.root
-        if prefix:  # a directory, or a partial name whose directory is searched
-            start = self.root / check_key(prefix)
-            directory = start if start.is_dir() else start.parent
+        if prefix:
+            check_key(prefix)
+        # keys starting with ``prefix`` (a string prefix, as on the cloud) lie below the
+        # directory of its last "/"; deeper directories that cannot match are not walked
+        head = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        directory = self.root / head if head else self.root
         if not directory.is_dir():  # (a root that does not exist yet holds nothing)
             return
         seen: set[str] = set()
-        for dirpath, _dirs, files in os.walk(directory):
+        for dirpath, dirs, files in os.walk(directory):
+            rel_dir = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
+            rel_dir = "" if rel_dir == "." else rel_dir + "/"
+            dirs[:] = [d for d in dirs if _may_hold(rel_dir + d + "/", prefix)]
             for name in files:
                 if name.startswith(".voxelio-tmp"):
                     continue
@@ -378,3 +390,8 @@ def _pread_fully(fd: int, path: str, start: int, length: int) -> bytes:
     except OSError as exc:
         raise StorageError(f"{path}: cannot read bytes {start}+{length} ({exc})") from exc
     return data
+
+
+def _may_hold(directory: str, prefix: str) -> bool:
+    """Whether keys below ``directory`` (ending in "/") can start with ``prefix``."""
+    return directory.startswith(prefix) or prefix.startswith(directory)

@@ -14,7 +14,8 @@ under ``NAME``, so readers that do not know that layout (TensorStore, Neuroglanc
 layers through the server. Objects stored without transport compression are opened once
 (:meth:`Store.open_plain`) and sent by range, in blocks, from that version: a shard file of
 any size is never held in memory, and one replaced meanwhile is never sent spliced (the
-connection is dropped instead). ``HEAD`` reads no body from the store.
+connection is dropped instead); on networked stores a GET without a range fetches the object
+whole, in one request. ``HEAD`` reads no body of an object stored plain.
 
 Keys that climb out of the root (``..``) are refused with 403; symbolic links inside the root
 are followed, as nginx follows them. Errors are logged; their answers name the key, not the
@@ -103,10 +104,12 @@ class Found:
     close: Callable[[], None] = lambda: None
 
 
-def locate(store: Store, key: str) -> Found | None:
+def locate(store: Store, key: str, whole: bool = False) -> Found | None:
     """Where the bytes of ``key`` come from, ``None`` when it is missing: one version of an
-    object stored plain, read by range; otherwise the whole object, decompressed."""
-    plain = store.open_plain(key)
+    object stored plain, read by range; otherwise the whole object, decompressed. ``whole``
+    (a GET of all of it) on a networked store fetches it in one request rather than asking
+    for its metadata first."""
+    plain = None if whole and store.networked else store.open_plain(key)
     if plain is not None:
         return Found(plain.size, lambda start, stop: _blocks(plain, start, stop), plain.close)
     data = store.get(key)
@@ -170,7 +173,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, send_body: bool) -> None:
         self._discard_body()
-        located = self._locate()
+        located = self._locate(whole=send_body and "Range" not in self.headers)
         if located is None:
             return
         key, found = located
@@ -186,11 +189,11 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             found.close()
 
-    def _locate(self) -> tuple[str, Found] | None:
+    def _locate(self, whole: bool) -> tuple[str, Found] | None:
         """The key the request names and its object; ``None`` once an error is answered."""
         try:
             key = request_key(self.path)
-            found = locate(self.server.store, key) if key else None
+            found = locate(self.server.store, key, whole) if key else None
         except PathError:
             self._fail(403, f"{self.path}: leaves the served directory")
             return None
