@@ -6,11 +6,9 @@ atomic put of the ``info``: readers see the old properties or the new ones.
 
 from __future__ import annotations
 
-import json
-
 from voxelio.meta.segment_properties import SegmentProperties
-from voxelio.storage.base import PutOptions, Store
-from voxelio.storage.jsonfile import read_parsed
+from voxelio.storage.base import Store
+from voxelio.storage.jsonfile import read_parsed, write_json
 
 
 def read_segment_properties(store: Store) -> SegmentProperties:
@@ -20,8 +18,7 @@ def read_segment_properties(store: Store) -> SegmentProperties:
 
 def write_segment_properties(store: Store, properties: SegmentProperties) -> None:
     """Write ``properties`` as the directory's ``info``."""
-    body = json.dumps(properties.to_json(), indent=2).encode()
-    store.put("info", body, PutOptions(content_type="application/json"))
+    write_json(store, "info", properties.to_json())
 
 
 __all__ = ["SegmentProperties", "read_segment_properties", "write_segment_properties"]

@@ -601,7 +601,7 @@ class CloudVolume(VolumeMetadata):
         """Serve this layer over HTTP for Neuroglancer until Ctrl-C, as cloud-volume does:
         open ``precomputed://http://HOST:PORT`` in any Neuroglancer. Read-only; CORS, byte
         ranges and HEAD are answered (:mod:`voxelio.storage.httpserver`)."""
-        server = StoreServer(self._open_store(self.meta.path), host, port)
+        server = StoreServer(self.meta.store, host, port)
         print(f"Neuroglancer: precomputed://{server.url}  (Ctrl-C stops the server)", flush=True)
         server.serve_forever()
 
@@ -617,7 +617,9 @@ def from_cloudpath(cloudpath: str, *args: Any, **kwargs: Any) -> Any:
     path = parse(cloudpath)
     store = open_store(path.url, secrets=kwargs.get("secrets"),
                        **(kwargs.get("storage_options") or {}))  # fmt: skip
-    found = _stored_info(store)  # read once: the source built from it does not read it again
+    # annotation and mesh sources are built from this read; a volume's CloudVolume reads the
+    # info again, as it follows redirects itself
+    found = _stored_info(store)
     kind = found.get("@type") if found is not None else None
     if kind == ANNOTATION_TYPE:
         info = annotation_info(found, f"{store.url}/info")

@@ -146,6 +146,19 @@ def _voxel_pixels(pixels: np.ndarray) -> np.ndarray:
     return pixels[ys[None, :], xs[:, None]]
 
 
+def _layer(path: Path, data: np.ndarray, encoding: str = "raw", compress: str | None = None,
+           **kw: Any) -> CloudVolume:  # fmt: skip
+    """``data`` (``SIZE`` and a channel; uint8 an image, uint64 a segmentation) written as a
+    layer at ``path``; ``kw`` go to the info (sharding, mesh, skeletons)."""
+    kind = "image" if data.dtype == np.uint8 else "segmentation"
+    info = CloudVolume.create_new_info(1, kind, data.dtype.name, encoding, [4, 4, 40],
+                                       [0, 0, 0], SIZE, chunk_size=CHUNK, **kw)  # fmt: skip
+    vol = CloudVolume(f"file://{path}", info=info, compress=compress)
+    vol.commit_info()
+    vol[:, :, :] = data
+    return vol
+
+
 def _image(path: Path, encoding: str, **kw: Any) -> np.ndarray:
     rng = np.random.default_rng(5)
     if encoding == "jpeg":  # smooth, so that jpeg keeps it within a few levels
@@ -153,12 +166,27 @@ def _image(path: Path, encoding: str, **kw: Any) -> np.ndarray:
         data = (20 + x + 2 * y + 5 * z).astype(np.uint8)[..., None]
     else:
         data = rng.integers(0, 256, SIZE + (1,), dtype=np.uint8)
-    info = CloudVolume.create_new_info(1, "image", "uint8", encoding, [4, 4, 40], [0, 0, 0],
-                                       SIZE, chunk_size=CHUNK, **kw)  # fmt: skip
-    vol = CloudVolume(f"file://{path}", info=info, compress="gzip" if encoding == "raw" else None)
-    vol.commit_info()
-    vol[:, :, :] = data
+    vol = _layer(path, data, encoding, "gzip" if encoding == "raw" else None, **kw)
     return np.asarray(vol[:, :, :])  # what the stored chunks decode to (jpeg is lossy)
+
+
+def _no_labels(browser: Browser, name: str, **kw: Any) -> CloudVolume:
+    """A segmentation layer of zeros (no segment) named ``name``; ``kw`` go to the info."""
+    return _layer(browser.root / name, np.zeros(SIZE + (1,), dtype=np.uint64), **kw)
+
+
+def _backdrop(browser: Browser, name: str) -> Any:
+    """A black image layer over the volume, so that the view shows where the volume lies."""
+    import neuroglancer
+
+    _layer(browser.root / name, np.zeros(SIZE + (1,), dtype=np.uint8))
+    return neuroglancer.ImageLayer(source=browser.url(name))
+
+
+def _pixel(box: tuple[int, int, int, int], x: float, y: float) -> tuple[int, int]:
+    """The (row, column) of the screenshot at voxel coordinates ``x, y`` of the section."""
+    r0, r1, c0, c1 = box
+    return int(r0 + y * (r1 - r0) / SIZE[1]), int(c0 + x * (c1 - c0) / SIZE[0])
 
 
 SHARDING = {"@type": "neuroglancer_uint64_sharded_v1", "preshift_bits": 0,
@@ -193,12 +221,7 @@ def test_client_shows_a_sharded_compressed_segmentation(browser: Browser) -> Non
     x, y = np.meshgrid(np.arange(SIZE[0]), np.arange(SIZE[1]), indexing="ij")
     plane = labels[(x // 11 + 6 * (y // 25)) % 12]  # 12 patches across chunk borders
     data = np.repeat(plane[:, :, None, None], SIZE[2], axis=2)
-    info = CloudVolume.create_new_info(1, "segmentation", "uint64", "compressed_segmentation",
-                                       [4, 4, 40], [0, 0, 0], SIZE, chunk_size=CHUNK,
-                                       sharding=SHARDING)  # fmt: skip
-    vol = CloudVolume(f"file://{browser.root}/seg", info=info)
-    vol.commit_info()
-    vol[:, :, :] = data
+    _layer(browser.root / "seg", data, "compressed_segmentation", sharding=SHARDING)
     layer = neuroglancer.SegmentationLayer(
         source=browser.url("seg"), selected_alpha=1.0, segments=[int(v) for v in labels],
         segment_colors={k: hex_colour(c) for k, c in colours.items()},
@@ -241,17 +264,14 @@ def test_client_draws_annotations_with_their_properties(browser: Browser, sharde
     )  # fmt: skip
     writer.add(points, properties={"red": red, "green": green, "blue": blue})
     writer.write()
-    dark = _image(browser.root / f"backdrop-{sharded}", "raw") * 0  # where the volume lies
-    CloudVolume(f"file://{browser.root}/backdrop-{sharded}")[:, :, :] = dark
     browser.show({
-        "backdrop": neuroglancer.ImageLayer(source=browser.url(f"backdrop-{sharded}")),
+        "backdrop": _backdrop(browser, f"backdrop-{sharded}"),
         "points": neuroglancer.AnnotationLayer(source=browser.url(name), shader=ANNOTATION_SHADER),
     })  # fmt: skip
     pixels = browser.screenshot()
-    r0, r1, c0, c1 = _data_box(pixels) or (0, 0, 0, 0)
+    box = _data_box(pixels) or (0, 0, 0, 0)
     for i, (px, py) in enumerate(points[:, :2]):
-        row = int(r0 + py * (r1 - r0) / SIZE[1])
-        col = int(c0 + px * (c1 - c0) / SIZE[0])
+        row, col = _pixel(box, px, py)
         want = np.array([red[i], green[i] / 65535 * 255, blue[i] * 255])
         got = pixels[row, col].astype(float)
         assert np.abs(got - want).max() <= 2, f"point {i}: shown {got}, properties say {want}"
@@ -260,11 +280,7 @@ def test_client_draws_annotations_with_their_properties(browser: Browser, sharde
 def test_client_lists_segment_properties(browser: Browser) -> None:
     import neuroglancer
 
-    info = CloudVolume.create_new_info(1, "segmentation", "uint64", "raw", [4, 4, 40],
-                                       [0, 0, 0], SIZE, chunk_size=CHUNK)  # fmt: skip
-    vol = CloudVolume(f"file://{browser.root}/labelled", info=info)
-    vol.commit_info()
-    vol[:, :, :] = np.full(SIZE + (1,), 7, dtype=np.uint64)
+    vol = _layer(browser.root / "labelled", np.full(SIZE + (1,), 7, dtype=np.uint64))
     labels = {7: "mitochondrion-seven", 42: "synapse-forty-two", 1000: "soma-one-thousand"}
     vol.commit_segment_properties(SegmentProperties.build(
         list(labels), labels=list(labels.values()), tags=[["organelle"], ["contact"], []],
@@ -310,11 +326,7 @@ def test_client_draws_meshes(browser: Browser, kind: str) -> None:
     import neuroglancer
 
     name = f"meshes-{kind}"
-    info = CloudVolume.create_new_info(1, "segmentation", "uint64", "raw", [4, 4, 40],
-                                       [0, 0, 0], SIZE, chunk_size=CHUNK, mesh="mesh")  # fmt: skip
-    vol = CloudVolume(f"file://{browser.root}/{name}", info=info)
-    vol.commit_info()
-    vol[:, :, :] = np.zeros(SIZE + (1,), dtype=np.uint64)
+    vol = _no_labels(browser, name, mesh="mesh")
     centers = {7: (64.0, 96.0, 160.0), 9: (192.0, 96.0, 160.0)}  # nm
     if kind == "legacy":
         vol.mesh.put([_sphere(40, centers[s], s, 16) for s in centers])
@@ -346,12 +358,7 @@ def test_client_draws_skeletons(browser: Browser) -> None:
     """Two skeletons (segment 7 red on the left, 9 blue on the right) in the 3d view."""
     import neuroglancer
 
-    info = CloudVolume.create_new_info(1, "segmentation", "uint64", "raw", [4, 4, 40],
-                                       [0, 0, 0], SIZE, chunk_size=CHUNK,
-                                       skeletons="skeletons")  # fmt: skip
-    vol = CloudVolume(f"file://{browser.root}/skeletons", info=info)
-    vol.commit_info()
-    vol[:, :, :] = np.zeros(SIZE + (1,), dtype=np.uint64)
+    vol = _no_labels(browser, "skeletons", skeletons="skeletons")
     vol.skeleton.commit_info()
     path = np.array([[0, 0, 0], [30, 50, 0], [60, 110, 0], [20, 140, 0]], dtype=np.float32)
     vol.skeleton.upload([
@@ -413,11 +420,8 @@ def test_client_draws_every_annotation_type(browser: Browser, kind: str) -> None
     )  # fmt: skip
     writer.add(_shapes(kind), properties={"colour": COLOURS})
     writer.write()
-    backdrop = f"backdrop-{kind}"
-    _image(browser.root / backdrop, "raw")
-    CloudVolume(f"file://{browser.root}/{backdrop}")[:, :, :] = 0
     browser.show({
-        "backdrop": neuroglancer.ImageLayer(source=browser.url(backdrop)),
+        "backdrop": _backdrop(browser, f"backdrop-{kind}"),
         "shapes": neuroglancer.AnnotationLayer(source=browser.url(name), shader=SHAPE_SHADER),
     })  # fmt: skip
     pixels = browser.screenshot().astype(int)
@@ -476,17 +480,11 @@ def test_client_filters_annotations_by_related_segment(browser: Browser, sharded
     writer.add(points, relationships={"owner": owners})
     writer.write()
     labels = f"labels-{sharded}"
-    info = CloudVolume.create_new_info(1, "segmentation", "uint64", "raw", [4, 4, 40],
-                                       [0, 0, 0], SIZE, chunk_size=CHUNK)  # fmt: skip
-    vol = CloudVolume(f"file://{browser.root}/{labels}", info=info)
-    vol.commit_info()
-    vol[:, :, :] = np.zeros(SIZE + (1,), dtype=np.uint64)
-    backdrop = f"backdrop-related-{sharded}"
-    _image(browser.root / backdrop, "raw")
-    CloudVolume(f"file://{browser.root}/{backdrop}")[:, :, :] = 0
+    _no_labels(browser, labels)
+    backdrop = _backdrop(browser, f"backdrop-related-{sharded}")
     for wanted in (5, 6):
         browser.show({
-            "backdrop": neuroglancer.ImageLayer(source=browser.url(backdrop)),
+            "backdrop": backdrop,
             "seg": neuroglancer.SegmentationLayer(source=browser.url(labels), segments=[wanted]),
             "points": neuroglancer.AnnotationLayer(
                 source=browser.url(name), linked_segmentation_layer={"owner": "seg"},
@@ -495,9 +493,8 @@ def test_client_filters_annotations_by_related_segment(browser: Browser, sharded
             ),
         })  # fmt: skip
         pixels = browser.screenshot().astype(int)
-        r0, r1, c0, c1 = _data_box(pixels) or (0, 0, 0, 0)
+        box = _data_box(pixels) or (0, 0, 0, 0)
         for (px, py, _), owner in zip(points, owners):
-            row = int(r0 + py * (r1 - r0) / SIZE[1])
-            col = int(c0 + px * (c1 - c0) / SIZE[0])
+            row, col = _pixel(box, px, py)
             drawn = bool(np.all(np.abs(pixels[row, col] - (255, 255, 0)) <= 2))
             assert drawn == (owner == wanted), f"segment {wanted}: point of {owner} at {px, py}"

@@ -25,6 +25,10 @@ MAX_PROBED_SHARDS = 4096
 _UNPUBLISHED = PutOptions(content_type="application/octet-stream", unpublished=True)
 
 
+def _decimal_names(keys: np.ndarray) -> list[str]:
+    return [str(k) for k in np.asarray(keys, dtype=np.uint64).tolist()]
+
+
 def _decimal(name: str) -> int | None:
     """``name`` as a uint64 written in ASCII base 10, else ``None`` (a foreign file)."""
     if not (name.isascii() and name.isdigit()) or int(name) >= 1 << 64:
@@ -33,20 +37,21 @@ def _decimal(name: str) -> int | None:
 
 
 class IndexStore:
-    """One index directory ``key`` below ``store``; ``to_name``/``from_name`` map keys to
-    unsharded file names and back (``from_name`` returns ``None`` for foreign files)."""
+    """One index directory ``key`` below ``store``; ``to_names`` maps keys (an array, all at
+    once) to unsharded file names and ``from_name`` one name back (``None`` for foreign
+    files)."""
 
     def __init__(
         self,
         store: Store,
         key: str,
         sharding: ShardingSpec | None,
-        to_name: Callable[[int], str] = str,
+        to_names: Callable[[np.ndarray], list[str]] = _decimal_names,
         from_name: Callable[[str], int | None] = _decimal,
     ) -> None:
         self.store = store
         self.key = key
-        self.to_name = to_name
+        self.to_names = to_names
         self.from_name = from_name
         self.sharded = None if sharding is None else ShardedKeyStore(store, sharding, prefix=key)
 
@@ -55,14 +60,19 @@ class IndexStore:
         if self.sharded is not None:
             shard, _ = self.sharded.spec.shard_and_minishard(key)
             return f"{self.store.url}/{self.sharded.shard_key(shard)} (key {key})"
-        return f"{self.store.url}/{join_key(self.key, self.to_name(key))}"
+        return f"{self.store.url}/{self._names(np.array([key], dtype=np.uint64))[0]}"
+
+    def _names(self, keys: np.ndarray) -> list[str]:
+        """The unsharded keys of ``keys``, converted together (spatial names decode Morton
+        codes: one numpy call for all, not one per key)."""
+        return [join_key(self.key, name) for name in self.to_names(keys)]
 
     def read(self, keys: Iterable[int]) -> dict[int, bytes | None]:
         """``{key: value or None}``."""
         wanted = [int(k) for k in keys]
         if self.sharded is not None:
             return self.sharded.get_many(np.array(wanted, dtype=np.uint64))
-        names = {join_key(self.key, self.to_name(k)): k for k in wanted}
+        names = dict(zip(self._names(np.array(wanted, dtype=np.uint64)), wanted))
         return {names[name]: value for name, value in self.store.get_many(names).items()}
 
     def write(self, items: Mapping[int, bytes]) -> None:
@@ -70,7 +80,8 @@ class IndexStore:
         if self.sharded is not None:
             self.sharded.put_many(items, replace_shards=True)
             return
-        named = {join_key(self.key, self.to_name(k)): v for k, v in items.items()}
+        keys = np.fromiter(items, dtype=np.uint64, count=len(items))
+        named = dict(zip(self._names(keys), items.values()))
         self.store.put_many(named, _UNPUBLISHED)
 
     def keys(self) -> np.ndarray:
@@ -107,9 +118,9 @@ def spatial_index(store: Store, level: SpatialLevel) -> IndexStore:
     """The store of a spatial level, keyed by the compressed Morton code of each cell."""
     grid = level.grid_shape
 
-    def to_name(code: int) -> str:
-        cell = decode_compressed_morton_codes(np.array([code], np.uint64), grid)[0]
-        return "_".join(str(int(c)) for c in cell)
+    def to_names(codes: np.ndarray) -> list[str]:
+        cells = decode_compressed_morton_codes(np.asarray(codes, np.uint64), grid)
+        return ["_".join(map(str, cell)) for cell in cells.tolist()]
 
     def from_name(name: str) -> int | None:
         parts = name.split("_")
@@ -120,7 +131,7 @@ def spatial_index(store: Store, level: SpatialLevel) -> IndexStore:
             raise DecodingError(f"{store.url}/{level.key}/{name}: cell outside grid {list(grid)}")
         return int(compressed_morton_codes(cell, grid)[0])
 
-    return IndexStore(store, level.key, level.sharding, to_name, from_name)
+    return IndexStore(store, level.key, level.sharding, to_names, from_name)
 
 
 __all__ = ["IndexStore", "id_index", "spatial_index"]

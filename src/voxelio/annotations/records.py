@@ -117,13 +117,14 @@ def _fill(out: np.ndarray, info: AnnotationInfo, cols: Columns, geometry: np.nda
 def encode_records(info: AnnotationInfo, cols: Columns) -> bytes:
     """The records of ``cols`` back to back (no count, no ids)."""
     if info.annotation_type == "polyline":
-        return b"".join(_polyline_record(info, cols, i) for i in range(len(cols)))
+        return b"".join(polyline_record(info, cols, i) for i in range(len(cols)))
     out = np.zeros(len(cols), record_dtype(info))
     _fill(out, info, cols, np.asarray(cols.geometry, dtype=np.float32))
     return out.tobytes()
 
 
-def _polyline_record(info: AnnotationInfo, cols: Columns, i: int) -> bytes:
+def polyline_record(info: AnnotationInfo, cols: Columns, i: int) -> bytes:
+    """The record of polyline ``i`` of ``cols`` (each polyline's record has its own size)."""
     vertices = np.asarray(cols.geometry[i], dtype=np.float32)
     out = np.zeros(1, record_dtype(info, len(vertices)))
     out["num_points"] = len(vertices)
@@ -226,6 +227,11 @@ def decode_multiple(info: AnnotationInfo, data: bytes, where: str) -> Columns:
         if count > len(view):
             raise DecodingError(f"{where}: claims {count} annotations in {len(view)} bytes")
         cols, end = _polylines(info, view, count, where)
+        if end + 8 * count != len(view):
+            raise DecodingError(
+                f"{where}: {len(view) - end} bytes after {count} polylines, expected "
+                f"{8 * count} of ids"
+            )
     else:
         dtype = record_dtype(info)
         end = 8 + count * dtype.itemsize
@@ -235,10 +241,6 @@ def decode_multiple(info: AnnotationInfo, data: bytes, where: str) -> Columns:
                 f"{end + 8 * count} bytes, found {len(view)}"
             )
         cols = _columns(info, np.frombuffer(view, dtype, count, 8), np.zeros(0, np.uint64))
-    if end + 8 * count != len(view):
-        raise DecodingError(
-            f"{where}: {len(view) - end} bytes after {count} polylines, expected {8 * count} of ids"
-        )
     ids = np.frombuffer(view, _U64, count, end).astype(np.uint64)
     return Columns(cols.geometry, ids, cols.properties)
 
@@ -299,6 +301,7 @@ __all__ = [
     "encode_single",
     "frame_multiple",
     "frame_single",
+    "polyline_record",
     "properties_size",
     "record_dtype",
     "sorted_properties",

@@ -103,10 +103,10 @@ def build_levels(
     while len(remaining):
         first, last = cell_range(lows[remaining], highs[remaining], lower_a, chunk, grid)
         positions, cells = _memberships(first, last)
-        occupied, members = group_rows(positions, cells)
+        fullest = np.unique(np.ravel_multi_index(cells.T, grid), return_counts=True)[1].max()
         next_grid, next_chunk = _next_grid(grid, chunk, scale_a)
         final = math.prod(int(g) for g in next_grid) > MAX_LEVEL_CELLS
-        emit = _draw(rng, len(remaining), max(len(m) for m in members), limit, final)
+        emit = _draw(rng, len(remaining), int(fullest), limit, final)
         emit |= _too_wide(lows[remaining], highs[remaining], lower_a, next_chunk, next_grid)
         order = rng.permutation(len(positions))
         keep = emit[positions[order]]

@@ -23,7 +23,6 @@ batches. Not thread safe; one writer per dataset.
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -39,6 +38,7 @@ from voxelio.annotations.records import (
     encode_records,
     frame_multiple,
     frame_single,
+    polyline_record,
     record_dtype,
     sorted_properties,
 )
@@ -57,7 +57,8 @@ from voxelio.meta.annotations import (
 from voxelio.sharding.planning import plan_label_sharding
 from voxelio.sharding.spec import ShardingSpec
 from voxelio.storage import open_store
-from voxelio.storage.base import PutOptions, Store
+from voxelio.storage.base import Store
+from voxelio.storage.jsonfile import write_json
 
 DEFAULT_LIMIT = 10_000
 _BATCH = 65_536
@@ -319,8 +320,7 @@ class AnnotationWriter:
             spatial,
             self.info.segment_properties,
         )
-        body = json.dumps(info.to_json(), indent=2).encode()
-        self.store.put("info", body, PutOptions(content_type="application/json"))
+        write_json(self.store, "info", info.to_json())
         if old is not None:
             _delete_replaced(self.store, old, info)
         self.info = info
@@ -447,7 +447,7 @@ class _Records:
         self.pieces: list[bytes] = []
         self.table: np.ndarray | None = None
         if info.annotation_type == "polyline":
-            self.pieces = [encode_records(info, cols.take(np.array([i]))) for i in range(len(cols))]
+            self.pieces = [polyline_record(info, cols, i) for i in range(len(cols))]
         else:
             size = record_dtype(info).itemsize
             self.table = np.frombuffer(encode_records(info, cols), np.uint8).reshape(-1, size)

@@ -23,7 +23,8 @@ from voxelio.meshes.info import MeshInfo
 from voxelio.meshes.legacy import LegacyMeshes
 from voxelio.meshes.multires_source import MultiresMeshes
 from voxelio.spatial_index.index import SpatialIndex
-from voxelio.storage.base import PutOptions, Store
+from voxelio.storage.base import Store
+from voxelio.storage.jsonfile import write_json
 
 INFO_KEY = "info"
 
@@ -132,8 +133,7 @@ class MeshSource:
 
     def commit_info(self) -> None:
         """Write the mesh info (no null keys) to the mesh directory's ``info``."""
-        data = json.dumps(self.info.to_json(), indent=2).encode("utf8")
-        self.store.put(INFO_KEY, data, PutOptions(content_type="application/json"))
+        write_json(self.store, INFO_KEY, self.info.to_json())
 
     # ------------------------------------------------------- spatial index
     @property

@@ -41,6 +41,7 @@ from voxelio.skeletons.precomputed import encode_skeleton
 from voxelio.skeletons.skeleton import Skeleton, invert_transform
 from voxelio.spatial_index.index import SpatialIndex
 from voxelio.storage.base import PutOptions, Store
+from voxelio.storage.jsonfile import write_json
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,6 @@ class SkeletonSource:
         self.spatial_index_db = spatial_index_db
         self.progress = progress
         self.compress = compress
-        self._wrote = False  # skeletons written through this source (with self.info)
         self.info = self._fetch_info()
         self._sharded: ShardedKeyStore | None = None
         self._configure()
@@ -126,8 +126,8 @@ class SkeletonSource:
         drawn by Neuroglancer) when it holds no skeleton yet; skeletons already there were
         written with the assumed info (uint8 ``vertex_types``), which it then keeps. An info
         Neuroglancer's viewer cannot draw is logged."""
-        untouched = self.info == SkeletonInfo.assumed() and not self._wrote
-        if not self._info_stored and untouched and not self._holds_skeletons():
+        assumed = not self._info_stored and self.info == SkeletonInfo.assumed()
+        if assumed and not self._holds_skeletons():
             self.info = SkeletonInfo.default()
         hidden = self.info.hidden_from_neuroglancer
         if hidden:
@@ -135,8 +135,7 @@ class SkeletonSource:
                 "%s/info: Neuroglancer's viewer draws no skeleton of this layer: its vertex "
                 "attributes %s are not float32", self.store.url, ", ".join(hidden),
             )  # fmt: skip
-        body = json.dumps(self.info.to_json(), indent=2).encode()
-        self.store.put("info", body, PutOptions(content_type="application/json"))
+        write_json(self.store, "info", self.info.to_json())
         self._info_stored = True
 
     def _holds_skeletons(self) -> bool:
@@ -285,7 +284,6 @@ class SkeletonSource:
 
     def put_raw(self, blobs: Mapping[int, bytes]) -> None:
         """Store already-encoded binaries ``{segid: bytes}``."""
-        self._wrote = True
         if self._sharded is not None:
             self._sharded.put_many(dict(blobs))
             return

@@ -42,6 +42,11 @@ class PlainObject:
     read: Callable[[int, int], bytes]
     close: Callable[[], None] = lambda: None
 
+    @classmethod
+    def of(cls, data: bytes) -> PlainObject:
+        """An object held in memory (nothing to close)."""
+        return cls(len(data), lambda start, length: data[start : start + length])
+
 
 @dataclass(frozen=True)
 class PutOptions:

@@ -141,9 +141,14 @@ def translate_error(exc: Exception, what: str, auth_hint: str) -> Exception:
     return StorageError(f"{what}: {text}")
 
 
+def _identity(encoding: str | None) -> bool:
+    """Whether a ``Content-Encoding`` value means the body is stored as it is."""
+    return not encoding or encoding.lower() in ("identity", "none")
+
+
 def decode_body(data: bytes | memoryview, encoding: str | None, what: str) -> bytes | memoryview:
     """Undo ``Content-Encoding``; bytes the transport already decoded pass through."""
-    if not encoding or encoding.lower() in ("identity", "none"):
+    if encoding is None or _identity(encoding):
         return data
     try:
         method: Method | None = normalize_method(encoding.split(",")[-1].strip())
@@ -357,8 +362,7 @@ class CloudStore(Store):
             _, result = self._call("HEAD", key, lambda: self._fetch(key, {"head": True}))
         except _Missing:
             return None
-        encoding = str(result.attributes.get("Content-Encoding") or "identity").lower()
-        if encoding not in ("identity", "none"):
+        if not _identity(result.attributes.get("Content-Encoding")):
             return None
         etag = result.meta.get("e_tag")
         pin = {"if_match": etag} if etag and not str(etag).startswith("W/") else {}

@@ -30,8 +30,7 @@ import re
 import socket
 import threading
 import urllib.parse
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -94,33 +93,22 @@ def request_key(target: str) -> str:
     return "" if path == "" or path.endswith("/") else check_key(path)
 
 
-@dataclass(frozen=True)
-class Found:
-    """An object to send: its size, its bytes ``[start, stop)`` block by block, and what
-    frees it once sent."""
-
-    size: int
-    blocks: Callable[[int, int], Iterator[bytes]]
-    close: Callable[[], None] = lambda: None
-
-
-def locate(store: Store, key: str, whole: bool = False) -> Found | None:
+def locate(store: Store, key: str, whole: bool = False) -> PlainObject | None:
     """Where the bytes of ``key`` come from, ``None`` when it is missing: one version of an
     object stored plain, read by range; otherwise the whole object, decompressed. ``whole``
     (a GET of all of it) on a networked store fetches it in one request rather than asking
     for its metadata first."""
     plain = None if whole and store.networked else store.open_plain(key)
     if plain is not None:
-        return Found(plain.size, lambda start, stop: _blocks(plain, start, stop), plain.close)
+        return plain
     data = store.get(key)
-    if data is None:
-        return None
-    return Found(len(data), lambda start, stop: iter((data[start:stop],)))
+    return None if data is None else PlainObject.of(data)
 
 
-def _blocks(plain: PlainObject, start: int, stop: int) -> Iterator[bytes]:
+def blocks(found: PlainObject, start: int, stop: int) -> Iterator[bytes]:
+    """The bytes ``[start, stop)`` of ``found``, :data:`BLOCK` at a time."""
     for at in range(start, stop, BLOCK):
-        yield plain.read(at, min(BLOCK, stop - at))
+        yield found.read(at, min(BLOCK, stop - at))
 
 
 def content_type(key: str) -> str:
@@ -163,12 +151,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _discard_body(self) -> None:
         """Read and drop a request body, so it is not taken for the next request."""
-        length = self.headers.get("Content-Length")
-        if "Transfer-Encoding" in self.headers or (length and not length.isdigit()):
+        length = self.headers.get("Content-Length") or "0"
+        if "Transfer-Encoding" in self.headers or not length.isdigit():
             self.close_connection = True
-        elif length and int(length) > _MAX_DISCARDED_BODY:
+        elif int(length) > _MAX_DISCARDED_BODY:
             self.close_connection = True
-        elif length:
+        elif int(length):
             self.rfile.read(int(length))
 
     def _answer(self, send_body: bool) -> None:
@@ -180,16 +168,14 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             span = byte_range(self.headers.get("Range"), found.size)
         except RangeNotSatisfiable:
-            found.close()
             self._fail(416, f"{self.headers['Range']}: the object has {found.size} bytes",
                        {"Content-Range": f"bytes */{found.size}"})  # fmt: skip
-            return
-        try:
+        else:
             self._send(content_type(key), found, span, send_body)
         finally:
             found.close()
 
-    def _locate(self, whole: bool) -> tuple[str, Found] | None:
+    def _locate(self, whole: bool) -> tuple[str, PlainObject] | None:
         """The key the request names and its object; ``None`` once an error is answered."""
         try:
             key = request_key(self.path)
@@ -207,7 +193,9 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return key, found
 
-    def _send(self, kind: str, found: Found, span: tuple[int, int] | None, body: bool) -> None:
+    def _send(
+        self, kind: str, found: PlainObject, span: tuple[int, int] | None, body: bool
+    ) -> None:
         start, stop = span or (0, found.size)
         headers = {"Content-Type": kind, "Content-Length": str(stop - start),
                    "Accept-Ranges": "bytes"}  # fmt: skip
@@ -217,7 +205,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not body:
             return
         try:
-            for block in found.blocks(start, stop):
+            for block in blocks(found, start, stop):
                 self.wfile.write(block)
         except (VoxelioError, OSError) as exc:  # too late for an error status: drop the line
             log.warning("%s: %s", self.path, exc)
@@ -265,8 +253,12 @@ class _Server(ThreadingHTTPServer):
             self._open.discard(request)
         super().shutdown_request(request)
 
-    def end_connections(self) -> None:
-        """End every open connection (their threads then finish)."""
+    def server_close(self) -> None:
+        """Free the port and end every open connection (their threads then finish)."""
+        super().server_close()
+        self._end_connections()
+
+    def _end_connections(self) -> None:
         with self._open_lock:
             conns = list(self._open)
         for conn in conns:
@@ -315,8 +307,7 @@ class StoreServer:
         except KeyboardInterrupt:
             log.info("stopped serving %s", self.url)
         finally:
-            self._http.server_close()
-            self._http.end_connections()
+            self.close()
 
     def close(self) -> None:
         """Stop serving, end open connections and free the port."""
@@ -325,7 +316,6 @@ class StoreServer:
             self._thread.join()
             self._thread = None
         self._http.server_close()
-        self._http.end_connections()
 
     def __enter__(self) -> StoreServer:
         return self if self._thread is not None else self.start()

@@ -1,13 +1,14 @@
-"""Reading a JSON object (an ``info``) from a store, with errors that name it."""
+"""Reading a JSON object (an ``info``) from a store, with errors that name it, and writing one."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from voxelio.errors import InfoError, InfoUnavailableError
 from voxelio.meta.info import parse_json
-from voxelio.storage.base import Store
+from voxelio.storage.base import PutOptions, Store
 
 T = TypeVar("T")
 
@@ -27,4 +28,10 @@ def read_parsed(store: Store, key: str, what: str, parse: Callable[[Any], T]) ->
         raise InfoError(f"{where}: {exc}") from exc
 
 
-__all__ = ["read_parsed"]
+def write_json(store: Store, key: str, obj: Any) -> None:
+    """Put ``obj`` at ``key`` as indented JSON (``Content-Type: application/json``)."""
+    body = json.dumps(obj, indent=2).encode()
+    store.put(key, body, PutOptions(content_type="application/json"))
+
+
+__all__ = ["read_parsed", "write_json"]

@@ -76,8 +76,7 @@ class MemoryStore(Store):
         entry = self.space.objects.get(self._full(key))
         if entry is None or entry[1] is not None:
             return None
-        payload = entry[0]  # this version: a later put replaces the entry, not these bytes
-        return PlainObject(len(payload), lambda start, length: payload[start : start + length])
+        return PlainObject.of(entry[0])  # a later put replaces the entry, not these bytes
 
     def put(self, key: str, data: bytes, options: PutOptions = NO_OPTIONS) -> None:
         payload = compress(data, options.compress, options.compress_level)
