@@ -39,7 +39,16 @@ from typing import Any
 import numpy as np
 
 from benchmarks.cases import CSEG_BLOCK, PNG_LEVEL, Case, Source
-from benchmarks.data import Box, chunk_boxes, chunk_files, decode, encode, fresh_dir, iter_chunks
+from benchmarks.data import (
+    Box,
+    chunk_boxes,
+    chunk_files,
+    decode,
+    encode,
+    evict,
+    fresh_dir,
+    iter_chunks,
+)
 
 WRITE_GZIP_LEVEL = 9  # what voxelio and cloud-volume (cloud-files) write by default
 
@@ -121,6 +130,7 @@ def write_files(paths: list[Path], parent: Path, repeats: int) -> dict[str, floa
             target.mkdir()
             list(pool.map(functools.partial(write, target), payloads))
             runs.append((time.perf_counter() - t0, time.process_time() - cpu))
+            evict(target)
     return {
         "write_files": statistics.median(r[0] for r in runs),
         "write_files_cpu": statistics.median(r[1] for r in runs),

@@ -799,7 +799,10 @@ def render(raw: dict[str, Any]) -> str:
             else "Before each timed write the old layer is removed and `sync` runs"
         )
         + ", so no implementation pays for writing back the dirty pages of another (the "
-        "kernel makes a writer past its dirty-page limit flush them itself).",
+        "kernel makes a writer past its dirty-page limit flush them itself). After each timed "
+        "write the layer's files are dropped from the page cache, so the layers the run keeps "
+        "do not fill memory (reads of large arrays then wait for the kernel to free 2 MiB "
+        "pages, or fall back to 4 KiB ones).",
         "- Cells of whole reads, writes and cutouts: MVx/s (CPU seconds / wall seconds of one "
         "run, medians; CPU above wall means threads ran in parallel, CPU well below wall means "
         "waiting, often for a core the machine's other tenants hold).",

@@ -11,7 +11,8 @@ so the first whole read is the fresh-process one whose peak memory is measured:
   counted on the first);
 - ``cutouts``: random non-aligned 64³ reads through one open volume;
 - ``write``: create the layer and write the whole volume, each time in a new directory
-  (nothing is deleted: see :func:`benchmarks.data.fresh_dir`).
+  (nothing is deleted: see :func:`benchmarks.data.fresh_dir`; each written layer is dropped
+  from the page cache after its timing: see :func:`benchmarks.data.evict`).
 
 Every result is checked against the source data; a wrong result is reported as an error and
 its timing is dropped. The result is one JSON object on the last line of stdout.
@@ -35,7 +36,7 @@ if __package__ in (None, ""):
 import numpy as np
 
 from benchmarks.cases import LONG_SECONDS, Case
-from benchmarks.data import Box, compare_read, fresh_dir
+from benchmarks.data import Box, compare_read, evict, fresh_dir
 from benchmarks.impls import IMPLS, Impl, NotSupported
 from benchmarks.limits import process_cpu_seconds
 
@@ -217,6 +218,7 @@ class Worker:
                 )
             times.append(t.wall)
             cpus.append(t.cpu)
+            evict(target)  # untimed: see benchmarks.data.evict
             layer = str(target)
         return {"times": times, "cpu": cpus, "layer": layer}
 
