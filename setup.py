@@ -1,7 +1,8 @@
-"""Builds voxelio's C extensions: the compressed_segmentation codec, the box reads of local
-raw chunk files and, where libjpeg-turbo's and libdeflate's headers are installed, voxelio's
-jpeg and png decoders of row ranges (optional: without them, such chunks are decoded whole by
-the codec libraries). Everything else about the package is declared in pyproject.toml."""
+"""Builds voxelio's C extensions: the compressed_segmentation codec, the copy of a decoded
+chunk's box into the output, the box reads of local raw chunk files and, where libjpeg-turbo's
+and libdeflate's headers are installed, voxelio's jpeg and png decoders of row ranges
+(optional: without them, such chunks are decoded whole by the codec libraries). Everything
+else about the package is declared in pyproject.toml."""
 
 import sys
 
@@ -15,6 +16,7 @@ setup(
         Extension(name, [source], depends=SHARED, extra_compile_args=OPTIMIZE)
         for name, source in (
             ("voxelio.codecs._cseg", "src/voxelio/codecs/_cseg.c"),
+            ("voxelio.codecs._boxcopy", "src/voxelio/codecs/_boxcopy.c"),
             ("voxelio.storage._boxread", "src/voxelio/storage/_boxread.c"),
         )
     ]

@@ -94,6 +94,8 @@ def _stored(tmp_path, shape: tuple[int, ...], dtype: str) -> tuple[FileStore, np
         ((33, 17, 9, 3), "uint16"),
         ((20, 24, 12, 2), "float32"),
         ((16, 16, 16, 1), "uint64"),
+        ((64, 64, 64, 1), "uint64"),  # 2 MiB: whole boxes bypass the caches (_native.h)
+        ((130, 70, 20, 1), "uint64"),  # rows of 1040 bytes, ends not 16-byte aligned
         ((512, 512, 4, 1), "uint8"),  # planes of 256 KiB: one plane per read
         ((256, 256, 9, 1), "uint8"),  # whole planes read 4 at a time, then the rest
     ],

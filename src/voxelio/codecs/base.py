@@ -47,6 +47,21 @@ def native(module: str, function: str) -> Callable[..., Any] | None:
         return None
 
 
+def copy_part(arr: np.ndarray, origin: tuple[int, int, int], out: np.ndarray) -> None:
+    """Copy the part of the decoded chunk ``arr`` (``[x, y, z, c]``) that starts at
+    chunk-local voxel ``origin`` and has ``out``'s extent into ``out``.
+
+    voxelio's C copy serves where the layouts allow (it bypasses the caches for large parts:
+    see ``_boxcopy.c``), numpy's assignment everywhere else."""
+    copy_box = native("_boxcopy", "copy_box")
+    x_contiguous = out.shape[0] <= 1 or out.strides[0] == out.itemsize
+    if copy_box is not None and arr.dtype == out.dtype and arr.flags.f_contiguous and x_contiguous:
+        copy_box(arr, origin, out)
+        return
+    (x, y, z), (sx, sy, sz) = origin, out.shape[:3]
+    out[...] = arr[x : x + sx, y : y + sy, z : z + sz]
+
+
 class Codec(ABC):
     """One chunk encoding, named as in the ``info`` (``"raw"``, ``"png"``, ...)."""
 
@@ -129,9 +144,7 @@ class Codec(ABC):
         whole chunk and copies the part."""
         if self._decode_rows(data, shape, out, origin):
             return
-        arr = self.decode(data, shape, dtype, params)
-        (x, y, z), (sx, sy, sz) = origin, out.shape[:3]
-        out[...] = arr[x : x + sx, y : y + sy, z : z + sz]
+        copy_part(self.decode(data, shape, dtype, params), origin, out)
 
     def _decode_rows(
         self, data: bytes, shape: Shape4, out: np.ndarray, origin: tuple[int, int, int]

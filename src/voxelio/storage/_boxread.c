@@ -44,6 +44,7 @@ typedef struct {
     Py_ssize_t out_strides[4];
     char *scratch;
     Py_ssize_t scratch_len;
+    int stream; /* the box is large enough to bypass the caches (see _native.h) */
 } box_job;
 
 /* pread until `len` bytes are in or the file ends; the bytes read, or -1 with errno set. */
@@ -72,7 +73,8 @@ static void copy_bands(const box_job *job, const char *src, Py_ssize_t plane_str
         char *dst_plane = job->out + (z + p) * job->out_strides[2] + c * job->out_strides[3];
         const char *src_plane = first + p * plane_stride;
         for (Py_ssize_t y = 0; y < job->extent[1]; y++)
-            memcpy(dst_plane + y * job->out_strides[1], src_plane + y * row_bytes, (size_t)want);
+            copy_bytes(dst_plane + y * job->out_strides[1], src_plane + y * row_bytes,
+                       (size_t)want, job->stream);
     }
 }
 
@@ -113,6 +115,7 @@ static enum outcome read_file_box(const char *path, Py_ssize_t size, const box_j
         result = FALL_BACK;
     else
         result = read_planes(fd, job);
+    if (job->stream) copy_done(); /* whatever the outcome: the fallback may write out too */
     int saved = errno;
     close(fd);
     errno = saved;
@@ -139,6 +142,8 @@ static int check_job(box_job *job, const Py_buffer *out, Py_ssize_t size) {
     }
     if (total != size)
         return PyErr_SetString(PyExc_ValueError, "size: not the array's byte count"), -1;
+    job->stream = job->extent[0] * job->itemsize * job->extent[1] * job->extent[2]
+                  * job->shape[3] >= STREAM_MIN_BYTES;
     if (job->scratch_len < job->extent[1] * job->shape[0] * job->itemsize)
         return PyErr_SetString(PyExc_ValueError, "scratch: smaller than one band of rows"), -1;
     return 0;
