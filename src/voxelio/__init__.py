@@ -19,6 +19,8 @@ from voxelio.meta.segment_properties import SegmentProperties
 from voxelio.skeletons import Skeleton
 from voxelio.volume import CloudVolume, from_cloudpath
 
+PrecomputedSkeleton = Skeleton  # cloud-volume's other name for it
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "InfoUnavailableError",
     "Mesh",
     "OutOfBoundsError",
+    "PrecomputedSkeleton",
     "ReadOnlyException",
     "SegmentProperties",
     "Skeleton",

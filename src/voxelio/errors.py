@@ -139,8 +139,14 @@ class SpatialIndexGapError(SpatialIndexError):
     """The spatial index does not cover the requested region (cloud-volume's name)."""
 
 
-class SubvoxelVolumeError(OutOfBoundsError):
-    """A requested box is smaller than one voxel at the target resolution."""
+class SubvoxelVolumeError(OutOfBoundsError, IndexError):
+    """A requested box is empty, or smaller than one voxel at the target resolution (an
+    ``IndexError`` too, as numpy would call an empty index)."""
+
+
+class IndexingError(VoxelioError, IndexError, ValueError):
+    """An index expression a volume cannot read (``vol[::-1]``): numpy's ``IndexError`` and
+    the ``ValueError`` cloud-volume raises."""
 
 
 class AnnotationNotFoundError(VoxelioError, KeyError):

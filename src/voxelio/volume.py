@@ -150,6 +150,9 @@ class CloudVolume(VolumeMetadata):
         if info is None and self.cache.enabled:
             self.cache.check_info_validity(self.meta.info)
             self.cache.save_json("info", self.meta.info)
+        for name, subdir in (("mesh", mesh_dir), ("skeletons", skel_dir)):
+            if subdir:  # as cloud-volume: the info names the directory (a commit keeps it)
+                self.meta.info[name] = str(subdir)
         if provenance is not None:
             self.meta.provenance = validate_provenance(provenance)
         elif info is not None:
@@ -303,11 +306,11 @@ class CloudVolume(VolumeMetadata):
             layer is None
             or known != stack
             or layer.scale != scale
-            or layer.dtype != np.dtype(self.dtype)
+            or layer.dtype != self.dtype
             or layer.num_channels != self.num_channels
         ):
             layer = image_layer(
-                store, scale, self.dtype, self.num_channels, self._lru, self.lru_encoding
+                store, scale, self.data_type, self.num_channels, self._lru, self.lru_encoding
             )
             cache[mip] = (stack, layer)
         return layer
@@ -320,6 +323,8 @@ class CloudVolume(VolumeMetadata):
         box = bbox if isinstance(bbox, Bbox) else Bbox.create(bbox, context=self.mip_bounds(mip))
         if box.unit != "vx":
             box = box.convert_units("vx", self.mip_resolution(mip))
+        if box.dtype.kind == "f":  # voxels: truncated to integers, as cloud-volume
+            box = box.astype(np.int64)
         bounds = self.mip_bounds(mip)
         if self.autocrop:
             box = Bbox.intersection(box, bounds)
@@ -391,7 +396,8 @@ class CloudVolume(VolumeMetadata):
         return arr[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
 
     def __setitem__(self, index: Any, img: np.ndarray | int | float) -> None:
-        req = resolve(index, self.bounds, self.num_channels, self.bounded, self.autocrop)
+        # uncropped: with autocrop, upload crops the image along with its region
+        req = resolve(index, self.bounds, self.num_channels, self.bounded and not self.autocrop)
         if req.steps != (1, 1, 1):
             raise ValueError(f"writes do not support steps, got {req.steps}")
         if req.channels != slice(None) and (req.channels.start, req.channels.stop) != (
@@ -436,7 +442,7 @@ class CloudVolume(VolumeMetadata):
         return self.download(box, mip=m)
 
     def exists(self, bbox: Any, mip: int | None = None) -> dict[str, bool]:
-        """``{chunk path: exists}`` for the chunks ``bbox`` touches."""
+        """``{"SCALE_KEY/CHUNK": stored?}`` for the chunks ``bbox`` touches, as cloud-volume."""
         return self.image.exists(bbox, mip)
 
     def delete(self, bbox: Any, mip: int | None = None) -> None:
@@ -556,7 +562,7 @@ class CloudVolume(VolumeMetadata):
     def mesh(self) -> Any:
         """Mesh access (``get``, ``put``, ``save``...); see :mod:`voxelio.meshes`."""
         if "_mesh" not in self.__dict__:
-            name = self.mesh_dir or self.info.get("mesh") or "mesh"
+            name = self.info.get("mesh") or "mesh"
             self.__dict__["_mesh"] = open_mesh_source(
                 self._subdir_store(name), self.info, progress=self.progress
             )
@@ -566,7 +572,7 @@ class CloudVolume(VolumeMetadata):
     def skeleton(self) -> Any:
         """Skeleton access (``get``, ``upload``...); see :mod:`voxelio.skeletons`."""
         if "_skeleton" not in self.__dict__:
-            name = self.skel_dir or self.info.get("skeletons") or "skeletons"
+            name = self.info.get("skeletons") or "skeletons"
             self.__dict__["_skeleton"] = open_skeleton_source(
                 self._subdir_store(name),
                 self.info,

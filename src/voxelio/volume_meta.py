@@ -15,7 +15,7 @@ import numpy as np
 
 from voxelio.formats.precomputed.metadata import PrecomputedMetadata
 from voxelio.geometry import Bbox, Vec
-from voxelio.meta import add_scale, validate_info, validate_provenance
+from voxelio.meta import Provenance, add_scale, validate_info, validate_provenance
 
 
 class VolumeMetadata:
@@ -41,8 +41,9 @@ class VolumeMetadata:
         self.meta.info = value
 
     @property
-    def provenance(self) -> dict[str, Any]:
-        """The provenance dict (edit it, then ``commit_provenance()``)."""
+    def provenance(self) -> Provenance:
+        """The provenance document, a dict with attributes (edit it, then
+        ``commit_provenance()``)."""
         return self.meta.provenance
 
     @provenance.setter
@@ -129,9 +130,10 @@ class VolumeMetadata:
         """Voxel bounds at ``mip``."""
         return self.meta.bounds(self._m(mip))
 
-    def mip_shape(self, mip: int | None = None) -> Vec:
-        """``(x, y, z, channels)`` at ``mip``."""
-        return Vec(*self.mip_volume_size(mip), self.num_channels)
+    def mip_shape(self, mip: int | None = None) -> tuple[int, int, int, int]:
+        """``(x, y, z, channels)`` at ``mip``: a tuple, as numpy's and cloud-volume's shapes."""
+        x, y, z = (int(v) for v in self.mip_volume_size(mip))
+        return (x, y, z, self.num_channels)
 
     def mip_encoding(self, mip: int | None = None) -> str:
         """The chunk encoding at ``mip``."""
@@ -146,7 +148,15 @@ class VolumeMetadata:
         block = self.mip_scale(mip).get("compressed_segmentation_block_size")
         return None if block is None else Vec(*block)
 
-    scale = property(lambda self: self.mip_scale(), doc="The working scale dict.")
+    @property
+    def scale(self) -> dict[str, Any]:
+        """The working scale dict (settable: replaces it in the info, not committed)."""
+        return self.mip_scale()
+
+    @scale.setter
+    def scale(self, value: dict[str, Any]) -> None:
+        self.info["scales"][self._mip] = value
+
     resolution = property(lambda self: self.mip_resolution(), doc="nm per voxel.")
     voxel_offset = property(lambda self: self.mip_voxel_offset(), doc="Voxel offset.")
     volume_size = property(lambda self: self.mip_volume_size(), doc="Size (x, y, z) in voxels.")
@@ -182,11 +192,15 @@ class VolumeMetadata:
         return int(self.info["num_channels"])
 
     @property
-    def dtype(self) -> str:
-        """The info's ``data_type``."""
-        return str(self.info["data_type"])
+    def dtype(self) -> np.dtype:
+        """The info's ``data_type`` as a numpy dtype (``np.dtype("uint8")``), as in
+        cloud-volume."""
+        return np.dtype(self.info["data_type"])
 
-    data_type = dtype
+    @property
+    def data_type(self) -> str:
+        """The info's ``data_type`` (``"uint8"``)."""
+        return str(self.info["data_type"])
 
     @property
     def layer_type(self) -> str:

@@ -7,6 +7,8 @@ SRC = pathlib.Path(__file__).resolve().parents[2] / "src" / "voxelio"
 
 LAYERS = {
     "errors": 0,
+    "exceptions": 0,
+    "lib": 0,
     "geometry": 0,
     "paths": 0,
     "meta": 0,

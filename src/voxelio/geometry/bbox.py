@@ -7,6 +7,7 @@ can be dict keys. Thread safe and cheap to pickle. Axis order is x, y, z.
 
 from __future__ import annotations
 
+import json
 import operator
 import re
 from collections.abc import Iterable, Sequence
@@ -126,6 +127,17 @@ class Bbox:
         return Bbox(lst[:half], lst[half:])
 
     @classmethod
+    def from_delta(cls, minpt: Iterable[Any], plus: Any) -> Bbox:
+        """The box from ``minpt`` to ``minpt + plus``."""
+        lo = np.asarray(list(minpt))
+        return cls(lo, lo + np.asarray(plus))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Bbox:
+        """The box of :meth:`to_dict` (float32 when it names no dtype, as cloud-volume)."""
+        return cls(data["minpt"], data["maxpt"], dtype=data.get("dtype", np.float32))
+
+    @classmethod
     def from_points(cls, arr: Any) -> Bbox:
         """The smallest box containing every point (row) of ``arr``; maxpt is exclusive."""
         pts = np.asarray(arr)
@@ -149,6 +161,10 @@ class Bbox:
     def dtype(self) -> np.dtype:
         """The numpy dtype of the corners."""
         return self._dtype
+
+    dx = property(lambda self: self._max[0] - self._min[0], doc="The size along x.")
+    dy = property(lambda self: self._max[1] - self._min[1], doc="The size along y.")
+    dz = property(lambda self: self._max[2] - self._min[2], doc="The size along z.")
 
     @property
     def ndim(self) -> int:
@@ -185,7 +201,14 @@ class Bbox:
         """``[x0, y0, z0, x1, y1, z1]``."""
         return list(self._min) + list(self._max)
 
-    serialize = to_list
+    def to_dict(self) -> dict[str, Any]:
+        """``{"minpt": [...], "maxpt": [...], "dtype": "int64"}``, as cloud-volume's."""
+        lo, hi = self.minpt.tolist(), self.maxpt.tolist()
+        return {"minpt": lo, "maxpt": hi, "dtype": self._dtype.name}
+
+    def serialize(self) -> str:
+        """:meth:`to_dict` as JSON text, as cloud-volume's."""
+        return json.dumps(self.to_dict())
 
     def to_filename(self, precision: int | None = None) -> str:
         """The chunk-file name ``x0-x1_y0-y1_z0-z1`` (floats with ``precision`` decimals)."""
@@ -239,6 +262,12 @@ class Bbox:
         pt = list(point)
         return all(lo <= p < hi for lo, p, hi in zip(self._min, pt, self._max))
 
+    def overlaps_bbox(self, bbox: Bbox) -> bool:
+        """Whether the two boxes meet, touching faces included (cloud-volume's test; see
+        :meth:`intersects` for sharing a voxel)."""
+        pairs = zip(self._min, self._max, bbox._min, bbox._max)
+        return all(lo1 <= hi2 and lo2 <= hi1 for lo1, hi1, lo2, hi2 in pairs)
+
     def contains_bbox(self, bbox: Bbox) -> bool:
         """Whether ``bbox`` lies entirely inside this box."""
         return all(lo <= blo for lo, blo in zip(self._min, bbox._min)) and all(
@@ -265,6 +294,17 @@ class Bbox:
         lo = np.round((np.asarray(self._min) - off) / cs) * cs + off
         hi = np.round((np.asarray(self._max) - off) / cs) * cs + off
         return Bbox(lo, hi, dtype=self._dtype)
+
+    def is_chunk_aligned(
+        self, chunk_size: Iterable[Any], offset: Iterable[Any] = (0, 0, 0)
+    ) -> bool:
+        """Whether both corners lie on the chunk grid anchored at ``offset``."""
+        return self.expand_to_chunk_size(chunk_size, offset) == self
+
+    def num_chunks(self, chunk_size: Iterable[Any]) -> int:
+        """How many chunks of ``chunk_size`` tile this box (partial ones counted)."""
+        cs = _vec3(chunk_size, self.ndim)
+        return int(np.prod(np.ceil((np.asarray(self._max) - np.asarray(self._min)) / cs)))
 
     def grow(self, amt: Any) -> Bbox:
         """Expand every face outward by ``amt`` (scalar or per-axis)."""

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from voxelio.errors import OutOfBoundsError
+from voxelio.errors import IndexingError, OutOfBoundsError, SubvoxelVolumeError
 from voxelio.geometry.bbox import Bbox
 
 
@@ -38,7 +38,7 @@ def _as_list(index: Any) -> list[Any]:
 
 def _expand_ellipsis(items: list[Any], ndim: int = 4) -> list[Any]:
     if sum(1 for i in items if i is Ellipsis) > 1:
-        raise IndexError("an index can only have a single Ellipsis ('...')")
+        raise IndexingError("an index can only have a single Ellipsis ('...')")
     if Ellipsis in items:
         at = items.index(Ellipsis)
         fill = [slice(None)] * max(0, ndim - len(items) + 1)
@@ -56,7 +56,7 @@ def resolve(
     """Resolve ``index`` against the volume ``bounds`` (voxels); checks bounds when asked."""
     items = _expand_ellipsis(_as_list(index))
     if len(items) > 4:
-        raise IndexError(f"too many indices ({len(items)}) for a 4-D volume (x, y, z, channel)")
+        raise IndexingError(f"too many indices ({len(items)}) for a 4-D volume (x, y, z, channel)")
     lo, hi, steps = [], [], []
     bmin, bmax = bounds._min, bounds._max
     for axis, item in enumerate(items[:3]):
@@ -70,7 +70,7 @@ def resolve(
     elif bounded and not bounds.contains_bbox(box):
         raise OutOfBoundsError(f"requested {box} lies outside the volume bounds {bounds}")
     if box.empty():
-        raise IndexError(f"requested region {box} is empty")
+        raise SubvoxelVolumeError(f"requested region {box} is empty")
     return Request(box, (steps[0], steps[1], steps[2]), _channel(items[3], num_channels))
 
 
@@ -82,10 +82,10 @@ def _axis(item: Any, lo: int, hi: int, numpy_negatives: bool, axis: int) -> tupl
             val += hi
         return val, val + 1, 1
     if not isinstance(item, slice):
-        raise IndexError(f"unsupported index {item!r} on axis {name}")
+        raise IndexingError(f"unsupported index {item!r} on axis {name}")
     step = 1 if item.step is None else int(item.step)
     if step <= 0:
-        raise IndexError(f"step on axis {name} must be positive, got {step}")
+        raise IndexingError(f"step on axis {name} must be positive, got {step}")
     start = lo if item.start is None else int(item.start)
     stop = hi if item.stop is None else int(item.stop)
     if numpy_negatives and lo >= 0:
@@ -102,4 +102,4 @@ def _channel(item: Any, num_channels: int) -> slice:
         return slice(val, val + 1)
     if isinstance(item, slice):
         return item
-    raise IndexError(f"unsupported channel index {item!r}")
+    raise IndexingError(f"unsupported channel index {item!r}")

@@ -300,7 +300,7 @@ def check_write(layer: Layer, bbox: Bbox, image: np.ndarray, options: ImageOptio
     img = image if image.ndim == 4 else image.reshape(image.shape + (1,) * (4 - image.ndim))
     expected = tuple(int(v) for v in bbox.size()) + (layer.num_channels,)
     if img.shape != expected:
-        raise EncodingError(
+        raise AlignmentError(
             f"image shape {image.shape} does not fit the region {bbox} "
             f"with {layer.num_channels} channel(s) (expected {expected})"
         )
@@ -402,12 +402,6 @@ def content_type(encoding: str) -> str:
     return {"jpeg": "image/jpeg", "png": "image/png", "jxl": "image/jxl"}.get(
         encoding, "application/octet-stream"
     )
-
-
-def exists(layer: Layer, bbox: Bbox) -> dict[str, bool]:
-    """``{chunk location: stored?}`` for every chunk ``bbox`` touches."""
-    chunks = list(layer.scale.grid.chunk_bboxes(bbox))
-    return {layer.chunks.describe(c): ok for c, ok in zip(chunks, layer.chunks.exists(chunks))}
 
 
 def delete(layer: Layer, bbox: Bbox, options: ImageOptions) -> None:

@@ -159,10 +159,11 @@ def mask_segids(img: np.ndarray, segids: Iterable[int], preserve_zeros: bool = F
 def renumber(img: np.ndarray, background: Any = 0) -> tuple[np.ndarray, dict[int, int]]:
     """Relabel ``img`` as ``1..N`` in ascending order of the original labels, ``background``
     kept; the result has the smallest unsigned dtype (at least ``uint16``) that holds ``N``.
-    Returns ``(new image, {original: new})``."""
+    Returns ``(new image, {original: new})``; the mapping holds ``background`` even where the
+    image does not, as cloud-volume's (``remap[0]`` always answers)."""
     labels = np.unique(img)
     others = labels[labels != background]
-    mapping = {int(background): int(background)} if np.any(labels == background) else {}
+    mapping = {int(background): int(background)}
     mapping.update({int(v): i + 1 for i, v in enumerate(others.tolist())})
     top = max([len(others), int(background)] if background >= 0 else [len(others)])
     dtype = next(t for t in (np.uint16, np.uint32, np.uint64) if top <= np.iinfo(t).max)
@@ -173,14 +174,14 @@ def renumber(img: np.ndarray, background: Any = 0) -> tuple[np.ndarray, dict[int
 
 
 def exists_report(layer: Layer, bbox: Bbox) -> tuple[dict[str, bool], list[Bbox]]:
-    """``({chunk location: stored?}, [missing chunks])`` for every chunk ``bbox`` touches.
-    Locations are full URLs (unsharded) or shard descriptions (sharded); the missing chunks
-    are there to evict from caches."""
+    """``({chunk name: stored?}, [missing chunks])`` for every chunk ``bbox`` touches.
+    Names are cloud-volume's, ``SCALE_KEY/CHUNK`` (``"4_4_40/0-64_0-64_0-64"``), sharded or
+    not; the missing chunks are there to evict from caches."""
     chunks = list(layer.scale.grid.chunk_bboxes(bbox))
-    io = layer.chunks
-    found = io.exists(chunks)
+    found = layer.chunks.exists(chunks)
     missing = [c for c, ok in zip(chunks, found) if not ok]
-    return dict(zip((io.describe(c) for c in chunks), found)), missing
+    names = (f"{layer.scale.key}/{c.to_filename()}" for c in chunks)
+    return dict(zip(names, found)), missing
 
 
 def has_data(store: Store, scale_key: str, empty_size: int | None = None) -> bool:

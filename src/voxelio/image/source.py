@@ -140,7 +140,7 @@ class ImageSource:
         return labels.download_files(self.vol._layer(m), box, self.vol._options())
 
     def exists(self, bbox: Any, mip: int | None = None) -> dict[str, bool]:
-        """``{chunk location: stored?}`` for the chunks a region touches."""
+        """``{"SCALE_KEY/CHUNK": stored?}`` for the chunks a region touches."""
         m = self.vol._m(mip)
         layer = self.vol._layer(m)
         report, missing = labels.exists_report(layer, self.vol._bbox(bbox, m))

@@ -26,7 +26,7 @@ from voxelio.errors import MeshDecodeError, UnsupportedOptionError
 from voxelio.meshes import sharded
 from voxelio.meshes.common import MeshMissingError, segid_list, write_mesh_file
 from voxelio.meshes.info import MeshInfo
-from voxelio.meshes.mesh import Mesh
+from voxelio.meshes.mesh import Mesh, is_mesh
 from voxelio.meshes.multires import apply_transform
 from voxelio.storage.base import PutOptions, Store, check_key
 
@@ -192,11 +192,12 @@ class LegacyMeshes:
     # ----------------------------------------------------------------- write
     def put(
         self,
-        meshes: Mesh | Iterable[Mesh],
+        meshes: Any,
         compress: Method | bool | None | str = "auto",
         skip_delete: bool = False,
     ) -> None:
-        """Write each mesh (its ``segid`` is required) as ``<segid>:0`` + ``<segid>:0:1``.
+        """Write a mesh or an iterable of meshes (voxelio's or cloud-volume's; each needs its
+        ``segid``) as ``<segid>:0`` + ``<segid>:0:1``.
 
         Vertices are written as given (nm; the info's transform is not inverted).
         ``compress="auto"`` gzips fragments except on local disk, where plain files stay
@@ -205,7 +206,7 @@ class LegacyMeshes:
         """
         if self.info.sharding is not None:
             raise UnsupportedOptionError("writing sharded legacy meshes is not supported")
-        items = [meshes] if isinstance(meshes, Mesh) else list(meshes)
+        items = [Mesh.of(m) for m in ([meshes] if is_mesh(meshes) else meshes)]
         ids: list[int] = []
         for mesh in items:
             if mesh.segid is None:

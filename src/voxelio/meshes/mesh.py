@@ -64,6 +64,12 @@ def _bbox_corners(bbox: Any) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
 
 
+def is_mesh(obj: Any) -> bool:
+    """Whether ``obj`` is one mesh, of voxelio or of another library (cloud-volume's), rather
+    than a collection of them."""
+    return isinstance(obj, Mesh) or hasattr(obj, "vertices")
+
+
 class Mesh:
     """A triangle mesh: ``vertices`` (nm, float32 N x 3), ``faces`` (uint32 M x 3), ``normals``.
 
@@ -90,6 +96,17 @@ class Mesh:
         self.segid = segid
         self.encoding_type = encoding_type
         self.encoding_options = encoding_options
+
+    @classmethod
+    def of(cls, mesh: Any) -> Mesh:
+        """``mesh`` as a voxelio Mesh: itself, or a copy of another library's mesh (such as
+        cloud-volume's) from its ``vertices``, ``faces``, ``normals`` and ``segid``."""
+        if isinstance(mesh, Mesh):
+            return mesh
+        normals = getattr(mesh, "normals", None)
+        if normals is not None and np.size(normals) == 0:
+            normals = None
+        return cls(mesh.vertices, mesh.faces, normals, getattr(mesh, "segid", None))
 
     # ------------------------------------------------------------------ basics
     def __len__(self) -> int:

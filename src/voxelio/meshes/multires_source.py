@@ -16,7 +16,7 @@ from voxelio.errors import MeshDecodeError, ShardingError
 from voxelio.meshes import sharded
 from voxelio.meshes.common import MeshMissingError, segid_list, write_mesh_file
 from voxelio.meshes.info import MeshInfo
-from voxelio.meshes.mesh import Mesh
+from voxelio.meshes.mesh import Mesh, is_mesh
 from voxelio.meshes.multires import MultiresManifest, decode_lod, encode_multires_mesh
 from voxelio.storage.base import PutOptions, Store
 
@@ -25,15 +25,15 @@ LodInput = Mesh | Sequence[Mesh]
 
 def _normalize_put(meshes: Any) -> dict[int, list[Mesh]]:
     """``{segid: [lod0, lod1, ...]}`` from a Mesh, an iterable of Meshes or a mapping."""
-    if isinstance(meshes, Mesh):
+    if is_mesh(meshes):
         meshes = [meshes]
     if isinstance(meshes, Mapping):
         out = {}
         for segid, lods in meshes.items():
-            out[int(segid)] = [lods] if isinstance(lods, Mesh) else list(lods)
+            out[int(segid)] = [Mesh.of(m) for m in ([lods] if is_mesh(lods) else lods)]
         return out
     result: dict[int, list[Mesh]] = {}
-    for mesh in meshes:
+    for mesh in map(Mesh.of, meshes):
         if mesh.segid is None:
             raise ValueError("every mesh to put needs a segid (or pass {segid: [lods]})")
         result[int(mesh.segid)] = [mesh]

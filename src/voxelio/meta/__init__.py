@@ -10,12 +10,13 @@ from voxelio.meta.info import (
     validate_info,
     validate_scale,
 )
-from voxelio.meta.provenance import default_provenance, validate_provenance
+from voxelio.meta.provenance import Provenance, default_provenance, validate_provenance
 
 __all__ = [
     "Scale",
     "add_scale",
     "create_new_info",
+    "Provenance",
     "default_provenance",
     "parse_json",
     "strip_nulls",

@@ -200,7 +200,7 @@ def create_new_info(
     volume_size: Sequence[int],
     mesh: str | None = None,
     skeletons: str | None = None,
-    chunk_size: Sequence[int] = (128, 128, 64),
+    chunk_size: Sequence[int] = (64, 64, 64),
     compressed_segmentation_block_size: Sequence[int] = (8, 8, 8),
     max_mip: int = 0,
     factor: Sequence[int] = (2, 2, 1),
@@ -249,7 +249,7 @@ def create_new_info(
     if encoding_effort is not None and encoding == "jxl":
         info["scales"][0]["jxl_effort"] = int(encoding_effort)
     for mip in range(1, max_mip + 1):
-        add_scale(info, [int(f) ** mip for f in factor])
+        add_scale(info, [f**mip for f in factor])
     validate_info(info)
     return info
 
@@ -268,12 +268,15 @@ def add_scale(
 ) -> dict[str, Any]:
     """Add the scale downsampled from **mip 0** by ``factor`` and return it (cloud-volume rule).
 
-    Sizes round up and offsets round down. A scale with the same resolution is replaced.
-    ``encoding_level`` sets ``jpeg_quality``, ``jxl_quality``, ``png_level`` or
+    ``factor`` is rounded to integers, as cloud-volume does (``1.5`` becomes 2); each must then
+    be at least 1. Sizes round up and offsets round down. A scale with the same resolution is
+    replaced. ``encoding_level`` sets ``jpeg_quality``, ``jxl_quality``, ``png_level`` or
     ``fpzip_precision`` by encoding; other ``params`` are copied into the scale.
     """
     base = info["scales"][0]
-    fac = np.asarray(factor, dtype=float)
+    fac = np.round(np.asarray(factor, dtype=float))
+    if fac.shape != (3,) or not np.all(fac >= 1):
+        raise InfoError(f"add_scale: factor must be 3 numbers that round to 1 or more: {factor}")
     resolution = [_num(r) for r in np.asarray(base["resolution"], dtype=float) * fac]
     new = {k: v for k, v in base.items() if k not in ("sharding",)}
     new.update(

@@ -6,18 +6,49 @@ cloud-volume's shape is kept: ``description`` (str), ``owners`` (list of str), `
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from voxelio.errors import ProvenanceError
 
 
-def default_provenance() -> dict[str, Any]:
+def _field(name: str, doc: str) -> property:
+    """The document's ``name`` entry as an attribute."""
+
+    def get(self: dict[str, Any]) -> Any:
+        return self[name]
+
+    def put(self: dict[str, Any], value: Any) -> None:
+        self[name] = value
+
+    return property(get, put, doc=doc)
+
+
+class Provenance(dict):  # type: ignore[type-arg]
+    """A provenance document: a dict whose four fields are also attributes, as cloud-volume's
+    ``DataLayerProvenance`` (``vol.provenance.processing.append({...})``)."""
+
+    description = _field("description", "What the layer holds (str).")
+    owners = _field("owners", "Who to ask about the layer, e.g. email addresses (list of str).")
+    processing = _field("processing", "The steps that made the layer, oldest first (list).")
+    sources = _field("sources", "The layers it was made from (list of str).")
+
+    def serialize(self) -> str:
+        """The document as JSON text."""
+        return json.dumps(self)
+
+    def validate(self) -> None:
+        """Raise :class:`ProvenanceError` if a field has the wrong type."""
+        validate_provenance(self)
+
+
+def default_provenance() -> Provenance:
     """An empty provenance document."""
-    return {"sources": [], "owners": [], "processing": [], "description": ""}
+    return Provenance(sources=[], owners=[], processing=[], description="")
 
 
-def validate_provenance(prov: Any, where: str = "provenance") -> dict[str, Any]:
+def validate_provenance(prov: Any, where: str = "provenance") -> Provenance:
     """Check and complete a provenance document; raises :class:`ProvenanceError`."""
     if isinstance(prov, str):
         prov = {"description": prov}

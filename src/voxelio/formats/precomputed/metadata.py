@@ -22,6 +22,7 @@ from voxelio.errors import (
 )
 from voxelio.geometry import Bbox, Vec
 from voxelio.meta import (
+    Provenance,
     Scale,
     parse_json,
     to_json_bytes,
@@ -87,7 +88,7 @@ class PrecomputedMetadata:
         self.store = store
         self.info = info
         # None until first asked for: opening a layer costs no provenance request
-        self._provenance: dict[str, Any] | None = (
+        self._provenance: Provenance | None = (
             None if provenance is None else validate_provenance(provenance)
         )
         self.redirected = redirected
@@ -103,7 +104,7 @@ class PrecomputedMetadata:
         self.store.put("info", to_json_bytes(self.info), JSON_OPTIONS)
 
     @property
-    def provenance(self) -> dict[str, Any]:
+    def provenance(self) -> Provenance:
         """The provenance, read on first use (a default one when absent or unreadable)."""
         if self._provenance is None:
             try:
@@ -117,7 +118,7 @@ class PrecomputedMetadata:
     def provenance(self, value: dict[str, Any] | str) -> None:
         self._provenance = validate_provenance(value)
 
-    def fetch_provenance(self) -> dict[str, Any]:
+    def fetch_provenance(self) -> Provenance:
         """Read ``provenance`` (a default one when absent)."""
         raw = self.store.get("provenance")
         if raw is None:
@@ -172,8 +173,11 @@ class PrecomputedMetadata:
         raise ScaleUnavailableError(f"{self.path.url}: no scale with resolution {list(target)}")
 
     def resolution(self, mip: int) -> Vec:
-        """nm per voxel at ``mip``."""
-        return Vec(*self.scale(mip).resolution)
+        """nm per voxel at ``mip``: integers unless the info writes a value as a float (as
+        cloud-volume: ``[4, 4, 40]`` gives ``Vec(4, 4, 40)``, ``[4.0, 4, 40]`` floats)."""
+        written = self.info["scales"][mip]["resolution"]
+        floats = any(isinstance(r, float) for r in written)
+        return Vec(*self.scale(mip).resolution, dtype=float if floats else np.int64)
 
     def bounds(self, mip: int) -> Bbox:
         """Voxel bounds at ``mip``."""

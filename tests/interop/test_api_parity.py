@@ -1,0 +1,192 @@
+"""The same calls on voxelio and on cloud-volume give the same answers (values, types and
+exception classes), each test on a layer one of them wrote: what code written for
+cloud-volume sees when only its import changes."""
+
+from __future__ import annotations
+
+import json
+
+import cloudvolume
+import cloudvolume.exceptions
+import cloudvolume.lib
+import numpy as np
+import pytest
+
+import voxelio
+import voxelio.exceptions
+import voxelio.lib
+from voxelio import Bbox, CloudVolume
+
+INFO_ARGS = dict(
+    num_channels=1, layer_type="segmentation", data_type="uint64", encoding="raw",
+    resolution=[4, 4, 40], voxel_offset=[0, 0, 0], volume_size=[128, 128, 64],
+)  # fmt: skip
+
+
+@pytest.fixture
+def seg_path(tmp_path):
+    """A segmentation written by cloud-volume: labels 1-3 and a large id, no zeros at the
+    start of the volume."""
+    path = f"file://{tmp_path}/seg"
+    info = cloudvolume.CloudVolume.create_new_info(**INFO_ARGS)
+    cv = cloudvolume.CloudVolume(path, info=info, progress=False)
+    cv.commit_info()
+    arr = np.ones((128, 128, 64), np.uint64)
+    arr[64:, :, :] = 2
+    arr[:, 64:, :] = 3
+    arr[100:, 100:, 40:] = 2**40 + 7
+    arr[120:, 120:, 60:] = 0
+    cv[:, :, :] = arr
+    return path
+
+
+def _both(path: str, **kw):
+    return CloudVolume(path, progress=False, **kw), cloudvolume.CloudVolume(
+        path, progress=False, **kw
+    )
+
+
+def test_dtype_shape_and_resolution_have_cloud_volumes_types(seg_path) -> None:
+    vx, cv = _both(seg_path)
+    assert vx.dtype == cv.dtype == np.uint64 and isinstance(vx.dtype, np.dtype)
+    assert vx.dtype.itemsize == 8 and vx.data_type == cv.data_type == "uint64"
+    assert vx.shape == cv.shape == (128, 128, 64, 1) and type(vx.shape) is tuple
+    assert vx.shape + (1,) == cv.shape + (1,)
+    assert vx.mip_shape(0) == cv.mip_shape(0)
+    for v, c in ((vx.resolution, cv.resolution), (vx.mip_resolution(0), cv.mip_resolution(0))):
+        assert v.tolist() == c.tolist() and v.dtype.kind == c.dtype.kind == "i"
+    assert "_".join(map(str, vx.resolution)) == "_".join(map(str, cv.resolution)) == "4_4_40"
+
+
+def test_float_resolutions_stay_floats(tmp_path) -> None:
+    path = f"file://{tmp_path}/float"
+    info = CloudVolume.create_new_info(**{**INFO_ARGS, "resolution": [4.5, 4.0, 40.0]})
+    CloudVolume(path, info=info).commit_info()
+    vx, cv = _both(path)
+    assert vx.resolution.tolist() == cv.resolution.tolist() == [4.5, 4.0, 40.0]
+    assert vx.resolution.dtype.kind == cv.resolution.dtype.kind == "f"
+
+
+def test_create_new_info_defaults_and_float_factors_match() -> None:
+    for kw in ({}, {"max_mip": 1, "factor": (1.5, 1.5, 1)}, {"max_mip": 2}):
+        mine = CloudVolume.create_new_info(**INFO_ARGS, **kw)
+        theirs = cloudvolume.CloudVolume.create_new_info(**INFO_ARGS, **kw)
+        assert [s["chunk_sizes"] for s in mine["scales"]] == [
+            s["chunk_sizes"] for s in theirs["scales"]
+        ], kw
+        assert [s["size"] for s in mine["scales"]] == [s["size"] for s in theirs["scales"]], kw
+
+
+def test_exists_names_chunks_as_cloud_volume(seg_path) -> None:
+    vx, cv = _both(seg_path)
+    box = np.s_[0:64, 0:64, 0:64]
+    assert vx.exists(box) == cv.exists(box) == {"4_4_40/0-64_0-64_0-64": True}
+    vx.delete(box)
+    assert vx.exists(np.s_[0:128, 0:64, 0:64]) == cv.exists(np.s_[0:128, 0:64, 0:64])
+
+
+def test_renumber_maps_zero_even_where_the_region_has_none(seg_path) -> None:
+    vx, cv = _both(seg_path)
+    for box in (np.s_[0:64, 0:64, 0:64], np.s_[96:128, 96:128, 32:64]):
+        img, remap = vx.download(box, renumber=True)
+        ref, ref_remap = cv.download(box, renumber=True)
+        assert remap == {int(k): int(v) for k, v in ref_remap.items()}
+        np.testing.assert_array_equal(img, ref)
+        assert remap[0] == 0
+
+
+def test_provenance_fields_are_attributes_and_cloud_volume_reads_them(seg_path) -> None:
+    vx = CloudVolume(seg_path)
+    vx.provenance.description = "cells"
+    vx.provenance.processing.append({"method": "test"})
+    vx.provenance.owners = ["someone@example.org"]
+    assert json.loads(vx.provenance.serialize())["processing"] == [{"method": "test"}]
+    vx.commit_provenance()
+    cv = cloudvolume.CloudVolume(seg_path)
+    assert cv.provenance.description == "cells"
+    assert cv.provenance.processing == [{"method": "test"}]
+    assert CloudVolume(seg_path).provenance.owners == ["someone@example.org"]
+
+
+def test_cloud_volumes_module_names_import_from_voxelio() -> None:
+    assert voxelio.lib.Bbox is Bbox and voxelio.lib.Vec is voxelio.Vec
+    assert voxelio.PrecomputedSkeleton is voxelio.Skeleton
+    for name in voxelio.exceptions.__all__:
+        assert issubclass(getattr(voxelio.exceptions, name), Exception)
+        assert hasattr(cloudvolume.exceptions, name), name
+
+
+def test_bad_requests_raise_cloud_volumes_exception_classes(seg_path) -> None:
+    vx, cv = _both(seg_path)
+    cases = [
+        (lambda v: v.__setitem__(np.s_[0:64, 0:64, 0:64], np.ones((64, 64, 32), np.uint64)),
+         cloudvolume.exceptions.AlignmentError, voxelio.exceptions.AlignmentError),
+        (lambda v: v[10:5, 0:10, 0:10],
+         cloudvolume.exceptions.SubvoxelVolumeError, voxelio.exceptions.SubvoxelVolumeError),
+        (lambda v: v[::-1], ValueError, ValueError),
+        (lambda v: v[0:10:0, 0:10, 0:10], ValueError, ValueError),
+    ]  # fmt: skip
+    for call, theirs, mine in cases:
+        with pytest.raises(theirs):
+            call(cv)
+        with pytest.raises(mine):
+            call(vx)
+    with pytest.raises(IndexError):  # and what numpy raises
+        vx[::-1]
+
+
+def test_autocrop_crops_writes_as_cloud_volume(tmp_path) -> None:
+    written = []
+    for lib in (CloudVolume, cloudvolume.CloudVolume):
+        path = f"file://{tmp_path}/{lib.__module__}"
+        info = CloudVolume.create_new_info(**INFO_ARGS)
+        vol = lib(path, info=info, bounded=False, autocrop=True, progress=False)
+        vol.commit_info()
+        vol[64:192, 0:64, 0:64] = np.full((128, 64, 64), 5, np.uint64)
+        written.append(CloudVolume(path, fill_missing=True)[:, :, :])
+    np.testing.assert_array_equal(written[0], written[1])
+    assert written[0][64:, :64, :64].min() == 5 and written[0][:64].max() == 0
+
+
+def test_download_takes_a_float_bbox(seg_path) -> None:
+    vx, cv = _both(seg_path)
+    box = Bbox((0, 0, 0), (20, 40, 60)) / 2
+    theirs = cv.download(cloudvolume.lib.Bbox((0, 0, 0), (20, 40, 60)) / 2)
+    np.testing.assert_array_equal(vx.download(box), theirs)
+
+
+def test_bbox_helpers_match_cloud_volumes() -> None:
+    for lo, hi in (((0, 0, 0), (64, 128, 64)), ((3, 5, 7), (70, 65, 9))):
+        mine, theirs = Bbox(lo, hi), cloudvolume.lib.Bbox(lo, hi)
+        assert mine.num_chunks((64, 64, 64)) == theirs.num_chunks((64, 64, 64))
+        assert mine.is_chunk_aligned((64, 64, 64)) == theirs.is_chunk_aligned((64, 64, 64))
+        assert (mine.dx, mine.dy, mine.dz) == (theirs.dx, theirs.dy, theirs.dz)
+        assert json.loads(mine.serialize())["maxpt"] == list(hi)
+        assert Bbox.from_dict(mine.to_dict()) == mine
+        assert Bbox.from_dict(theirs.to_dict()).to_list() == theirs.to_list()
+        other = ((64, 0, 0), (80, 10, 10))
+        assert mine.overlaps_bbox(Bbox(*other)) == theirs.overlaps_bbox(
+            cloudvolume.lib.Bbox(*other)
+        )
+    assert Bbox.from_delta((1, 2, 3), 10) == Bbox((1, 2, 3), (11, 12, 13))
+    assert cloudvolume.lib.Bbox.from_delta((1, 2, 3), 10).to_list() == [1, 2, 3, 11, 12, 13]
+
+
+def test_scale_setter_and_subdirectories_edit_the_info(seg_path) -> None:
+    vx, cv = _both(seg_path, mesh_dir="meshes_v2", skel_dir="skels")
+    assert vx.info["mesh"] == cv.info["mesh"] == "meshes_v2"
+    assert vx.info["skeletons"] == cv.info["skeletons"] == "skels"
+    for vol in (vx, cv):
+        vol.scale = {**vol.scale, "encoding": "compressed_segmentation",
+                     "compressed_segmentation_block_size": [8, 8, 8]}  # fmt: skip
+    assert vx.info["scales"][0] == cv.info["scales"][0]
+
+
+def test_put_takes_cloud_volumes_meshes(seg_path) -> None:
+    vx = CloudVolume(seg_path, mesh_dir="mesh")
+    vx.commit_info()
+    verts = np.array([[0, 0, 0], [40, 0, 0], [0, 40, 0]], np.float32)
+    vx.mesh.put(cloudvolume.Mesh(verts, np.array([[0, 1, 2]], np.uint32), None, segid=3))
+    got = cloudvolume.CloudVolume(seg_path).mesh.get(3)
+    triangle = sorted(map(tuple, got.vertices[got.faces[0]].tolist()))  # cloud-volume reorders
+    assert len(got.faces) == 1 and triangle == sorted(map(tuple, verts.tolist()))
