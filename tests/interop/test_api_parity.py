@@ -190,3 +190,25 @@ def test_put_takes_cloud_volumes_meshes(seg_path) -> None:
     got = cloudvolume.CloudVolume(seg_path).mesh.get(3)
     triangle = sorted(map(tuple, got.vertices[got.faces[0]].tolist()))  # cloud-volume reorders
     assert len(got.faces) == 1 and triangle == sorted(map(tuple, verts.tolist()))
+
+
+def test_skeleton_path_and_transform_helpers_match_osteoid() -> None:
+    import osteoid
+
+    verts = np.array([[0, 0, 0], [1, 2, 3], [4, 4, 4], [5, 0, 1]], np.float32)
+    mine, theirs = voxelio.Skeleton.from_path(verts), osteoid.Skeleton.from_path(verts)
+    np.testing.assert_array_equal(mine.vertices, theirs.vertices)
+    np.testing.assert_array_equal(mine.edges, theirs.edges)
+    affine = np.array([[2, 0, 0, 10], [0, 3, 0, -5], [0, 0, 4, 1]], np.float32)
+    np.testing.assert_allclose(
+        mine.transform_vertices(verts, affine), theirs.transform_vertices(verts, affine)
+    )
+    mine.transform, theirs.transform = affine, affine
+    mine.apply_transform()
+    theirs.apply_transform()
+    np.testing.assert_allclose(mine.vertices, theirs.vertices)
+    mine.apply_transform()  # already in nanometres: unchanged
+    np.testing.assert_allclose(mine.vertices, theirs.vertices)
+    mine.apply_inverse_transform()
+    np.testing.assert_allclose(mine.vertices, verts, atol=1e-5)
+    assert voxelio.Skeleton.from_path(verts[:1]).edges.shape == (0, 2)

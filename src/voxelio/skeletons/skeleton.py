@@ -236,6 +236,29 @@ class Skeleton:
             skel.space = "voxel"
         return skel
 
+    def apply_transform(self) -> None:
+        """Bring the vertices into nanometres in place (osteoid's name; a skeleton already
+        there is left alone, where osteoid would transform it twice)."""
+        self.physical_space(copy=False)
+
+    def apply_inverse_transform(self) -> None:
+        """Bring the vertices into stored-model units in place (osteoid's name)."""
+        self.voxel_space(copy=False)
+
+    @staticmethod
+    def transform_vertices(vertices: Any, transform: Any) -> np.ndarray:
+        """``vertices`` (N x 3) mapped by the ``(3, 4)`` affine ``transform`` (osteoid's)."""
+        affine = np.asarray(transform, dtype=np.float64).reshape(3, 4)
+        return apply_transform(np.asarray(vertices), affine)
+
+    @classmethod
+    def from_path(cls, vertices: Any) -> Skeleton:
+        """A skeleton of one path through ``vertices`` (N x 3), in their order."""
+        verts = _as_vertices(vertices)
+        n = verts.shape[0]
+        edges = np.stack([np.arange(n - 1), np.arange(1, n)], axis=1) if n > 1 else None
+        return cls(verts, edges)
+
     # ---- simple operations ------------------------------------------------------------
 
     def clone(self) -> Skeleton:
