@@ -85,6 +85,9 @@ class Plan:
     cutout_size: int = 64
     subbox_size: int = 100
     limit_repeats: int = 3
+    # 0.1 s each: a new array's page faults now and then stall for a while (one run measured
+    # the copy into a new 512 MiB array at 138 MVx/s, and 806-1182 right after)
+    memcpy_repeats: int = 7
     s3_repeats: int = 9  # 3 per round: the first read of a process also connects
     cv_parallel: tuple[int, ...] = (1, 2)
     # cloud-volume parallel=2 (processes + shared memory) measured ~10x slower than parallel=1

@@ -780,8 +780,8 @@ def render(raw: dict[str, Any]) -> str:
         "`cache_pool.total_bytes_limit = 0` for every case (none of the three caches chunks, "
         "so the random cutouts re-read chunks shared by neighbouring cutouts in all three), "
         "default concurrency, reads in Fortran order.",
-        rounds_sentence(plan)
-        + f" Limits: medians of {plan.get('limit_repeats', 3)}. Every result is "
+        rounds_sentence(plan) + f" Limits: medians of {plan.get('limit_repeats', 3)} (memcpy: of "
+        f"{plan.get('memcpy_repeats', plan.get('limit_repeats', 3))}). Every result is "
         "checked against the source (jpeg: against the neutral decode of the same bytes) and "
         "the last layer each process writes is spot-checked by the neutral reader (jpeg within "
         "a tolerance of the source). Peak RSS: the first whole read in the fresh process, "

@@ -566,7 +566,7 @@ def measure(args: argparse.Namespace, p: Plan, data: Data, impls: list[str]) -> 
     limits: dict[str, Any] = {}
     if not args.no_limits:
         for name, src in p.sources.items():
-            limits[f"memcpy:{name}"] = L.memcpy(src.nbytes, p.limit_repeats)
+            limits[f"memcpy:{name}"] = L.memcpy(src.nbytes, p.memcpy_repeats)
         for case in p.cases:
             src = p.sources[case.source]
             t0 = time.perf_counter()
@@ -622,6 +622,7 @@ def plan_json(p: Plan) -> dict[str, Any]:
         "write_repeats": p.write_repeats,
         "cutout_repeats": p.cutout_repeats,
         "limit_repeats": p.limit_repeats,
+        "memcpy_repeats": p.memcpy_repeats,
         "s3_repeats": p.s3_repeats,
         "s3_rounds": p.rounds,  # older results.json: the S3 reads ran in one process
         "fresh_write_dirs": True,
