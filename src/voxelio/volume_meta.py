@@ -177,9 +177,9 @@ class VolumeMetadata:
         return list(self.info["scales"])
 
     @property
-    def available_mips(self) -> list[int]:
-        """Every mip level in the info."""
-        return list(range(self.meta.num_mips))
+    def available_mips(self) -> range:
+        """Every mip level in the info (a ``range``, as cloud-volume's)."""
+        return range(self.meta.num_mips)
 
     @property
     def available_resolutions(self) -> list[Vec]:

@@ -22,7 +22,7 @@ def test_demo_writes_checkable_layers(tmp_path, capsys):
     assert "identical" in out
     img = CloudVolume(f"file://{tmp_path}/d/image")
     seg = CloudVolume(f"file://{tmp_path}/d/segmentation")
-    assert img.available_mips == [0, 1] and seg.dtype == "uint64"
+    assert list(img.available_mips) == [0, 1] and seg.dtype == "uint64"
     a = np.asarray(img[:, :, :])
     assert 60 < a.mean() < 200 and a.std() > 10  # EM-like, not constant
     assert len(np.unique(np.asarray(seg[:, :, :]))) >= 10

@@ -57,7 +57,7 @@ def test_add_scale_and_reset(tmp_path):
     vol.mip = [8, 8, 80]
     assert vol.mip == 1
     vol.reset_scales()
-    assert vol.available_mips == [0] and vol.mip == 0
+    assert list(vol.available_mips) == [0] and vol.mip == 0
 
 
 @pytest.mark.parametrize(

@@ -53,6 +53,7 @@ def test_dtype_shape_and_resolution_have_cloud_volumes_types(seg_path) -> None:
     assert vx.shape == cv.shape == (128, 128, 64, 1) and type(vx.shape) is tuple
     assert vx.shape + (1,) == cv.shape + (1,)
     assert vx.mip_shape(0) == cv.mip_shape(0)
+    assert vx.available_mips == cv.available_mips == range(1)
     for v, c in ((vx.resolution, cv.resolution), (vx.mip_resolution(0), cv.mip_resolution(0))):
         assert v.tolist() == c.tolist() and v.dtype.kind == c.dtype.kind == "i"
     assert "_".join(map(str, vx.resolution)) == "_".join(map(str, cv.resolution)) == "4_4_40"
