@@ -25,6 +25,7 @@ class VolumeCutout(np.ndarray):
     layer_type: str
     bounds: Bbox
     resolution: Vec
+    cloudpath: str
 
     def __new__(
         cls,
@@ -35,6 +36,7 @@ class VolumeCutout(np.ndarray):
         resolution: Any = (1, 1, 1),
         dataset_name: str = "",
         layer: str = "",
+        cloudpath: str = "",
     ) -> VolumeCutout:
         obj = np.asarray(buf).view(cls)
         obj.bounds = bounds
@@ -43,6 +45,7 @@ class VolumeCutout(np.ndarray):
         obj.resolution = Vec(*resolution)
         obj.dataset_name = dataset_name
         obj.layer = layer
+        obj.cloudpath = cloudpath
         return obj
 
     def __array_finalize__(self, obj: Any) -> None:
@@ -55,6 +58,7 @@ class VolumeCutout(np.ndarray):
             ("resolution", None),
             ("dataset_name", ""),
             ("layer", ""),
+            ("cloudpath", ""),
         ):
             setattr(self, name, getattr(obj, name, default))
 
@@ -71,6 +75,7 @@ class VolumeCutout(np.ndarray):
                 else (1, 1, 1),
                 self.dataset_name,
                 self.layer,
+                self.cloudpath,
             ),
         )
 
@@ -89,7 +94,7 @@ class VolumeCutout(np.ndarray):
             raise ImportError(
                 "VolumeCutout.viewer needs microviewer: pip install 'voxelio[viewer]'"
             ) from exc
-        where = f"{self.dataset_name}/{self.layer}".strip("/") or "IN MEMORY"
+        where = self.cloudpath or "IN MEMORY"
         microviewer.view(
             np.asarray(self),
             seg=self.layer_type == "segmentation",
@@ -147,5 +152,6 @@ def _rebuild(
     resolution: Any,
     dataset_name: str,
     layer: str,
+    cloudpath: str = "",
 ) -> VolumeCutout:
-    return VolumeCutout(arr, bounds, mip, layer_type, resolution, dataset_name, layer)
+    return VolumeCutout(arr, bounds, mip, layer_type, resolution, dataset_name, layer, cloudpath)

@@ -354,9 +354,8 @@ class CloudVolume(VolumeMetadata):
                                    label, coord_resolution)  # fmt: skip
 
     def _cutout(self, arr: np.ndarray, box: Bbox, mip: int) -> VolumeCutout:
-        return VolumeCutout(
-            arr, box, mip, self.layer_type, self.mip_resolution(mip), self.dataset_name, self.layer
-        )
+        return VolumeCutout(arr, box, mip, self.layer_type, self.mip_resolution(mip),
+                            self.dataset_name, self.layer, self.cloudpath)  # fmt: skip
 
     def __getitem__(self, index: Any) -> Any:
         if (

@@ -5,6 +5,7 @@ cloud-volume sees when only its import changes."""
 from __future__ import annotations
 
 import json
+import pickle
 
 import cloudvolume
 import cloudvolume.exceptions
@@ -57,6 +58,9 @@ def test_dtype_shape_and_resolution_have_cloud_volumes_types(seg_path) -> None:
     for v, c in ((vx.resolution, cv.resolution), (vx.mip_resolution(0), cv.mip_resolution(0))):
         assert v.tolist() == c.tolist() and v.dtype.kind == c.dtype.kind == "i"
     assert "_".join(map(str, vx.resolution)) == "_".join(map(str, cv.resolution)) == "4_4_40"
+    mine, theirs = vx[0:4, 0:4, 0:4], cv[0:4, 0:4, 0:4]
+    assert mine.cloudpath == theirs.cloudpath == seg_path
+    assert pickle.loads(pickle.dumps(mine)).cloudpath == seg_path
 
 
 def test_float_resolutions_stay_floats(tmp_path) -> None:
