@@ -217,3 +217,38 @@ def test_skeleton_path_and_transform_helpers_match_osteoid() -> None:
     mine.apply_inverse_transform()
     np.testing.assert_allclose(mine.vertices, verts, atol=1e-5)
     assert voxelio.Skeleton.from_path(verts[:1]).edges.shape == (0, 2)
+
+
+def test_skeleton_meta_edits_commit_as_cloud_volumes(seg_path, tmp_path) -> None:
+    """The same cloud-volume script (edit the info dict, shard, commit) on both libraries."""
+    infos = {}
+    for lib in (CloudVolume, cloudvolume.CloudVolume):
+        path = f"file://{tmp_path}/{lib.__module__}"
+        vol = lib(path, info=lib(seg_path).info, skel_dir="skeletons", progress=False)
+        vol.commit_info()
+        meta = vol.skeleton.meta
+        assert not meta.is_sharded()
+        meta.info["transform"] = [4, 0, 0, 0, 0, 4, 0, 0, 0, 0, 40, 0]
+        meta.to_sharded(num_labels=100)
+        assert meta.is_sharded() and meta.transform[2, 2] == 40
+        meta.commit_info()
+        infos[lib.__module__] = json.loads((tmp_path / lib.__module__ / "skeletons" / "info")
+                                           .read_text())  # fmt: skip
+    mine, theirs = infos["voxelio.volume"], infos["cloudvolume.cloudvolume"]
+    assert mine["transform"] == theirs["transform"]
+    assert mine["sharding"]["@type"] == theirs["sharding"]["@type"]
+    skel = voxelio.Skeleton.from_path(np.array([[1, 2, 3], [4, 5, 6]], np.float32))
+    skel.id = 9
+    vx = CloudVolume(f"file://{tmp_path}/voxelio.volume")
+    vx.skeleton.upload(skel)  # written sharded, as the committed info says
+    got = cloudvolume.CloudVolume(f"file://{tmp_path}/voxelio.volume").skeleton.get(9)
+    np.testing.assert_allclose(got.vertices, skel.vertices * [4, 4, 40])
+
+
+def test_skeleton_meta_refuses_a_bad_edit_and_writes_nothing(seg_path) -> None:
+    vol = CloudVolume(seg_path, skel_dir="skeletons")
+    vol.skeleton.meta.info["transform"] = [1, 2, 3]
+    with pytest.raises(voxelio.exceptions.InfoError, match="transform"):
+        vol.skeleton.meta.commit_info()
+    assert not vol.skeleton.store.exists("info")
+    assert vol.skeleton.meta.refresh_info() == vol.skeleton.meta.default_info()

@@ -37,6 +37,7 @@ from voxelio.sharding.planning import plan_label_sharding
 from voxelio.sharding.spec import ShardingSpec
 from voxelio.sharding.store import ShardedKeyStore
 from voxelio.skeletons.info import SkeletonInfo
+from voxelio.skeletons.meta import SkeletonMeta
 from voxelio.skeletons.precomputed import encode_skeleton
 from voxelio.skeletons.skeleton import Skeleton, invert_transform
 from voxelio.spatial_index.index import SpatialIndex
@@ -74,6 +75,7 @@ class SkeletonSource:
         self.compress = compress
         self.info = self._fetch_info()
         self._sharded: ShardedKeyStore | None = None
+        self._meta: SkeletonMeta | None = None
         self._configure()
 
     def __repr__(self) -> str:
@@ -119,16 +121,27 @@ class SkeletonSource:
             self.store, bounds, params["chunk_size"], resolution, sql_db=self.spatial_index_db
         )
 
-    def commit_info(self) -> None:
-        """Write the skeleton info (no ``null`` keys, transform always set).
+    @property
+    def meta(self) -> SkeletonMeta:
+        """cloud-volume's ``vol.skeleton.meta``: the info as a dict to edit, then commit."""
+        if self._meta is None:
+            self._meta = SkeletonMeta(self)
+        return self._meta
 
-        A directory that had no info gets :meth:`SkeletonInfo.default` (float32 attributes,
-        drawn by Neuroglancer) when it holds no skeleton yet; skeletons already there were
-        written with the assumed info (uint8 ``vertex_types``), which it then keeps. An info
-        Neuroglancer's viewer cannot draw is logged."""
+    def info_to_write(self) -> SkeletonInfo:
+        """The info :meth:`commit_info` writes: :meth:`SkeletonInfo.default` (float32
+        attributes, drawn by Neuroglancer) for a directory with no info that holds no
+        skeleton yet, the current info otherwise (skeletons already there were written with
+        the assumed info, uint8 ``vertex_types``, which is then kept)."""
         assumed = not self._info_stored and self.info == SkeletonInfo.assumed()
         if assumed and not self._holds_skeletons():
-            self.info = SkeletonInfo.default()
+            return SkeletonInfo.default()
+        return self.info
+
+    def commit_info(self) -> None:
+        """Write :meth:`info_to_write` (no ``null`` keys, transform always set). An info
+        Neuroglancer's viewer cannot draw is logged."""
+        self.use_info(self.info_to_write())
         hidden = self.info.hidden_from_neuroglancer
         if hidden:
             log.warning(
@@ -147,8 +160,7 @@ class SkeletonSource:
 
     def refresh_info(self) -> SkeletonInfo:
         """Re-read the info from storage."""
-        self.info = self._fetch_info()
-        self._configure()
+        self.use_info(self._fetch_info())
         return self.info
 
     def is_sharded(self) -> bool:
@@ -162,13 +174,16 @@ class SkeletonSource:
         :meth:`commit_info` to save it.
         """
         spec = plan_label_sharding(num_labels, **planning)
-        self.info = self.info.with_sharding(spec.to_json())
-        self._configure()
+        self.use_info(self.info.with_sharding(spec.to_json()))
         return spec
 
     def to_unsharded(self) -> None:
         """Drop the sharding from the (in-memory) info."""
-        self.info = self.info.with_sharding(None)
+        self.use_info(self.info.with_sharding(None))
+
+    def use_info(self, info: SkeletonInfo) -> None:
+        """Read and write by ``info`` from now on (not committed)."""
+        self.info = info
         self._configure()
 
     # ---- reads ------------------------------------------------------------------------
