@@ -219,22 +219,35 @@ def test_skeleton_path_and_transform_helpers_match_osteoid() -> None:
     assert voxelio.Skeleton.from_path(verts[:1]).edges.shape == (0, 2)
 
 
-def test_skeleton_meta_edits_commit_as_cloud_volumes(seg_path, tmp_path) -> None:
-    """The same cloud-volume script (edit the info dict, shard, commit) on both libraries."""
-    infos = {}
+TRANSFORM = [4, 0, 0, 0, 0, 4, 0, 0, 0, 0, 40, 0]
+
+
+def _edit_on_both(seg_path, tmp_path, subdir: str, script) -> tuple[dict, dict]:  # type: ignore[no-untyped-def]
+    """Run ``script(meta)`` on the ``subdir`` metadata (``"mesh"`` or ``"skeletons"``) of a
+    copy of the layer made by each library, then commit; the info files (voxelio's, theirs)."""
+    infos = []
     for lib in (CloudVolume, cloudvolume.CloudVolume):
         path = f"file://{tmp_path}/{lib.__module__}"
-        vol = lib(path, info=lib(seg_path).info, skel_dir="skeletons", progress=False)
+        vol = lib(path, info=lib(seg_path).info, progress=False,
+                  **{"mesh_dir" if subdir == "mesh" else "skel_dir": subdir})  # fmt: skip
         vol.commit_info()
-        meta = vol.skeleton.meta
+        meta = vol.mesh.meta if subdir == "mesh" else vol.skeleton.meta
+        script(meta)
+        meta.commit_info()
+        infos.append(json.loads((tmp_path / lib.__module__ / subdir / "info").read_text()))
+    return infos[0], infos[1]
+
+
+def test_skeleton_meta_edits_commit_as_cloud_volumes(seg_path, tmp_path) -> None:
+    """The same cloud-volume script (edit the info dict, shard, commit) on both libraries."""
+
+    def script(meta) -> None:  # type: ignore[no-untyped-def]
         assert not meta.is_sharded()
-        meta.info["transform"] = [4, 0, 0, 0, 0, 4, 0, 0, 0, 0, 40, 0]
+        meta.info["transform"] = TRANSFORM
         meta.to_sharded(num_labels=100)
         assert meta.is_sharded() and meta.transform[2, 2] == 40
-        meta.commit_info()
-        infos[lib.__module__] = json.loads((tmp_path / lib.__module__ / "skeletons" / "info")
-                                           .read_text())  # fmt: skip
-    mine, theirs = infos["voxelio.volume"], infos["cloudvolume.cloudvolume"]
+
+    mine, theirs = _edit_on_both(seg_path, tmp_path, "skeletons", script)
     assert mine["transform"] == theirs["transform"]
     assert mine["sharding"]["@type"] == theirs["sharding"]["@type"]
     skel = voxelio.Skeleton.from_path(np.array([[1, 2, 3], [4, 5, 6]], np.float32))
@@ -252,3 +265,19 @@ def test_skeleton_meta_refuses_a_bad_edit_and_writes_nothing(seg_path) -> None:
         vol.skeleton.meta.commit_info()
     assert not vol.skeleton.store.exists("info")
     assert vol.skeleton.meta.refresh_info() == vol.skeleton.meta.default_info()
+
+
+def test_mesh_meta_edits_commit_as_cloud_volumes(seg_path, tmp_path) -> None:
+    def script(meta) -> None:  # type: ignore[no-untyped-def]
+        assert not meta.is_sharded() and not meta.is_multires() and meta.is_legacy()
+        assert meta.default_info()["@type"] == "neuroglancer_legacy_mesh"
+        meta.info["transform"] = TRANSFORM
+
+    mine, theirs = _edit_on_both(seg_path, tmp_path, "mesh", script)
+    assert mine["@type"] == theirs["@type"] and mine["transform"] == theirs["transform"]
+    vx = CloudVolume(f"file://{tmp_path}/voxelio.volume")
+    assert vx.mesh.meta.info["transform"] == theirs["transform"]
+    vx.mesh.meta.info["@type"] = "neuroglancer_multilod_draco"  # lacks the required keys
+    with pytest.raises(voxelio.exceptions.InfoError, match="vertex_quantization_bits"):
+        vx.mesh.meta.commit_info()
+    assert json.loads((tmp_path / "voxelio.volume" / "mesh" / "info").read_text()) == mine

@@ -21,6 +21,7 @@ import numpy as np
 from voxelio.errors import InfoError, SpatialIndexError
 from voxelio.meshes.info import MeshInfo
 from voxelio.meshes.legacy import LegacyMeshes
+from voxelio.meshes.meta import MeshMeta
 from voxelio.meshes.multires_source import MultiresMeshes
 from voxelio.spatial_index.index import SpatialIndex
 from voxelio.storage.base import Store
@@ -61,15 +62,12 @@ class MeshSource:
         self.store = store
         self.layer_info: Mapping[str, Any] = dict(layer_info or {})
         self.progress = progress
-        if info is None:
-            self.info = read_mesh_info(store)
-        else:
-            self.info = info if isinstance(info, MeshInfo) else MeshInfo.from_json(info)
         self._impl: LegacyMeshes | MultiresMeshes
-        if self.info.is_multires:
-            self._impl = MultiresMeshes(store, self.info)
+        self._meta: MeshMeta | None = None
+        if info is None:
+            self.use_info(read_mesh_info(store))
         else:
-            self._impl = LegacyMeshes(store, self.info, self.layer_info)
+            self.use_info(info if isinstance(info, MeshInfo) else MeshInfo.from_json(info))
 
     def __reduce__(self) -> Any:
         return (_rebuild, (self.store, dict(self.layer_info), self.progress, self.info.to_json()))
@@ -79,8 +77,27 @@ class MeshSource:
 
     # ------------------------------------------------------------- queries
     @property
-    def meta(self) -> MeshInfo:
-        """The mesh info (cloud-volume's ``vol.mesh.meta`` equivalent)."""
+    def meta(self) -> MeshMeta:
+        """cloud-volume's ``vol.mesh.meta``: the info as a dict to edit, then commit."""
+        if self._meta is None:
+            self._meta = MeshMeta(self, MeshInfo.from_json)
+        return self._meta
+
+    def use_info(self, info: MeshInfo) -> None:
+        """Read and write by ``info`` from now on (not committed)."""
+        self.info = info
+        if info.is_multires:
+            self._impl = MultiresMeshes(self.store, info)
+        else:
+            self._impl = LegacyMeshes(self.store, info, self.layer_info)
+
+    def info_to_write(self) -> MeshInfo:
+        """The info :meth:`commit_info` writes."""
+        return self.info
+
+    def refresh_info(self) -> MeshInfo:
+        """Re-read the info from storage."""
+        self.use_info(read_mesh_info(self.store))
         return self.info
 
     def is_sharded(self) -> bool:
