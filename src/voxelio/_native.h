@@ -42,15 +42,9 @@ static int box_inside(const Py_ssize_t *origin, const Py_ssize_t *extent, const 
     return 1;
 }
 
-/* Boxes of at least this many bytes are copied into the output with non-temporal stores
- * (copy_bytes with `stream`): boxes this large come from reads larger than the caches, whose
- * output nobody reads before the read ends, and such stores do not first read each line they
- * overwrite. A 512 MiB uint64 read of 2 MiB chunks copied 22% faster so; a smaller read that is
- * used right away finds its output in the cache. */
-#define STREAM_MIN_BYTES ((Py_ssize_t)1 << 20)
-
 /* Copy n bytes from src to dst; with `stream` (and SSE2), bypassing the caches for all but
- * the unaligned ends. A copy that streamed ends with copy_done(). */
+ * the unaligned ends (the caller decides when that pays: see voxelio/streaming.py). A copy
+ * that streamed ends with copy_done(). */
 static inline void copy_bytes(char *dst, const char *src, size_t n, int stream) {
 #if defined(__SSE2__)
     if (stream && n >= 64) {

@@ -319,12 +319,19 @@ class CloudVolume(VolumeMetadata):
         """A picklable callable that rebuilds the layer of ``mip`` (for worker processes)."""
         return functools.partial(_layer_of, self, mip)
 
-    def _bbox(self, bbox: Any, mip: int) -> Bbox:
+    def _voxel_box(self, bbox: Any, mip: int) -> Bbox:
+        """``bbox`` in integer voxels of ``mip``, as given (not cropped or checked)."""
         box = bbox if isinstance(bbox, Bbox) else Bbox.create(bbox, context=self.mip_bounds(mip))
         if box.unit != "vx":
             box = box.convert_units("vx", self.mip_resolution(mip))
         if box.dtype.kind == "f":  # voxels: truncated to integers, as cloud-volume
             box = box.astype(np.int64)
+        return box
+
+    def _bbox(self, bbox: Any, mip: int) -> Bbox:
+        """``bbox`` in integer voxels of ``mip``, cropped to the bounds with ``autocrop``,
+        else checked against them when ``bounded``."""
+        box = self._voxel_box(bbox, mip)
         bounds = self.mip_bounds(mip)
         if self.autocrop:
             box = Bbox.intersection(box, bounds)
@@ -378,8 +385,11 @@ class CloudVolume(VolumeMetadata):
         m = self._m(mip)
         box = self._bbox(bbox, m)
         arr = self._as_image(img, box)
-        if self.autocrop and box != Bbox.create(bbox, context=self.mip_bounds(m)):
-            arr = self._crop_to(arr, Bbox.create(bbox, context=self.mip_bounds(m)), box)
+        requested = self._voxel_box(bbox, m)
+        if self.autocrop and not np.isscalar(img) and box != requested:
+            arr = self._crop_to(arr, requested, box)  # the image covers the region asked for
+        if box.empty():  # autocrop left nothing inside the bounds: nothing to write
+            return
         self.image.upload(box, arr, m)
 
     def _as_image(self, img: np.ndarray | int | float, box: Bbox) -> np.ndarray:

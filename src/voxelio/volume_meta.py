@@ -108,15 +108,15 @@ class VolumeMetadata:
 
     def mip_voxel_offset(self, mip: int | None = None) -> Vec:
         """Voxel offset at ``mip``."""
-        return Vec(*self.meta.scale(self._m(mip)).voxel_offset)
+        return self.meta.voxel_offset(self._m(mip))
 
     def mip_volume_size(self, mip: int | None = None) -> Vec:
         """Size in voxels (x, y, z) at ``mip``."""
-        return Vec(*self.meta.scale(self._m(mip)).size)
+        return self.meta.volume_size(self._m(mip))
 
     def mip_chunk_size(self, mip: int | None = None) -> Vec:
         """Chunk size in voxels at ``mip``."""
-        return Vec(*self.meta.scale(self._m(mip)).chunk_size)
+        return self.meta.chunk_size(self._m(mip))
 
     def mip_underlying(self, mip: int | None = None) -> Vec:
         """The storage chunk size (same as ``mip_chunk_size``)."""
@@ -124,7 +124,7 @@ class VolumeMetadata:
 
     def mip_key(self, mip: int | None = None) -> str:
         """The scale's key (directory) at ``mip``."""
-        return self.meta.scale(self._m(mip)).key
+        return self.meta.key(self._m(mip))
 
     def mip_bounds(self, mip: int | None = None) -> Bbox:
         """Voxel bounds at ``mip``."""
@@ -137,7 +137,7 @@ class VolumeMetadata:
 
     def mip_encoding(self, mip: int | None = None) -> str:
         """The chunk encoding at ``mip``."""
-        return self.meta.scale(self._m(mip)).encoding
+        return self.meta.encoding(self._m(mip))
 
     def mip_downsample_ratio(self, mip: int | None = None) -> Vec:
         """Resolution of ``mip`` over that of mip 0."""
@@ -189,23 +189,23 @@ class VolumeMetadata:
     @property
     def num_channels(self) -> int:
         """Channels per voxel."""
-        return int(self.info["num_channels"])
+        return self.meta.num_channels
 
     @property
     def dtype(self) -> np.dtype:
         """The info's ``data_type`` as a numpy dtype (``np.dtype("uint8")``), as in
         cloud-volume."""
-        return np.dtype(self.info["data_type"])
+        return self.meta.dtype
 
     @property
     def data_type(self) -> str:
         """The info's ``data_type`` (``"uint8"``)."""
-        return str(self.info["data_type"])
+        return self.meta.data_type
 
     @property
     def layer_type(self) -> str:
         """``"image"`` or ``"segmentation"``."""
-        return str(self.info["type"])
+        return self.meta.layer_type
 
     @property
     def ndim(self) -> int:
@@ -215,7 +215,7 @@ class VolumeMetadata:
     @property
     def cloudpath(self) -> str:
         """The layer's cloud path."""
-        return self.meta.path.cloudpath
+        return self.meta.cloudpath
 
     layer_cloudpath = cloudpath
 

@@ -41,6 +41,13 @@ def test_copies_any_box_into_a_view_and_nothing_else(shape, dtype) -> None:
         assert np.count_nonzero(big) == out.size, box  # nothing outside the box was written
 
 
+def test_empty_views_copy_nothing() -> None:
+    src = np.asfortranarray(np.arange(20 * 5 * 5 * 3, dtype="uint8").reshape((20, 5, 5, 3)))
+    out = np.zeros((20, 5, 5, 3), "uint8", order="F")[2:16, 1:4, 3:3]  # no z extent
+    copy_part(src, (0, 0, 0), out)
+    assert out.size == 0
+
+
 def test_layouts_the_c_copy_does_not_take_go_to_numpy() -> None:
     arr = np.arange(4 * 6 * 8 * 2, dtype="uint32").reshape((4, 6, 8, 2))  # C order
     out = np.zeros((3, 4, 5, 2), "uint32", order="C")  # x not contiguous

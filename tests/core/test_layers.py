@@ -9,6 +9,7 @@ LAYERS = {
     "errors": 0,
     "exceptions": 0,
     "lib": 0,
+    "streaming": 0,
     "geometry": 0,
     "paths": 0,
     "meta": 0,

@@ -8,6 +8,7 @@ import pytest
 from tests.image_api.conftest import Backend, make_layer, seg_array
 from voxelio import CloudVolume
 from voxelio.errors import AlignmentError, EmptyVolumeException, OutOfBoundsError
+from voxelio.image.labels import renumber
 
 
 def test_label_queries(backend: Backend) -> None:
@@ -27,6 +28,14 @@ def test_label_queries(backend: Backend) -> None:
     got = vol.scattered_points(pts)
     assert got == {p: arr[p] for p in pts}
     assert np.array_equal(vol[[1, 69], [2, 59], [3, 39]], [arr[1, 2, 3], arr[69, 59, 39]])
+
+
+def test_renumber_never_gives_a_label_the_backgrounds_value() -> None:
+    img = np.array([5, 6, 7, 2], dtype=np.uint64).reshape(4, 1, 1, 1)
+    out, mapping = renumber(img, background=2)
+    assert mapping == {2: 2, 5: 1, 6: 3, 7: 4}
+    assert out.ravel().tolist() == [1, 3, 4, 2]
+    assert renumber(img[:3], background=9)[1] == {9: 9, 5: 1, 6: 2, 7: 3}
 
 
 def test_renumber_and_coord_resolution(tmp_path) -> None:

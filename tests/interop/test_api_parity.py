@@ -106,6 +106,9 @@ def test_provenance_fields_are_attributes_and_cloud_volume_reads_them(seg_path) 
     vx.provenance.processing.append({"method": "test"})
     vx.provenance.owners = ["someone@example.org"]
     assert json.loads(vx.provenance.serialize())["processing"] == [{"method": "test"}]
+    vx.provenance.processing.append({"resolution": vx.resolution})  # numpy values too
+    assert json.loads(vx.provenance.serialize())["processing"][1] == {"resolution": [4, 4, 40]}
+    vx.provenance.processing.pop()
     vx.commit_provenance()
     cv = cloudvolume.CloudVolume(seg_path)
     assert cv.provenance.description == "cells"
@@ -145,12 +148,33 @@ def test_autocrop_crops_writes_as_cloud_volume(tmp_path) -> None:
     for lib in (CloudVolume, cloudvolume.CloudVolume):
         path = f"file://{tmp_path}/{lib.__module__}"
         info = CloudVolume.create_new_info(**INFO_ARGS)
-        vol = lib(path, info=info, bounded=False, autocrop=True, progress=False)
+        vol = lib(path, info=info, bounded=False, autocrop=True, non_aligned_writes=True,
+                  fill_missing=True, progress=False)  # fmt: skip
         vol.commit_info()
         vol[64:192, 0:64, 0:64] = np.full((128, 64, 64), 5, np.uint64)
+        vol[-10:10, 64:128, 0:64] = 3  # a scalar, starting below the bounds
+        vol[300:400, 0:64, 0:64] = 9  # wholly outside: nothing is written
         written.append(CloudVolume(path, fill_missing=True)[:, :, :])
     np.testing.assert_array_equal(written[0], written[1])
-    assert written[0][64:, :64, :64].min() == 5 and written[0][:64].max() == 0
+    assert written[0][64:, :64, :64].min() == 5 and written[0][:64, :64].max() == 0
+    assert written[0][:10, 64:, :].min() == 3 and written[0][10:64, 64:].max() == 0
+
+
+def test_a_resolution_read_goes_back_into_an_info(seg_path, tmp_path) -> None:
+    vx = CloudVolume(seg_path)
+    info = CloudVolume.create_new_info(**{**INFO_ARGS, "resolution": list(vx.resolution)})
+    CloudVolume(f"file://{tmp_path}/copy", info=info).commit_info()
+    assert CloudVolume(f"file://{tmp_path}/copy").resolution.tolist() == [4, 4, 40]
+
+
+def test_uploads_of_float_boxes_are_cropped(tmp_path) -> None:
+    path = f"file://{tmp_path}/float-up"
+    vol = CloudVolume(path, info=CloudVolume.create_new_info(**INFO_ARGS), autocrop=True,
+                      non_aligned_writes=True)  # fmt: skip
+    vol.commit_info()
+    vol.upload(Bbox((-2.0, 0, 0), (10.0, 64, 64)), np.full((12, 64, 64), 4, np.uint64))
+    got = CloudVolume(path, fill_missing=True)[0:16, 0:64, 0:64]
+    assert got[:10].min() == 4 and got[10:].max() == 0
 
 
 def test_download_takes_a_float_bbox(seg_path) -> None:
@@ -281,3 +305,20 @@ def test_mesh_meta_edits_commit_as_cloud_volumes(seg_path, tmp_path) -> None:
     with pytest.raises(voxelio.exceptions.InfoError, match="vertex_quantization_bits"):
         vx.mesh.meta.commit_info()
     assert json.loads((tmp_path / "voxelio.volume" / "mesh" / "info").read_text()) == mine
+
+
+def test_volume_meta_accessors_match_cloud_volumes(tmp_path) -> None:
+    path = f"file://{tmp_path}/pyramid"
+    info = CloudVolume.create_new_info(**{**INFO_ARGS, "voxel_offset": [3, 5, 7]}, max_mip=2)
+    CloudVolume(path, info=info).commit_info()
+    vx, cv = _both(path)
+    for mip in range(3):
+        for name in ("voxel_offset", "volume_size", "chunk_size", "resolution", "shape"):
+            mine, theirs = getattr(vx.meta, name)(mip), getattr(cv.meta, name)(mip)
+            assert mine.tolist() == theirs.tolist(), (name, mip)
+        assert vx.meta.key(mip) == cv.meta.key(mip)
+        assert vx.meta.encoding(mip) == cv.meta.encoding(mip)
+        assert vx.meta.bounds(mip).to_list() == cv.meta.bounds(mip).to_list()
+        assert vx.meta.bbox(mip).to_list() == cv.meta.bbox(mip).to_list()
+    for name in ("num_channels", "data_type", "dtype", "layer_type", "cloudpath"):
+        assert getattr(vx.meta, name) == getattr(cv.meta, name), name

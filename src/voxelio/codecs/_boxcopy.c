@@ -3,9 +3,9 @@
  *
  * copy_box() copies the part of a Fortran-ordered [x, y, z, c] array (a decoded chunk) that
  * starts at voxel (x0, y0, z0) and has the extent of `out` (an array view whose x axis is
- * contiguous) into `out`, every channel, a row of x at a time and without the GIL. Boxes of
- * STREAM_MIN_BYTES or more bypass the caches (see _native.h): what numpy's assignment does,
- * but 22% faster for the 2 MiB chunks of a 512 MiB uint64 read.
+ * contiguous) into `out`, every channel, a row of x at a time and without the GIL; with
+ * `stream`, bypassing the caches (see voxelio/streaming.py): what numpy's assignment does, but
+ * 22% faster for the 2 MiB chunks of a whole 512 MiB uint64 read.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -20,12 +20,11 @@ typedef struct {
     Py_ssize_t out_strides[4];
     Py_ssize_t extent[4]; /* out's shape */
     Py_ssize_t itemsize;
+    int stream;
 } copy_job;
 
 static void copy_rows(const copy_job *job) {
     size_t row = (size_t)(job->extent[0] * job->itemsize);
-    int stream = row * (size_t)(job->extent[1] * job->extent[2] * job->extent[3])
-                 >= (size_t)STREAM_MIN_BYTES;
     const char *first = job->src + job->origin[0] * job->src_strides[0]
                         + job->origin[1] * job->src_strides[1]
                         + job->origin[2] * job->src_strides[2];
@@ -36,8 +35,8 @@ static void copy_rows(const copy_job *job) {
                                + c * job->out_strides[3],
                            first + y * job->src_strides[1] + z * job->src_strides[2]
                                + c * job->src_strides[3],
-                           row, stream);
-    if (stream) copy_done();
+                           row, job->stream);
+    if (job->stream) copy_done();
 }
 
 /* The job from the two buffers and the origin; 0, or -1 with ValueError set. */
@@ -68,13 +67,15 @@ static int make_job(copy_job *job, const Py_buffer *src, PyObject *origin, const
 
 static PyObject *py_copy_box(PyObject *self, PyObject *args) {
     PyObject *src_obj, *origin_obj, *out_obj;
-    if (!PyArg_ParseTuple(args, "OOO", &src_obj, &origin_obj, &out_obj)) return NULL;
+    int stream = 0;
+    if (!PyArg_ParseTuple(args, "OOO|p", &src_obj, &origin_obj, &out_obj, &stream)) return NULL;
     Py_buffer src = {0}, out = {0};
     PyObject *result = NULL;
     copy_job job;
     if (PyObject_GetBuffer(src_obj, &src, PyBUF_F_CONTIGUOUS) < 0) goto done;
     if (PyObject_GetBuffer(out_obj, &out, PyBUF_STRIDES | PyBUF_WRITABLE) < 0) goto done;
     if (make_job(&job, &src, origin_obj, &out) < 0) goto done;
+    job.stream = stream;
     Py_BEGIN_ALLOW_THREADS
     copy_rows(&job);
     Py_END_ALLOW_THREADS
@@ -88,11 +89,11 @@ done:
 
 static PyMethodDef methods[] = {
     {"copy_box", py_copy_box, METH_VARARGS,
-     "copy_box(src, origin, out) -> None\n\n"
+     "copy_box(src, origin, out, stream=False) -> None\n\n"
      "Copy the box of `src` (a Fortran-contiguous [x, y, z, c] array) that starts at voxel\n"
      "origin (x, y, z) and has out's extent into `out` (a writable 4-D view of src's itemsize,\n"
-     "every channel, x contiguous). ValueError when the arrays are not so, or the box ends\n"
-     "outside src."},
+     "every channel, x contiguous); with `stream`, bypassing the CPU caches. ValueError when\n"
+     "the arrays are not so, or the box ends outside src."},
     {NULL, NULL, 0, NULL},
 };
 

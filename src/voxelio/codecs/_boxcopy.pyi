@@ -2,4 +2,6 @@
 
 import numpy as np
 
-def copy_box(src: np.ndarray, origin: tuple[int, int, int], out: np.ndarray) -> None: ...
+def copy_box(
+    src: np.ndarray, origin: tuple[int, int, int], out: np.ndarray, stream: bool = False
+) -> None: ...

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from voxelio.errors import DecodingError, EncodingError, MissingCodecError, UnsupportedEncodingError
+from voxelio.streaming import bypasses_caches
 
 Shape4 = tuple[int, int, int, int]
 
@@ -51,12 +52,13 @@ def copy_part(arr: np.ndarray, origin: tuple[int, int, int], out: np.ndarray) ->
     """Copy the part of the decoded chunk ``arr`` (``[x, y, z, c]``) that starts at
     chunk-local voxel ``origin`` and has ``out``'s extent into ``out``.
 
-    voxelio's C copy serves where the layouts allow (it bypasses the caches for large parts:
-    see ``_boxcopy.c``), numpy's assignment everywhere else."""
+    voxelio's C copy serves where the layouts allow (it bypasses the caches of a large output:
+    see :mod:`voxelio.streaming`), numpy's assignment everywhere else."""
     copy_box = native("_boxcopy", "copy_box")
     x_contiguous = out.shape[0] <= 1 or out.strides[0] == out.itemsize
-    if copy_box is not None and arr.dtype == out.dtype and arr.flags.f_contiguous and x_contiguous:
-        copy_box(arr, origin, out)
+    fits = arr.dtype == out.dtype and arr.flags.f_contiguous and x_contiguous and out.size
+    if copy_box is not None and fits:
+        copy_box(arr, origin, out, bypasses_caches(out))
         return
     (x, y, z), (sx, sy, sz) = origin, out.shape[:3]
     out[...] = arr[x : x + sx, y : y + sy, z : z + sz]

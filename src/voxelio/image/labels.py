@@ -164,8 +164,11 @@ def renumber(img: np.ndarray, background: Any = 0) -> tuple[np.ndarray, dict[int
     labels = np.unique(img)
     others = labels[labels != background]
     mapping = {int(background): int(background)}
-    mapping.update({int(v): i + 1 for i, v in enumerate(others.tolist())})
-    top = max([len(others), int(background)] if background >= 0 else [len(others)])
+    new = np.arange(1, len(others) + 1)
+    if 1 <= background <= len(others):  # the new labels skip the background's value
+        new[new >= background] += 1
+    mapping.update(zip((int(v) for v in others.tolist()), new.tolist()))
+    top = max([0, *new[-1:].tolist(), int(background)])  # the largest value the output holds
     dtype = next(t for t in (np.uint16, np.uint32, np.uint64) if top <= np.iinfo(t).max)
     idx = np.searchsorted(labels, img)
     table = np.array([mapping.get(int(v), 0) for v in labels.tolist()], dtype=dtype)

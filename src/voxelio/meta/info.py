@@ -103,7 +103,12 @@ def validate_scale(scale: Mapping[str, Any], where: str = "scale") -> None:
     if (
         not isinstance(res, (list, tuple))
         or len(res) != 3
-        or not all(isinstance(r, (int, float)) and not isinstance(r, bool) and r > 0 for r in res)
+        or not all(
+            isinstance(r, (int, float, np.integer, np.floating))
+            and not isinstance(r, bool)
+            and r > 0
+            for r in res
+        )  # fmt: skip
     ):
         raise _fail(where, f"'resolution' must be 3 positive numbers, got {res!r}")
     chunks = scale["chunk_sizes"]

@@ -6,11 +6,11 @@ cloud-volume's shape is kept: ``description`` (str), ``owners`` (list of str), `
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from voxelio.errors import ProvenanceError
+from voxelio.meta.info import to_json_bytes
 
 
 def _field(name: str, doc: str) -> property:
@@ -36,7 +36,7 @@ class Provenance(dict):  # type: ignore[type-arg]
 
     def serialize(self) -> str:
         """The document as JSON text."""
-        return json.dumps(self)
+        return to_json_bytes(self).decode()
 
     def validate(self) -> None:
         """Raise :class:`ProvenanceError` if a field has the wrong type."""

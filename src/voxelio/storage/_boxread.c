@@ -44,7 +44,7 @@ typedef struct {
     Py_ssize_t out_strides[4];
     char *scratch;
     Py_ssize_t scratch_len;
-    int stream; /* the box is large enough to bypass the caches (see _native.h) */
+    int stream; /* bypass the caches (see voxelio/streaming.py) */
 } box_job;
 
 /* pread until `len` bytes are in or the file ends; the bytes read, or -1 with errno set. */
@@ -142,8 +142,6 @@ static int check_job(box_job *job, const Py_buffer *out, Py_ssize_t size) {
     }
     if (total != size)
         return PyErr_SetString(PyExc_ValueError, "size: not the array's byte count"), -1;
-    job->stream = job->extent[0] * job->itemsize * job->extent[1] * job->extent[2]
-                  * job->shape[3] >= STREAM_MIN_BYTES;
     if (job->scratch_len < job->extent[1] * job->shape[0] * job->itemsize)
         return PyErr_SetString(PyExc_ValueError, "scratch: smaller than one band of rows"), -1;
     return 0;
@@ -152,8 +150,9 @@ static int check_job(box_job *job, const Py_buffer *out, Py_ssize_t size) {
 static PyObject *py_read_box(PyObject *self, PyObject *args) {
     PyObject *path_obj = NULL, *shape_obj, *origin_obj, *out_obj, *scratch_obj;
     Py_ssize_t size, itemsize;
-    if (!PyArg_ParseTuple(args, "O&nOnOOO", PyUnicode_FSConverter, &path_obj, &size, &shape_obj,
-                          &itemsize, &origin_obj, &out_obj, &scratch_obj))
+    int stream = 0;
+    if (!PyArg_ParseTuple(args, "O&nOnOOO|p", PyUnicode_FSConverter, &path_obj, &size,
+                          &shape_obj, &itemsize, &origin_obj, &out_obj, &scratch_obj, &stream))
         return NULL;
     box_job job;
     Py_buffer out = {0}, scratch = {0};
@@ -171,6 +170,7 @@ static PyObject *py_read_box(PyObject *self, PyObject *args) {
     job.out = out.buf;
     job.scratch = scratch.buf;
     job.scratch_len = scratch.len;
+    job.stream = stream;
     if (check_job(&job, &out, size) < 0) goto done;
     const char *path = PyBytes_AS_STRING(path_obj);
     enum outcome outcome;
@@ -194,13 +194,13 @@ done:
 
 static PyMethodDef methods[] = {
     {"read_box", py_read_box, METH_VARARGS,
-     "read_box(path, size, shape, itemsize, origin, out, scratch) -> bool\n\n"
+     "read_box(path, size, shape, itemsize, origin, out, scratch, stream=False) -> bool\n\n"
      "Copy the box of the Fortran-ordered [x, y, z, c] array stored in the file `path` (size\n"
      "bytes, shape (x, y, z, c) of itemsize-byte values) that starts at voxel origin (x, y, z)\n"
      "into `out` (a writable 4-D view with out's extent, every channel, x contiguous), using\n"
-     "`scratch` (a writable buffer of at least one band of rows) for the reads. False when the\n"
-     "file is missing, not a regular file, not `size` bytes long or shrinks meanwhile (out is\n"
-     "then undefined); OSError for other failures."},
+     "`scratch` (a writable buffer of at least one band of rows) for the reads; with `stream`,\n"
+     "bypassing the CPU caches. False when the file is missing, not a regular file, not `size`\n"
+     "bytes long or shrinks meanwhile (out is then undefined); OSError for other failures."},
     {NULL, NULL, 0, NULL},
 };
 

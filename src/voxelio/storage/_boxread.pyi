@@ -10,4 +10,5 @@ def read_box(
     origin: tuple[int, int, int],
     out: np.ndarray,
     scratch: memoryview,
+    stream: bool = False,
 ) -> bool: ...

@@ -33,6 +33,7 @@ from voxelio.storage.base import (
     check_version,
 )
 from voxelio.storage.buffers import ReadBuffers
+from voxelio.streaming import bypasses_caches
 
 #: the most bytes a box read asks the file for at once (whole planes are read together)
 _BOX_READ_BYTES = 256 * 1024
@@ -129,7 +130,8 @@ class FileStore(Store):
         size = row * shape[1] * shape[2] * shape[3]
         scratch = buffers.view(max(row * out.shape[1], min(size, _BOX_READ_BYTES)))
         try:
-            return read_box(path, size, shape, out.itemsize, origin, out, scratch)
+            stream = bypasses_caches(out)
+            return read_box(path, size, shape, out.itemsize, origin, out, scratch, stream)
         except OSError as exc:
             raise StorageError(f"{path}: cannot read ({exc.strerror})") from exc
 

@@ -183,6 +183,62 @@ class PrecomputedMetadata:
         """Voxel bounds at ``mip``."""
         return self.scale(mip).bounds
 
+    # cloud-volume's per-mip accessors of ``vol.meta`` (Igneous-style code calls them)
+
+    def bbox(self, mip: int) -> Bbox:
+        """The 4-D bounds at ``mip``: x, y, z and the channels."""
+        b = self.bounds(mip)
+        return Bbox((*b.minpt.tolist(), 0), (*b.maxpt.tolist(), self.num_channels))
+
+    def voxel_offset(self, mip: int) -> Vec:
+        """Where the scale starts, in its voxels."""
+        return Vec(*self.scale(mip).voxel_offset)
+
+    def volume_size(self, mip: int) -> Vec:
+        """The scale's size (x, y, z) in voxels."""
+        return Vec(*self.scale(mip).size)
+
+    def chunk_size(self, mip: int) -> Vec:
+        """The scale's chunk size in voxels."""
+        return Vec(*self.scale(mip).chunk_size)
+
+    def key(self, mip: int) -> str:
+        """The scale's key (its directory)."""
+        return self.scale(mip).key
+
+    def encoding(self, mip: int) -> str:
+        """The scale's chunk encoding."""
+        return self.scale(mip).encoding
+
+    def shape(self, mip: int) -> Vec:
+        """``Vec(x, y, z, channels)`` at ``mip``."""
+        return Vec(*self.scale(mip).size, self.num_channels)
+
+    @property
+    def num_channels(self) -> int:
+        """Channels per voxel."""
+        return int(self.info["num_channels"])
+
+    @property
+    def data_type(self) -> str:
+        """The info's ``data_type`` (``"uint8"``)."""
+        return str(self.info["data_type"])
+
+    @property
+    def dtype(self) -> np.dtype:
+        """``data_type`` as a numpy dtype."""
+        return np.dtype(self.data_type)
+
+    @property
+    def layer_type(self) -> str:
+        """``"image"`` or ``"segmentation"``."""
+        return str(self.info["type"])
+
+    @property
+    def cloudpath(self) -> str:
+        """The layer's cloud path."""
+        return self.path.cloudpath
+
     def downsample_ratio(self, mip: int) -> Vec:
         """Resolution of ``mip`` divided by that of mip 0."""
         return Vec(*(np.asarray(self.resolution(mip)) / np.asarray(self.resolution(0))))
