@@ -177,8 +177,13 @@ def test_uploads_of_float_boxes_are_cropped(tmp_path) -> None:
     assert got[:10].min() == 4 and got[10:].max() == 0
 
 
-def test_download_takes_a_float_bbox(seg_path) -> None:
+def test_download_takes_a_float_bbox_or_a_size(seg_path) -> None:
     vx, cv = _both(seg_path)
+    size = (10, 20, 30)
+    np.testing.assert_array_equal(
+        vx.download(voxelio.Vec(*size)), cv.download(cloudvolume.lib.Vec(*size))
+    )
+    assert vx.image.is_sharded(0) == cv.image.is_sharded(0) is False
     box = Bbox((0, 0, 0), (20, 40, 60)) / 2
     theirs = cv.download(cloudvolume.lib.Bbox((0, 0, 0), (20, 40, 60)) / 2)
     np.testing.assert_array_equal(vx.download(box), theirs)

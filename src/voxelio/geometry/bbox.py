@@ -395,6 +395,8 @@ def _coerce(obj: Any, context: Bbox | None) -> Bbox:
         return obj
     if isinstance(obj, str):
         return Bbox.from_filename(obj)
+    if isinstance(obj, Vec) and obj.size == 3:  # a size from the origin, as cloud-volume
+        return Bbox.from_vec(obj)
     if isinstance(obj, slice):
         obj = (obj,)
     if isinstance(obj, (tuple, list)) and obj and all(isinstance(s, slice) for s in obj):

@@ -151,6 +151,10 @@ class ImageSource:
             layer.cache.drop(missing)
         return report
 
+    def is_sharded(self, mip: int | None = None) -> bool:
+        """Whether the scale ``mip`` (default: the working one) stores its chunks in shards."""
+        return self.vol.meta.scale(self.vol._m(mip)).sharding is not None
+
     def has_data(self, mip: int | None = None) -> bool:
         """Whether anything is stored for ``mip``."""
         m = self.vol._m(mip)
