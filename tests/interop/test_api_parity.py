@@ -327,3 +327,13 @@ def test_volume_meta_accessors_match_cloud_volumes(tmp_path) -> None:
         assert vx.meta.bbox(mip).to_list() == cv.meta.bbox(mip).to_list()
     for name in ("num_channels", "data_type", "dtype", "layer_type", "cloudpath"):
         assert getattr(vx.meta, name) == getattr(cv.meta, name), name
+
+
+def test_transfer_to_copies_the_provenance_of_a_new_layer(seg_path, tmp_path) -> None:
+    vx = CloudVolume(seg_path)
+    vx.provenance.description = "cells"
+    vx.commit_provenance()
+    for lib in (CloudVolume, cloudvolume.CloudVolume):
+        dest = f"file://{tmp_path}/{lib.__module__}"
+        lib(seg_path).transfer_to(dest, lib(seg_path).bounds)
+        assert cloudvolume.CloudVolume(dest).provenance.description == "cells", lib

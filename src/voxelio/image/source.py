@@ -246,8 +246,8 @@ class ImageSource:
     def transfer_to(self, cloudpath: str, bbox: Any, mip: int | None = None,
                     block_size: int | None = None, compress: Any = "auto",
                     encoding: str | None = None, sharded: bool | None = None) -> Any:  # fmt: skip
-        """Copy a region to the layer at ``cloudpath`` (created from this info when absent)
-        in blocks; returns the destination volume."""
+        """Copy a region to the layer at ``cloudpath`` (created from this info and provenance
+        when absent) in blocks; returns the destination volume."""
         m = self.vol._m(mip)
         box = self.vol._bbox(bbox, m)
         transfer.check_block_size(block_size)
@@ -271,8 +271,10 @@ class ImageSource:
             scale.pop("sharding", None)
         elif sharded is True and not scale.get("sharding"):
             make_scale_sharded(info, mip)
-        dest = cls(cloudpath, info=info, **kw)
+        provenance = copy.deepcopy(self.vol.provenance)  # as cloud-volume: the source's
+        dest = cls(cloudpath, info=info, provenance=provenance, **kw)
         dest.commit_info()
+        dest.commit_provenance()
         return dest
 
     def _copy_into(self, dest: Any, box: Bbox, mip: int, block_size: int | None) -> None:
