@@ -28,7 +28,7 @@ from voxelio.codecs import get_codec
 from voxelio.codecs.parallel import default_workers
 from voxelio.compression import Method, normalize_method
 from voxelio.cutout import VolumeCutout
-from voxelio.errors import InfoError, OutOfBoundsError
+from voxelio.errors import AlignmentError, InfoError, OutOfBoundsError
 from voxelio.formats.precomputed.layer import image_layer
 from voxelio.formats.precomputed.metadata import PrecomputedMetadata, fetch_info
 from voxelio.geometry import Bbox
@@ -387,6 +387,11 @@ class CloudVolume(VolumeMetadata):
         arr = self._as_image(img, box)
         requested = self._voxel_box(bbox, m)
         if self.autocrop and not np.isscalar(img) and box != requested:
+            if tuple(arr.shape[:3]) != tuple(int(v) for v in requested.size()):
+                raise AlignmentError(
+                    f"{self.cloudpath}: image shape {arr.shape} does not fit the region "
+                    f"{requested} it is written to (before autocrop)"
+                )
             arr = self._crop_to(arr, requested, box)  # the image covers the region asked for
         if box.empty():  # autocrop left nothing inside the bounds: nothing to write
             return
@@ -405,6 +410,8 @@ class CloudVolume(VolumeMetadata):
         return arr[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
 
     def __setitem__(self, index: Any, img: np.ndarray | int | float) -> None:
+        if isinstance(index, Bbox) and index.unit != "vx":  # as reads: nm to voxels first
+            index = index.convert_units("vx", self.resolution)
         # uncropped: with autocrop, upload crops the image along with its region
         req = resolve(index, self.bounds, self.num_channels, self.bounded and not self.autocrop)
         if req.steps != (1, 1, 1):

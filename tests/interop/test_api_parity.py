@@ -160,6 +160,27 @@ def test_autocrop_crops_writes_as_cloud_volume(tmp_path) -> None:
     assert written[0][:10, 64:, :].min() == 3 and written[0][10:64, 64:].max() == 0
 
 
+def test_writes_refuse_a_wrong_shape_under_autocrop_and_convert_nm_boxes(seg_path) -> None:
+    for lib in (CloudVolume, cloudvolume.CloudVolume):
+        vol = lib(seg_path, bounded=False, autocrop=True, non_aligned_writes=True,
+                  progress=False)  # fmt: skip
+        with pytest.raises(cloudvolume.exceptions.AlignmentError if lib is not CloudVolume
+                           else voxelio.exceptions.AlignmentError):  # fmt: skip
+            vol[-10:10, 0:64, 0:64] = np.ones((50, 64, 64), np.uint64)  # 20 voxels asked
+    vx = CloudVolume(seg_path, non_aligned_writes=True)
+    vx[Bbox((0, 0, 0), (16, 16, 80), unit="nm")] = 9  # 4 x 4 x 2 voxels at 4, 4, 40 nm
+    got = vx[0:8, 0:8, 0:4][..., 0]
+    assert (got[:4, :4, :2] == 9).all() and (got[4:] != 9).all() and (got[:, :, 2:] != 9).all()
+
+
+def test_negative_mips_count_from_the_last(tmp_path) -> None:
+    path = f"file://{tmp_path}/pyramid"
+    CloudVolume(path, info=CloudVolume.create_new_info(**INFO_ARGS, max_mip=2)).commit_info()
+    vx, cv = _both(path)
+    assert vx.meta.voxel_offset(-1).tolist() == cv.meta.voxel_offset(-1).tolist()
+    assert vx.mip_volume_size(-1).tolist() == cv.mip_volume_size(-1).tolist() == [32, 32, 64]
+
+
 def test_a_resolution_read_goes_back_into_an_info(seg_path, tmp_path) -> None:
     vx = CloudVolume(seg_path)
     info = CloudVolume.create_new_info(**{**INFO_ARGS, "resolution": list(vx.resolution)})
@@ -293,7 +314,43 @@ def test_skeleton_meta_refuses_a_bad_edit_and_writes_nothing(seg_path) -> None:
     with pytest.raises(voxelio.exceptions.InfoError, match="transform"):
         vol.skeleton.meta.commit_info()
     assert not vol.skeleton.store.exists("info")
-    assert vol.skeleton.meta.refresh_info() == vol.skeleton.meta.default_info()
+    shown = vol.skeleton.meta.refresh_info()  # what readers assume: cloud-volume's default
+    assert shown["transform"] == [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0] and shown["sharding"] is None
+    assert vol.skeleton.meta.default_info()["vertex_attributes"][1]["data_type"] == "float32"
+
+
+def test_skeleton_meta_read_before_the_first_upload_keeps_the_skeletons_readable(
+    seg_path,
+) -> None:
+    vol = CloudVolume(seg_path, skel_dir="skeletons")
+    assert not vol.skeleton.meta.is_sharded()  # the dict is made before any skeleton exists
+    skel = voxelio.Skeleton.from_path(np.array([[1, 2, 3], [4, 5, 6]], np.float32))
+    skel.id = 5
+    vol.skeleton.upload(skel)
+    vol.skeleton.meta.commit_info()  # skeletons are there: their uint8 vertex_types stay
+    got = cloudvolume.CloudVolume(seg_path).skeleton.get(5)
+    np.testing.assert_allclose(got.vertices, skel.vertices)
+    assert CloudVolume(seg_path).skeleton.get(5).vertices.tolist() == skel.vertices.tolist()
+
+
+def test_meta_edits_take_numpy_values_and_a_kept_dict_stays_live(seg_path, tmp_path) -> None:
+    """Igneous-style edits: numpy numbers, a dict kept across commits, ``del`` of a key."""
+
+    def script(meta) -> None:  # type: ignore[no-untyped-def]
+        info = meta.info
+        info["spatial_index"] = {"chunk_size": tuple(np.array([512, 512, 400]) * 4)}
+        meta.commit_info()
+        info["extra_key"] = np.int64(7)  # the same dict, after a commit
+        if "vertex_attributes" in info:  # skeletons: cloud-volume's dict holds the key
+            del info["sharding"]
+        else:  # meshes: a numpy transform
+            info["transform"] = np.array(TRANSFORM, np.float32)
+
+    mine, theirs = _edit_on_both(seg_path, tmp_path, "skeletons", script)
+    assert mine["extra_key"] == theirs["extra_key"] == 7
+    assert mine["spatial_index"]["chunk_size"] == theirs["spatial_index"]["chunk_size"]
+    mine, _ = _edit_on_both(seg_path, tmp_path / "m", "mesh", script)
+    assert mine["transform"] == TRANSFORM and mine["extra_key"] == 7
 
 
 def test_mesh_meta_edits_commit_as_cloud_volumes(seg_path, tmp_path) -> None:

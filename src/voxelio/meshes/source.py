@@ -91,10 +91,6 @@ class MeshSource:
         else:
             self._impl = LegacyMeshes(self.store, info, self.layer_info)
 
-    def info_to_write(self) -> MeshInfo:
-        """The info :meth:`commit_info` writes."""
-        return self.info
-
     def refresh_info(self) -> MeshInfo:
         """Re-read the info from storage."""
         self.use_info(read_mesh_info(self.store))

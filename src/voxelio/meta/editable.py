@@ -6,15 +6,18 @@ Code written for cloud-volume edits such an info in place and commits it::
     vol.skeleton.meta.commit_info()
 
 voxelio's sources hold their info parsed and immutable. :class:`EditableInfo` serves the dict
-over such a source (an :class:`InfoHolder`): the dict is the JSON of the info a commit would
-write, and ``commit_info`` parses it back first, so an invalid edit raises
+over such a source (an :class:`InfoHolder`): the dict is the JSON of the source's info, and
+``commit_info`` parses it back first, so an invalid edit raises
 :class:`~voxelio.errors.InfoError` naming the field, and writes nothing.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
+
+from voxelio.meta.info import to_json_bytes
 
 
 class ParsedInfo(Protocol):
@@ -31,9 +34,6 @@ class InfoHolder(Protocol[InfoT]):
 
     info: InfoT
 
-    def info_to_write(self) -> InfoT:
-        """The info a commit would write now."""
-
     def use_info(self, info: InfoT) -> None:
         """Read and write by ``info`` from now on (not committed)."""
 
@@ -45,20 +45,26 @@ class InfoHolder(Protocol[InfoT]):
 
 
 class EditableInfo(Generic[InfoT]):
-    """The info of ``source`` as an editable dict; ``parse`` turns the dict back (checked)."""
+    """The info of ``source`` as an editable dict; ``parse`` turns the dict back (checked).
+
+    The dict is one object for the life of this view, as cloud-volume's: a reference kept by
+    the caller sees every later change (commits, sharding plans, refreshes). Optional keys a
+    caller may ``del`` are there, ``None`` when unset, as in cloud-volume's dict."""
+
+    #: keys present even when unset (their ``None`` is dropped when written)
+    OPTIONAL_KEYS: tuple[str, ...] = ("sharding", "spatial_index")
 
     def __init__(self, source: InfoHolder[InfoT], parse: Callable[[dict[str, Any]], InfoT]):
         self._source = source
         self._parse = parse
-        self._parsed: InfoT | None = None  # the source's info the dict was made from
+        self._parsed: InfoT | None = None  # the source's info the dict shows
         self._info: dict[str, Any] = {}
 
     @property
     def info(self) -> dict[str, Any]:
         """The info as JSON; edits stay here until :meth:`commit_info`."""
         if self._parsed is not self._source.info:
-            self._parsed = self._source.info
-            self._info = self._source.info_to_write().to_json()
+            self._show(self._source.info)
         return self._info
 
     @info.setter
@@ -70,6 +76,7 @@ class EditableInfo(Generic[InfoT]):
         """Parse the dict into the source's info and write it."""
         self.adopt_edits()
         self._source.commit_info()
+        self._show(self._source.info)
 
     def refresh_info(self) -> dict[str, Any]:
         """Re-read the info from storage, dropping edits not committed."""
@@ -81,6 +88,15 @@ class EditableInfo(Generic[InfoT]):
         return self.info.get("sharding") is not None
 
     def adopt_edits(self) -> None:
-        """Parse the dict into the source's info (not committed)."""
-        self._source.use_info(self._parse(self.info))
-        self._parsed = None  # the next read shows the source's info
+        """Parse the dict into the source's info (not committed). Numpy values are taken as
+        the numbers and lists they hold."""
+        plain = json.loads(to_json_bytes(self.info))
+        self._source.use_info(self._parse(plain))
+        self._show(self._source.info)
+
+    def _show(self, info: InfoT) -> None:
+        """Make the dict (the same object) show ``info``."""
+        self._parsed = info
+        self._info.clear()
+        self._info.update(dict.fromkeys(self.OPTIONAL_KEYS))
+        self._info.update(info.to_json())

@@ -20,16 +20,16 @@ if TYPE_CHECKING:  # the source imports this module; the type is only named here
 
 
 class SkeletonMeta(EditableInfo[SkeletonInfo]):
-    """The skeleton info as an editable dict, with cloud-volume's metadata calls. A directory
-    with no info and no skeletons starts from :meth:`default_info`, as a commit would write."""
+    """The skeleton info as an editable dict, with cloud-volume's metadata calls."""
 
     def __init__(self, source: SkeletonSource) -> None:
         super().__init__(source, SkeletonInfo.from_json)
         self._skeletons = source
 
     def default_info(self) -> dict[str, Any]:
-        """The info of a new skeleton layer (float32 attributes, which Neuroglancer draws)."""
-        return SkeletonInfo.default().to_json()
+        """The info of a new skeleton layer: float32 attributes, which Neuroglancer draws, or
+        cloud-volume's uint8 ``vertex_types`` where skeletons written so are already there."""
+        return self._skeletons.default_info().to_json()
 
     def to_sharded(self, num_labels: int, **planning: Any) -> dict[str, Any]:
         """Plan a sharding for ``num_labels`` labels into the info (not committed); the spec."""
@@ -43,8 +43,13 @@ class SkeletonMeta(EditableInfo[SkeletonInfo]):
 
     @property
     def transform(self) -> np.ndarray:
-        """The info's transform as a 3 x 4 matrix (stored-model units to nanometres)."""
-        return np.asarray(self.info["transform"], dtype=np.float64).reshape(3, 4)
+        """The info's transform as a float32 3 x 4 matrix (stored-model units to nanometres);
+        settable (12 numbers or a 3 x 4 matrix, not committed)."""
+        return np.asarray(self.info["transform"], dtype=np.float32).reshape(3, 4)
+
+    @transform.setter
+    def transform(self, value: Any) -> None:
+        self.info["transform"] = np.asarray(value, dtype=np.float64).reshape(12).tolist()
 
     @property
     def spatial_index(self) -> dict[str, Any] | None:

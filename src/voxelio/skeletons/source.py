@@ -21,6 +21,7 @@ import builtins
 import json
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -128,20 +129,14 @@ class SkeletonSource:
             self._meta = SkeletonMeta(self)
         return self._meta
 
-    def info_to_write(self) -> SkeletonInfo:
-        """The info :meth:`commit_info` writes: :meth:`SkeletonInfo.default` (float32
-        attributes, drawn by Neuroglancer) for a directory with no info that holds no
-        skeleton yet, the current info otherwise (skeletons already there were written with
-        the assumed info, uint8 ``vertex_types``, which is then kept)."""
-        assumed = not self._info_stored and self.info == SkeletonInfo.assumed()
-        if assumed and not self._holds_skeletons():
-            return SkeletonInfo.default()
-        return self.info
-
     def commit_info(self) -> None:
-        """Write :meth:`info_to_write` (no ``null`` keys, transform always set). An info
-        Neuroglancer's viewer cannot draw is logged."""
-        self.use_info(self.info_to_write())
+        """Write the info (no ``null`` keys, transform always set).
+
+        In a directory that had no info and holds no skeleton yet, attributes still those
+        readers assume (cloud-volume's: uint8 ``vertex_types``) become float32, which
+        Neuroglancer's viewer draws; skeletons already there keep theirs. An info the viewer
+        cannot draw is logged."""
+        self.use_info(self._viewable_if_new(self.info))
         hidden = self.info.hidden_from_neuroglancer
         if hidden:
             log.warning(
@@ -150,6 +145,19 @@ class SkeletonSource:
             )  # fmt: skip
         write_json(self.store, "info", self.info.to_json())
         self._info_stored = True
+
+    def _viewable_if_new(self, info: SkeletonInfo) -> SkeletonInfo:
+        """``info`` with float32 attributes where its attributes are the assumed ones and the
+        directory holds neither an info nor a skeleton."""
+        assumed = SkeletonInfo.assumed().vertex_attributes
+        if self._info_stored or info.vertex_attributes != assumed or self._holds_skeletons():
+            return info
+        return replace(info, vertex_attributes=SkeletonInfo.default().vertex_attributes)
+
+    def default_info(self) -> SkeletonInfo:
+        """The info of a new skeleton directory: float32 attributes, or cloud-volume's (uint8
+        ``vertex_types``) where skeletons written with those are already there."""
+        return SkeletonInfo.assumed() if self._holds_skeletons() else SkeletonInfo.default()
 
     def _holds_skeletons(self) -> bool:
         """Whether the directory holds skeletons: files named by a segment id, or shards."""

@@ -148,7 +148,9 @@ class PrecomputedMetadata:
         return len(self.info["scales"])
 
     def scale(self, mip: int) -> Scale:
-        """The typed scale of ``mip``."""
+        """The typed scale of ``mip`` (negative: counted from the last, as cloud-volume)."""
+        if -self.num_mips <= mip < 0:
+            mip += self.num_mips
         if not 0 <= mip < self.num_mips:
             raise ScaleUnavailableError(
                 f"{self.path.url}: mip {mip} not available (mips 0..{self.num_mips - 1})"
@@ -164,8 +166,9 @@ class PrecomputedMetadata:
     def to_mip(self, mip: int | Sequence[float]) -> int:
         """A mip level from a level or a resolution triple in nm."""
         if isinstance(mip, (int, np.integer)) and not isinstance(mip, bool):
-            self.scale(int(mip))
-            return int(mip)
+            level = int(mip) + (self.num_mips if mip < 0 else 0)  # -1: the last scale
+            self.scale(level)
+            return level
         target = np.asarray(list(mip), dtype=np.float64)  # type: ignore[arg-type]
         for i, scale in enumerate(self.info["scales"]):
             if np.allclose(scale["resolution"], target):
