@@ -370,7 +370,7 @@ class CloudVolume(VolumeMetadata):
             and len(index) == 3
             and all(isinstance(i, (list, np.ndarray)) for i in index)
         ):
-            return self._coordinate_indexing(index)
+            return self.coordinate_indexing(index)
         if isinstance(index, Bbox) and index.unit != "vx":
             index = index.convert_units("vx", self.resolution)
         req = resolve(index, self.bounds, self.num_channels, self.bounded, self.autocrop)
@@ -477,8 +477,10 @@ class CloudVolume(VolumeMetadata):
         """``{(x, y, z) at mip: value}`` for points in mip-0 voxels (or ``coord_resolution``)."""
         return self.image.download_points(pts, mip, coord_resolution)
 
-    def _coordinate_indexing(self, index: tuple[Any, ...]) -> np.ndarray:
-        pts = list(zip(*(np.asarray(i).tolist() for i in index)))
+    def coordinate_indexing(self, slices: tuple[Any, ...]) -> np.ndarray:
+        """The values at points ``(xs, ys, zs)`` (voxels of the working mip), as
+        ``vol[xs, ys, zs]`` with three lists gives them (cloud-volume's name)."""
+        pts = list(zip(*(np.asarray(i).tolist() for i in slices)))
         m0 = [tuple(self.bbox_to_mip(Bbox(p, np.asarray(p) + 1), self.mip, 0).minpt) for p in pts]
         found = self.image.download_points(m0, self.mip)
         return np.array([found[tuple(p)] for p in pts], dtype=self.dtype)

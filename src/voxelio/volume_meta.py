@@ -212,6 +212,10 @@ class VolumeMetadata:
         """Always 4: x, y, z, channel."""
         return 4
 
+    def mip_ndim(self, mip: int | None = None) -> int:
+        """Always 4, at every mip (cloud-volume's name)."""
+        return self.ndim
+
     @property
     def cloudpath(self) -> str:
         """The layer's cloud path."""

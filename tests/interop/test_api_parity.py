@@ -55,6 +55,10 @@ def test_dtype_shape_and_resolution_have_cloud_volumes_types(seg_path) -> None:
     assert vx.shape + (1,) == cv.shape + (1,)
     assert vx.mip_shape(0) == cv.mip_shape(0)
     assert vx.available_mips == cv.available_mips == range(1)
+    assert vx.mip_ndim(0) == cv.mip_ndim(0) == vx.ndim == 4
+    cols = ([0, 70, 110], [0, 70, 110], [0, 10, 50])
+    assert vx.coordinate_indexing(cols).tolist() == cv.coordinate_indexing(cols).tolist()
+    assert vx[cols].tolist() == cv[cols].tolist() == [1, 3, 2**40 + 7]
     for v, c in ((vx.resolution, cv.resolution), (vx.mip_resolution(0), cv.mip_resolution(0))):
         assert v.tolist() == c.tolist() and v.dtype.kind == c.dtype.kind == "i"
     assert "_".join(map(str, vx.resolution)) == "_".join(map(str, cv.resolution)) == "4_4_40"
