@@ -277,15 +277,15 @@ TRANSFORM = [4, 0, 0, 0, 0, 4, 0, 0, 0, 0, 40, 0]
 
 
 def _edit_on_both(seg_path, tmp_path, subdir: str, script) -> tuple[dict, dict]:  # type: ignore[no-untyped-def]
-    """Run ``script(meta)`` on the ``subdir`` metadata (``"mesh"`` or ``"skeletons"``) of a
+    """Run ``script(meta)`` on the ``subdir`` metadata (``"mesh..."`` or else skeletons) of a
     copy of the layer made by each library, then commit; the info files (voxelio's, theirs)."""
     infos = []
     for lib in (CloudVolume, cloudvolume.CloudVolume):
         path = f"file://{tmp_path}/{lib.__module__}"
         vol = lib(path, info=lib(seg_path).info, progress=False,
-                  **{"mesh_dir" if subdir == "mesh" else "skel_dir": subdir})  # fmt: skip
+                  **{"mesh_dir" if subdir.startswith("mesh") else "skel_dir": subdir})  # fmt: skip
         vol.commit_info()
-        meta = vol.mesh.meta if subdir == "mesh" else vol.skeleton.meta
+        meta = vol.mesh.meta if subdir.startswith("mesh") else vol.skeleton.meta
         script(meta)
         meta.commit_info()
         infos.append(json.loads((tmp_path / lib.__module__ / subdir / "info").read_text()))
@@ -398,3 +398,35 @@ def test_transfer_to_copies_the_provenance_of_a_new_layer(seg_path, tmp_path) ->
         dest = f"file://{tmp_path}/{lib.__module__}"
         lib(seg_path).transfer_to(dest, lib(seg_path).bounds)
         assert cloudvolume.CloudVolume(dest).provenance.description == "cells", lib
+
+
+def test_mesh_meta_switches_resolution_kinds_and_shards_as_cloud_volume(seg_path, tmp_path):
+    def script(meta) -> None:  # type: ignore[no-untyped-def]
+        assert meta.mip == 0 and meta.chunk_size is None and meta.spatial_index is None
+        meta.to_multi_resolution(16)
+        assert meta.is_multires()
+        meta.to_sharded(num_labels=50)
+        assert meta.is_sharded()
+
+    mine, theirs = _edit_on_both(seg_path, tmp_path, "mesh_mip_0_err_40", script)
+    for key in ("@type", "vertex_quantization_bits", "transform", "lod_scale_multiplier"):
+        assert mine[key] == theirs[key], key
+    assert mine["sharding"]["@type"] == theirs["sharding"]["@type"]
+    vx = CloudVolume(f"file://{tmp_path}/voxelio.volume")
+    verts = np.array([[0, 0, 0], [400, 0, 0], [0, 400, 0]], np.float32)
+    vx.mesh.put(voxelio.Mesh(verts, [[0, 1, 2]], segid=3))
+    got = cloudvolume.CloudVolume(f"file://{tmp_path}/voxelio.volume").mesh.get(3)[3]
+    assert len(got.faces) == 1
+    np.testing.assert_allclose(np.sort(got.vertices, axis=0), np.sort(verts, axis=0), atol=1)
+    vx.mesh.meta.to_unsharded()
+    vx.mesh.meta.to_single_resolution()
+    assert vx.mesh.meta.is_legacy() and not vx.mesh.meta.is_sharded()
+
+
+def test_meta_mip_comes_from_the_info_or_igneous_directory_names(seg_path) -> None:
+    vx = CloudVolume(seg_path, skel_dir="skeletons_mip_2", mesh_dir="mesh_mip_1_err_40")
+    cv = cloudvolume.CloudVolume(seg_path, skel_dir="skeletons_mip_2", mesh_dir="mesh_mip_1_err_40")
+    assert vx.skeleton.meta.mip == cv.skeleton.meta.mip == 2
+    assert vx.mesh.meta.mip == cv.mesh.meta.mip == 1
+    vx.skeleton.meta.info["mip"] = 0
+    assert vx.skeleton.meta.mip == 0

@@ -80,7 +80,7 @@ class MeshSource:
     def meta(self) -> MeshMeta:
         """cloud-volume's ``vol.mesh.meta``: the info as a dict to edit, then commit."""
         if self._meta is None:
-            self._meta = MeshMeta(self, MeshInfo.from_json)
+            self._meta = MeshMeta(self)
         return self._meta
 
     def use_info(self, info: MeshInfo) -> None:

@@ -14,10 +14,12 @@ over such a source (an :class:`InfoHolder`): the dict is the JSON of the source'
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
 from voxelio.meta.info import to_json_bytes
+from voxelio.sharding.planning import plan_label_sharding
 
 
 class ParsedInfo(Protocol):
@@ -44,6 +46,11 @@ class InfoHolder(Protocol[InfoT]):
         """Re-read the info from storage."""
 
 
+def directory_name(url: str) -> str:
+    """The last path segment of a store's URL (``"skeletons"`` of ``file:///d/seg/skeletons``)."""
+    return url.rstrip("/").rsplit("/", 1)[-1]
+
+
 class EditableInfo(Generic[InfoT]):
     """The info of ``source`` as an editable dict; ``parse`` turns the dict back (checked).
 
@@ -54,9 +61,13 @@ class EditableInfo(Generic[InfoT]):
     #: keys present even when unset (their ``None`` is dropped when written)
     OPTIONAL_KEYS: tuple[str, ...] = ("sharding", "spatial_index")
 
-    def __init__(self, source: InfoHolder[InfoT], parse: Callable[[dict[str, Any]], InfoT]):
+    def __init__(
+        self, source: InfoHolder[InfoT], parse: Callable[[dict[str, Any]], InfoT], dirname: str
+    ):
         self._source = source
         self._parse = parse
+        #: the name of the directory the info is in (``"skeletons"``, ``"mesh_mip_2_err_40"``)
+        self.dirname = dirname
         self._parsed: InfoT | None = None  # the source's info the dict shows
         self._info: dict[str, Any] = {}
 
@@ -86,6 +97,34 @@ class EditableInfo(Generic[InfoT]):
     def is_sharded(self) -> bool:
         """Whether the (possibly edited) info holds a sharding spec."""
         return self.info.get("sharding") is not None
+
+    def to_sharded(self, num_labels: int, **planning: Any) -> dict[str, Any]:
+        """Plan a sharding for ``num_labels`` labels into the info (not committed) and return
+        its spec. ``planning`` goes to :func:`voxelio.sharding.planning.plan_label_sharding`
+        (voxelio's knobs, not cloud-volume's)."""
+        spec = plan_label_sharding(num_labels, **planning).to_json()
+        self.info["sharding"] = spec
+        self.adopt_edits()
+        return spec
+
+    def to_unsharded(self) -> None:
+        """Drop the sharding from the info (not committed)."""
+        self.info["sharding"] = None
+        self.adopt_edits()
+
+    @property
+    def spatial_index(self) -> dict[str, Any] | None:
+        """The info's ``spatial_index`` entry."""
+        return self.info.get("spatial_index")
+
+    @property
+    def mip(self) -> int | None:
+        """The layer mip the info's ``mip`` names or, as cloud-volume reads Igneous's
+        directory names, the ``N`` of ``..._mip_N`` in the directory's name; else ``None``."""
+        if self.info.get("mip") is not None:
+            return int(self.info["mip"])
+        found = re.search(r"_mip_(\d+)", self.dirname)
+        return int(found.group(1)) if found else None
 
     def adopt_edits(self) -> None:
         """Parse the dict into the source's info (not committed). Numpy values are taken as

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from voxelio.meta.editable import EditableInfo
+from voxelio.meta.editable import EditableInfo, directory_name
 from voxelio.skeletons.info import SkeletonInfo
 
 if TYPE_CHECKING:  # the source imports this module; the type is only named here
@@ -23,23 +23,13 @@ class SkeletonMeta(EditableInfo[SkeletonInfo]):
     """The skeleton info as an editable dict, with cloud-volume's metadata calls."""
 
     def __init__(self, source: SkeletonSource) -> None:
-        super().__init__(source, SkeletonInfo.from_json)
+        super().__init__(source, SkeletonInfo.from_json, directory_name(source.store.url))
         self._skeletons = source
 
     def default_info(self) -> dict[str, Any]:
         """The info of a new skeleton layer: float32 attributes, which Neuroglancer draws, or
         cloud-volume's uint8 ``vertex_types`` where skeletons written so are already there."""
         return self._skeletons.default_info().to_json()
-
-    def to_sharded(self, num_labels: int, **planning: Any) -> dict[str, Any]:
-        """Plan a sharding for ``num_labels`` labels into the info (not committed); the spec."""
-        self.adopt_edits()
-        return self._skeletons.to_sharded(num_labels, **planning).to_json()
-
-    def to_unsharded(self) -> None:
-        """Drop the sharding from the info (not committed)."""
-        self.adopt_edits()
-        self._skeletons.to_unsharded()
 
     @property
     def transform(self) -> np.ndarray:
@@ -50,8 +40,3 @@ class SkeletonMeta(EditableInfo[SkeletonInfo]):
     @transform.setter
     def transform(self, value: Any) -> None:
         self.info["transform"] = np.asarray(value, dtype=np.float64).reshape(12).tolist()
-
-    @property
-    def spatial_index(self) -> dict[str, Any] | None:
-        """The info's ``spatial_index`` entry."""
-        return self.info.get("spatial_index")
