@@ -383,6 +383,11 @@ def test_volume_meta_accessors_match_cloud_volumes(tmp_path) -> None:
             mine, theirs = getattr(vx.meta, name)(mip), getattr(cv.meta, name)(mip)
             assert mine.tolist() == theirs.tolist(), (name, mip)
         assert vx.meta.key(mip) == cv.meta.key(mip)
+        mine_scale, their_scale = vx.meta.scale(mip), cv.meta.scale(mip)
+        for name in ("key", "chunk_sizes", "size", "voxel_offset", "encoding"):
+            assert mine_scale[name] == their_scale[name] and name in mine_scale, name
+        assert mine_scale.get("sharding") is their_scale.get("sharding") is None
+        assert dict(mine_scale.params) == dict(their_scale)
         assert vx.meta.encoding(mip) == cv.meta.encoding(mip)
         assert vx.meta.bounds(mip).to_list() == cv.meta.bounds(mip).to_list()
         assert vx.meta.bbox(mip).to_list() == cv.meta.bbox(mip).to_list()

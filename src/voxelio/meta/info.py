@@ -62,6 +62,23 @@ class Scale:
             params=dict(scale),
         )
 
+    # read access to the scale dict, as cloud-volume's ``vol.meta.scale(mip)["key"]`` (edit
+    # ``vol.info["scales"][mip]`` to change a scale)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.params[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.params
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The scale dict's ``name`` entry, or ``default``."""
+        return self.params.get(name, default)
+
+    def keys(self) -> Any:
+        """The scale dict's keys."""
+        return self.params.keys()
+
     @cached_property
     def grid(self) -> ChunkGrid:
         """The chunk grid of this scale."""
