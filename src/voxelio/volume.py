@@ -133,8 +133,6 @@ class CloudVolume(VolumeMetadata):
         self.delete_black_uploads = delete_black_uploads
         self.background_color = background_color
         self.green_threads = green_threads
-        self.mesh_dir = mesh_dir
-        self.skel_dir = skel_dir
         self.agglomerate = agglomerate
         self.spatial_index_db = spatial_index_db
         self.max_redirects = max_redirects
@@ -331,7 +329,11 @@ class CloudVolume(VolumeMetadata):
     def _bbox(self, bbox: Any, mip: int) -> Bbox:
         """``bbox`` in integer voxels of ``mip``, cropped to the bounds with ``autocrop``,
         else checked against them when ``bounded``."""
-        box = self._voxel_box(bbox, mip)
+        return self._bounded(self._voxel_box(bbox, mip), mip)
+
+    def _bounded(self, box: Bbox, mip: int) -> Bbox:
+        """A voxel box of ``mip`` cropped to the bounds with ``autocrop``, else checked
+        against them when ``bounded``."""
         bounds = self.mip_bounds(mip)
         if self.autocrop:
             box = Bbox.intersection(box, bounds)
@@ -371,8 +373,7 @@ class CloudVolume(VolumeMetadata):
             and all(isinstance(i, (list, np.ndarray)) for i in index)
         ):
             return self.coordinate_indexing(index)
-        if isinstance(index, Bbox) and index.unit != "vx":
-            index = index.convert_units("vx", self.resolution)
+        index = self._in_voxels(index)
         req = resolve(index, self.bounds, self.num_channels, self.bounded, self.autocrop)
         img = self.download(req.bbox)
         if req.steps == (1, 1, 1) and req.channels == _ALL:
@@ -383,9 +384,9 @@ class CloudVolume(VolumeMetadata):
     def upload(self, bbox: Any, img: np.ndarray | int | float, mip: int | None = None) -> None:
         """Write ``img`` at ``bbox`` (voxels of ``mip``); a scalar fills the region."""
         m = self._m(mip)
-        box = self._bbox(bbox, m)
-        arr = self._as_image(img, box)
         requested = self._voxel_box(bbox, m)
+        box = self._bounded(requested, m)
+        arr = self._as_image(img, box)
         if self.autocrop and not np.isscalar(img) and box != requested:
             if tuple(arr.shape[:3]) != tuple(int(v) for v in requested.size()):
                 raise AlignmentError(
@@ -409,9 +410,14 @@ class CloudVolume(VolumeMetadata):
         hi = lo + np.asarray(cropped.size())
         return arr[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
 
+    def _in_voxels(self, index: Any) -> Any:
+        """``index``, a box in physical units converted to voxels of the working mip."""
+        if isinstance(index, Bbox) and index.unit != "vx":
+            return index.convert_units("vx", self.resolution)
+        return index
+
     def __setitem__(self, index: Any, img: np.ndarray | int | float) -> None:
-        if isinstance(index, Bbox) and index.unit != "vx":  # as reads: nm to voxels first
-            index = index.convert_units("vx", self.resolution)
+        index = self._in_voxels(index)
         # uncropped: with autocrop, upload crops the image along with its region
         req = resolve(index, self.bounds, self.num_channels, self.bounded and not self.autocrop)
         if req.steps != (1, 1, 1):

@@ -132,8 +132,8 @@ class VolumeMetadata:
 
     def mip_shape(self, mip: int | None = None) -> tuple[int, int, int, int]:
         """``(x, y, z, channels)`` at ``mip``: a tuple, as numpy's and cloud-volume's shapes."""
-        x, y, z = (int(v) for v in self.mip_volume_size(mip))
-        return (x, y, z, self.num_channels)
+        x, y, z, c = (int(v) for v in self.meta.shape(self._m(mip)))
+        return (x, y, z, c)
 
     def mip_encoding(self, mip: int | None = None) -> str:
         """The chunk encoding at ``mip``."""

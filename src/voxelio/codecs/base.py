@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from voxelio.codecs._boxcopy import copy_box
 from voxelio.errors import DecodingError, EncodingError, MissingCodecError, UnsupportedEncodingError
 from voxelio.streaming import bypasses_caches
 
@@ -54,10 +55,8 @@ def copy_part(arr: np.ndarray, origin: tuple[int, int, int], out: np.ndarray) ->
 
     voxelio's C copy serves where the layouts allow (it bypasses the caches of a large output:
     see :mod:`voxelio.streaming`), numpy's assignment everywhere else."""
-    copy_box = native("_boxcopy", "copy_box")
     x_contiguous = out.shape[0] <= 1 or out.strides[0] == out.itemsize
-    fits = arr.dtype == out.dtype and arr.flags.f_contiguous and x_contiguous and out.size
-    if copy_box is not None and fits:
+    if arr.dtype == out.dtype and arr.flags.f_contiguous and x_contiguous and out.size:
         copy_box(arr, origin, out, bypasses_caches(out))
         return
     (x, y, z), (sx, sy, sz) = origin, out.shape[:3]

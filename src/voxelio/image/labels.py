@@ -162,7 +162,8 @@ def renumber(img: np.ndarray, background: Any = 0) -> tuple[np.ndarray, dict[int
     Returns ``(new image, {original: new})``; the mapping holds ``background`` even where the
     image does not, as cloud-volume's (``remap[0]`` always answers)."""
     labels = np.unique(img)
-    others = labels[labels != background]
+    kept = labels != background
+    others = labels[kept]
     mapping = {int(background): int(background)}
     new = np.arange(1, len(others) + 1)
     if 1 <= background <= len(others):  # the new labels skip the background's value
@@ -171,7 +172,10 @@ def renumber(img: np.ndarray, background: Any = 0) -> tuple[np.ndarray, dict[int
     top = max([0, *new[-1:].tolist(), int(background)])  # the largest value the output holds
     dtype = next(t for t in (np.uint16, np.uint32, np.uint64) if top <= np.iinfo(t).max)
     idx = np.searchsorted(labels, img)
-    table = np.array([mapping.get(int(v), 0) for v in labels.tolist()], dtype=dtype)
+    table = np.zeros(labels.shape, dtype=dtype)  # by position in the sorted labels
+    table[kept] = new
+    if len(others) < len(labels):  # the background is there: it stays
+        table[~kept] = background
     out = np.asfortranarray(table[idx]) if labels.size else img.astype(dtype, order="F")
     return out, mapping
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from voxelio.meshes.info import LEGACY_TYPE, MULTIRES_TYPE, MeshInfo
-from voxelio.meta.editable import EditableInfo, directory_name
+from voxelio.meta.editable import EditableInfo
 
 if TYPE_CHECKING:  # the source imports this module; the type is only named here
     from voxelio.meshes.source import MeshSource
@@ -20,7 +20,7 @@ class MeshMeta(EditableInfo[MeshInfo]):
     """The mesh info as an editable dict, with cloud-volume's metadata calls."""
 
     def __init__(self, source: MeshSource) -> None:
-        super().__init__(source, MeshInfo.from_json, directory_name(source.store.url))
+        super().__init__(source, MeshInfo.from_json)
         self._meshes = source
 
     @property
@@ -35,13 +35,14 @@ class MeshMeta(EditableInfo[MeshInfo]):
             raise ValueError(
                 f"vertex_quantization_bits must be 10 or 16, got {vertex_quantization_bits}"
             )
+        mip = self.mip or 0
         scales = self._meshes.layer_info.get("scales") or []
-        if len(scales) <= (self.mip or 0):
+        if len(scales) <= mip:
             raise ValueError(
                 f"{self._meshes.store.url}: to_multi_resolution needs the resolution of the "
-                f"segmentation's scale {self.mip or 0}: open the meshes through its CloudVolume"
+                f"segmentation's scale {mip}: open the meshes through its CloudVolume"
             )
-        x, y, z = scales[self.mip or 0]["resolution"]
+        x, y, z = scales[mip]["resolution"]
         self.info.update({
             "@type": MULTIRES_TYPE, "vertex_quantization_bits": vertex_quantization_bits,
             "transform": [x, 0, 0, 0, 0, y, 0, 0, 0, 0, z, 0], "lod_scale_multiplier": 1.0,

@@ -13,12 +13,11 @@ over such a source (an :class:`InfoHolder`): the dict is the JSON of the source'
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
-from voxelio.meta.info import to_json_bytes
+from voxelio.meta.info import strip_nulls
 from voxelio.sharding.planning import plan_label_sharding
 
 
@@ -35,6 +34,8 @@ class InfoHolder(Protocol[InfoT]):
     """A source with a parsed info it reads and writes by."""
 
     info: InfoT
+    #: the store of the directory the info is in (its ``url`` names the directory)
+    store: Any
 
     def use_info(self, info: InfoT) -> None:
         """Read and write by ``info`` from now on (not committed)."""
@@ -44,11 +45,6 @@ class InfoHolder(Protocol[InfoT]):
 
     def refresh_info(self) -> InfoT:
         """Re-read the info from storage."""
-
-
-def directory_name(url: str) -> str:
-    """The last path segment of a store's URL (``"skeletons"`` of ``file:///d/seg/skeletons``)."""
-    return url.rstrip("/").rsplit("/", 1)[-1]
 
 
 class EditableInfo(Generic[InfoT]):
@@ -61,13 +57,11 @@ class EditableInfo(Generic[InfoT]):
     #: keys present even when unset (their ``None`` is dropped when written)
     OPTIONAL_KEYS: tuple[str, ...] = ("sharding", "spatial_index")
 
-    def __init__(
-        self, source: InfoHolder[InfoT], parse: Callable[[dict[str, Any]], InfoT], dirname: str
-    ):
+    def __init__(self, source: InfoHolder[InfoT], parse: Callable[[Any], InfoT]):
         self._source = source
         self._parse = parse
         #: the name of the directory the info is in (``"skeletons"``, ``"mesh_mip_2_err_40"``)
-        self.dirname = dirname
+        self.dirname = source.store.url.rstrip("/").rsplit("/", 1)[-1]
         self._parsed: InfoT | None = None  # the source's info the dict shows
         self._info: dict[str, Any] = {}
 
@@ -129,8 +123,7 @@ class EditableInfo(Generic[InfoT]):
     def adopt_edits(self) -> None:
         """Parse the dict into the source's info (not committed). Numpy values are taken as
         the numbers and lists they hold."""
-        plain = json.loads(to_json_bytes(self.info))
-        self._source.use_info(self._parse(plain))
+        self._source.use_info(self._parse(strip_nulls(self.info)))
         self._show(self._source.info)
 
     def _show(self, info: InfoT) -> None:

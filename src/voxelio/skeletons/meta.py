@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from voxelio.meta.editable import EditableInfo, directory_name
+from voxelio.meta.editable import EditableInfo
 from voxelio.skeletons.info import SkeletonInfo
 
 if TYPE_CHECKING:  # the source imports this module; the type is only named here
@@ -23,7 +23,7 @@ class SkeletonMeta(EditableInfo[SkeletonInfo]):
     """The skeleton info as an editable dict, with cloud-volume's metadata calls."""
 
     def __init__(self, source: SkeletonSource) -> None:
-        super().__init__(source, SkeletonInfo.from_json, directory_name(source.store.url))
+        super().__init__(source, SkeletonInfo.from_json)
         self._skeletons = source
 
     def default_info(self) -> dict[str, Any]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from voxelio.errors import InfoError, InfoUnavailableError
-from voxelio.meta.info import parse_json
+from voxelio.meta.info import parse_json, to_json_bytes
 from voxelio.storage.base import PutOptions, Store
 
 T = TypeVar("T")
@@ -29,9 +28,9 @@ def read_parsed(store: Store, key: str, what: str, parse: Callable[[Any], T]) ->
 
 
 def write_json(store: Store, key: str, obj: Any) -> None:
-    """Put ``obj`` at ``key`` as indented JSON (``Content-Type: application/json``)."""
-    body = json.dumps(obj, indent=2).encode()
-    store.put(key, body, PutOptions(content_type="application/json"))
+    """Put ``obj`` at ``key`` as indented JSON (``Content-Type: application/json``), through
+    :func:`voxelio.meta.to_json_bytes` as every info (no ``null`` entries, numpy values plain)."""
+    store.put(key, to_json_bytes(obj), PutOptions(content_type="application/json"))
 
 
 __all__ = ["read_parsed", "write_json"]

@@ -166,9 +166,8 @@ class PrecomputedMetadata:
     def to_mip(self, mip: int | Sequence[float]) -> int:
         """A mip level from a level or a resolution triple in nm."""
         if isinstance(mip, (int, np.integer)) and not isinstance(mip, bool):
-            level = int(mip) + (self.num_mips if mip < 0 else 0)  # -1: the last scale
-            self.scale(level)
-            return level
+            self.scale(int(mip))  # checks it; -1 is the last scale
+            return int(mip) % self.num_mips
         target = np.asarray(list(mip), dtype=np.float64)  # type: ignore[arg-type]
         for i, scale in enumerate(self.info["scales"]):
             if np.allclose(scale["resolution"], target):
@@ -178,9 +177,9 @@ class PrecomputedMetadata:
     def resolution(self, mip: int) -> Vec:
         """nm per voxel at ``mip``: integers unless the info writes a value as a float (as
         cloud-volume: ``[4, 4, 40]`` gives ``Vec(4, 4, 40)``, ``[4.0, 4, 40]`` floats)."""
-        written = self.info["scales"][mip]["resolution"]
-        floats = any(isinstance(r, float) for r in written)
-        return Vec(*self.scale(mip).resolution, dtype=float if floats else np.int64)
+        scale = self.scale(mip)
+        floats = any(isinstance(r, float) for r in self.info["scales"][mip]["resolution"])
+        return Vec(*scale.resolution, dtype=float if floats else np.int64)
 
     def bounds(self, mip: int) -> Bbox:
         """Voxel bounds at ``mip``."""
