@@ -7,6 +7,13 @@ on the stack (inclusive time), and the share of samples in which the sampled thr
 ``python -m benchmarks.run`` once, with ``--quick`` for the quick data). Example::
 
     python -m benchmarks.profile seg-cseg-64 read --repeats 3
+
+py-spy sees user space only. With ``--perf`` the worker runs under Linux ``perf record``
+instead, which also samples the kernel (page faults, zeroing the pages of a new output array,
+file reads) and native libraries without Python's frames; the report gives the share of the
+samples by shared object and by function::
+
+    python -m benchmarks.profile seg-gzip-64 read --perf
 """
 
 from __future__ import annotations
@@ -84,6 +91,58 @@ def summarize(raw: Path, top: int) -> str:
     return "\n".join(out)
 
 
+def perf_summary(report: str, top: int) -> str:
+    """Shares by shared object and by function from ``perf report --stdio --sort dso,sym``;
+    functions of a library without symbols count as one, named after the library."""
+    by_dso: collections.defaultdict[str, float] = collections.defaultdict(float)
+    by_sym: collections.defaultdict[str, float] = collections.defaultdict(float)
+    for line in report.splitlines():
+        parts = line.split()
+        if len(parts) < 4 or not parts[0].endswith("%") or line.lstrip().startswith("#"):
+            continue
+        share, dso, sym = float(parts[0][:-1]), parts[1], " ".join(parts[3:])
+        by_dso[dso] += share
+        by_sym[f"{dso}: {sym}" if not sym.startswith("0x") else f"{dso}: (no symbols)"] += share
+    out = ["by shared object:"]
+    out += [f"  {v:6.2f}%  {k}" for k, v in _largest(by_dso, top)]
+    out += ["", "by function:"]
+    out += [f"  {v:6.2f}%  {k}" for k, v in _largest(by_sym, top)]
+    return "\n".join(out)
+
+
+def _largest(shares: dict[str, float], top: int) -> list[tuple[str, float]]:
+    return sorted(shares.items(), key=lambda kv: -kv[1])[:top]
+
+
+def run_perf(workdir: Path, rate: int, top: int) -> int:
+    """The worker under ``perf record``; prints :func:`perf_summary` of its samples."""
+    if shutil.which("perf") is None:
+        print("perf is not installed (Debian: apt-get install linux-perf)", file=sys.stderr)
+        return 2
+    data = workdir / "perf.data"
+    worker = [sys.executable, "-m", "benchmarks.worker", str(workdir / "job.json")]
+    rec = subprocess.run(
+        ["perf", "record", "-F", str(rate), "-o", str(data), "--", *worker],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    if rec.returncode != 0 or not data.exists():
+        print(rec.stderr[-2000:], file=sys.stderr)
+        return 1
+    report = subprocess.run(
+        ["perf", "report", "-i", str(data), "--stdio", "--no-children"]
+        + ["--sort", "dso,sym", "-g", "none", "--percent-limit", "0"],
+        capture_output=True,
+        text=True,
+    )
+    if report.returncode != 0:
+        print(report.stderr[-2000:], file=sys.stderr)
+        return 1
+    print(perf_summary(report.stdout, top))
+    return 0
+
+
 def _short(frame: str) -> str:
     frame = frame.replace(str(REPO) + "/", "")
     if "site-packages/" in frame:
@@ -100,12 +159,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--data", default=str(REPO / "benchmarks" / "data"))
-    ap.add_argument("--rate", type=int, default=100, help="samples per second")
+    ap.add_argument(
+        "--rate", type=int, help="samples per second (default 100 for py-spy, 1000 for perf)"
+    )
     ap.add_argument(
         "--native", action="store_true", help="include native frames (slows the process down a lot)"
     )
+    ap.add_argument(
+        "--perf",
+        action="store_true",
+        help="sample with Linux perf (kernel included) instead of py-spy",
+    )
     args = ap.parse_args(argv)
-    if shutil.which("py-spy") is None:
+    rate = args.rate or (1000 if args.perf else 100)
+    if not args.perf and shutil.which("py-spy") is None:
         print("py-spy is not installed (pip install py-spy)", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="voxelio-profile-") as tmp:
@@ -114,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
             args.quick, Path(args.data), args.case, args.op, args.impl, args.repeats, workdir
         )
         (workdir / "job.json").write_text(json.dumps(job))
+        if args.perf:
+            print(f"==== {args.impl} {args.case} {args.op}: perf samples, all threads")
+            return run_perf(workdir, rate, args.top)
         for gil in (False, True):
             raw = workdir / ("gil.txt" if gil else "all.txt")
             cmd = (
@@ -122,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                     "record",
                     "--threads",
                     "-r",
-                    str(args.rate),
+                    str(rate),
                     "--format",
                     "raw",
                     "-o",

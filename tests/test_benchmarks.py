@@ -20,6 +20,7 @@ import pytest
 from benchmarks import report
 from benchmarks.cases import plan
 from benchmarks.data import chunk_files
+from benchmarks.profile import perf_summary
 from benchmarks.run import IMPL_ORDER, _merge, _split, in_rounds
 
 REPO = Path(__file__).resolve().parent.parent
@@ -41,6 +42,27 @@ def test_bound_note_places_the_target_against_the_limit() -> None:
     assert "is below the limit of decoding (500)" in report.bound_note(400.0, (500.0, "decoding"))
     assert report.bound_note(None, (500.0, "decoding")) == ""
     assert report.bound_note(400.0, None) == ""
+
+
+def test_perf_summary_adds_up_libraries_and_functions() -> None:
+    report_text = """# Samples: 19K of event 'cpu-clock:ppp'
+#
+# Overhead  Shared Object  Symbol
+    42.85%  [kernel.kallsyms]  [k] clear_page_erms
+    11.53%  _boxcopy.so  [.] py_copy_box
+     1.62%  _deflate.abi3.so  [.] 0x0000000000015c83
+     1.38%  _deflate.abi3.so  [.] 0x0000000000015c93
+     0.44%  [kernel.kallsyms]  [k] folio_zero_user
+"""
+    lines = perf_summary(report_text, top=10).splitlines()
+    assert lines[1:4] == [
+        "   43.29%  [kernel.kallsyms]",
+        "   11.53%  _boxcopy.so",
+        "    3.00%  _deflate.abi3.so",
+    ]
+    assert "    3.00%  _deflate.abi3.so: (no symbols)" in lines
+    assert "   42.85%  [kernel.kallsyms]: clear_page_erms" in lines
+    assert not any("Samples" in line or "Overhead" in line for line in lines)
 
 
 def test_s3_bound_spreads_server_and_fetch_cpu_over_the_cores() -> None:
