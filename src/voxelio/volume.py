@@ -47,6 +47,7 @@ from voxelio.paths import CloudPath, parse
 from voxelio.segment_properties import read_segment_properties, write_segment_properties
 from voxelio.skeletons import open_skeleton_source
 from voxelio.storage import Store, open_store
+from voxelio.storage.base import cache_control_header
 from voxelio.storage.httpserver import DEFAULT_PORT, StoreServer
 from voxelio.volume_meta import VolumeMetadata
 from voxelio.window import MipArray
@@ -54,17 +55,6 @@ from voxelio.window import MipArray
 INTERACTIVE = bool(getattr(sys, "ps1", sys.flags.interactive))
 #: the channel index of ``vol[x, y, z]``: every channel
 _ALL = slice(None)
-
-
-def cdn_cache_control(value: bool | int | str | None) -> str | None:
-    """The ``Cache-Control`` header for ``cdn_cache``: bool, seconds or a literal string."""
-    if value is None or value is True:
-        return "max-age=3600" if value is True else None
-    if value is False:
-        return "no-cache"
-    if isinstance(value, int):
-        return "no-cache" if value <= 0 else f"max-age={value}"
-    return str(value)
 
 
 class CloudVolume(VolumeMetadata):
@@ -124,6 +114,7 @@ class CloudVolume(VolumeMetadata):
         self.bounded = bounded
         self.autocrop = autocrop
         self.fill_missing = fill_missing
+        cache_control_header(cdn_cache)  # a bad value fails here, not at the first upload
         self.cdn_cache = cdn_cache
         self.progress = INTERACTIVE if progress is None else bool(progress)
         self.compress = compress
@@ -257,7 +248,7 @@ class CloudVolume(VolumeMetadata):
             background_color=self.background_color,
             compress=self._compress_method(),
             compress_level=self.compress_level,
-            cache_control=cdn_cache_control(self.cdn_cache),
+            cache_control=cache_control_header(self.cdn_cache),
             delete_black_uploads=self.delete_black_uploads,
             non_aligned_writes=self.non_aligned_writes,
             progress=self.progress,
@@ -672,4 +663,4 @@ def _layer_of(vol: CloudVolume, mip: int) -> Layer:
     return vol._layer(mip)
 
 
-__all__ = ["CloudVolume", "cdn_cache_control", "from_cloudpath"]
+__all__ = ["CloudVolume", "from_cloudpath"]

@@ -17,7 +17,8 @@ from voxelio.errors import (
 )
 from voxelio.storage import open_store
 from voxelio.storage.aliases import load_aliases, parse_cloud_url, to_https_url
-from voxelio.storage.cloud import cache_control_header, decode_body, translate_error
+from voxelio.storage.base import cache_control_header
+from voxelio.storage.cloud import decode_body, translate_error
 from voxelio.storage.retry import RetryPolicy, TransientError, call_with_retry
 from voxelio.storage.secrets import Credentials, find_credentials, parse_secrets
 

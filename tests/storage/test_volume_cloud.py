@@ -75,3 +75,44 @@ def test_gcs_volume_read(gcs_server, tmp_path: Path) -> None:  # type: ignore[no
                          storage_options={"endpoint": gcs_server.endpoint})  # fmt: skip
     assert np.array_equal(np.asarray(remote[:, :, :]), data)
     assert np.array_equal(np.asarray(remote[7:40, 1:31, 3:16]), data[7:40, 1:31, 3:16])
+
+
+def test_s3_cache_control_of_chunks_and_infos(s3_server: S3Server, s3_bucket: str) -> None:
+    """As cloud-volume writes them: chunks with ``cdn_cache`` (an hour by default), every info
+    (the layer's, its meshes', skeletons', segment properties', an annotation set's) with
+    ``no-cache``, so readers see an edit at once."""
+    import pytest
+
+    from voxelio import AnnotationWriter, CloudVolume, SegmentProperties, Skeleton
+
+    client = s3_server.boto3_client()
+
+    def cache_control(key: str) -> str:
+        return client.head_object(Bucket=s3_bucket, Key=key)["CacheControl"]
+
+    seg_info = CloudVolume.create_new_info(
+        1, "segmentation", "uint64", "raw", [4, 4, 40], [0, 0, 0], [32, 32, 16],
+        chunk_size=[16, 16, 16], mesh="mesh", skeletons="skeletons",
+    )  # fmt: skip
+    path = f"s3://{s3_server.endpoint}/{s3_bucket}/cached"
+    vol = CloudVolume(path, info=seg_info, secrets=s3_server.secrets)
+    vol.commit_info()
+    vol[:, :, :] = np.ones((32, 32, 16, 1), np.uint64)
+    vol.mesh.commit_info()
+    vol.skeleton.commit_info()
+    vol.skeleton.upload(Skeleton([[1, 1, 1], [2, 3, 4]], [[0, 1]], segid=1))
+    vol.commit_segment_properties(SegmentProperties.build([1], labels=["one"]))
+    assert cache_control("cached/4_4_40/0-16_0-16_0-16") == "max-age=3600, s-max-age=3600"
+    for info in ("info", "mesh/info", "skeletons/info", "segment_properties/info"):
+        assert cache_control(f"cached/{info}") == "no-cache", info
+    for cdn_cache, expected in ((False, "no-cache"), (60, "max-age=60, s-max-age=60")):
+        again = CloudVolume(path, cdn_cache=cdn_cache, secrets=s3_server.secrets)
+        again[:16, :16, :16] = np.full((16, 16, 16, 1), 2, np.uint64)
+        assert cache_control("cached/4_4_40/0-16_0-16_0-16") == expected
+    writer = AnnotationWriter(f"s3://{s3_server.endpoint}/{s3_bucket}/points", "point",
+                              secrets=s3_server.secrets)  # fmt: skip
+    writer.add(np.array([[1.0, 2.0, 3.0]]))
+    writer.write()
+    assert cache_control("points/info") == "no-cache"
+    with pytest.raises(ValueError, match="cdn_cache"):
+        CloudVolume(path, cdn_cache=-1, secrets=s3_server.secrets)

@@ -71,6 +71,25 @@ class PutOptions:
 NO_OPTIONS = PutOptions()
 
 
+def cache_control_header(cdn_cache: bool | int | str | None) -> str:
+    """cloud-volume's ``cdn_cache`` as a ``Cache-Control`` value.
+
+    ``True``/``None``: one hour; ``False``/``0``: ``no-cache``; an int: that many seconds;
+    a string: used as is.
+    """
+    if cdn_cache is None or cdn_cache is True:
+        return "max-age=3600, s-max-age=3600"
+    if cdn_cache is False:
+        return "no-cache"
+    if isinstance(cdn_cache, str):
+        return cdn_cache
+    if isinstance(cdn_cache, int):
+        if cdn_cache < 0:
+            raise ValueError(f"cdn_cache must be >= 0 seconds, a bool or a string, got {cdn_cache}")
+        return "no-cache" if cdn_cache == 0 else f"max-age={cdn_cache}, s-max-age={cdn_cache}"
+    raise TypeError(f"cdn_cache must be a bool, int seconds or str, got {cdn_cache!r}")
+
+
 def check_key(key: str) -> str:
     """Return ``key`` normalized, or raise :class:`PathError` if it escapes the store root."""
     if not isinstance(key, str) or key == "":

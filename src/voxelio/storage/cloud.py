@@ -37,6 +37,7 @@ from voxelio.storage.base import (
     PlainObject,
     PutOptions,
     Store,
+    cache_control_header,
     check_key,
 )
 from voxelio.storage.buffers import ReadBuffers
@@ -81,25 +82,6 @@ def require_obstore(extra: str) -> Any:
             f"obstore is needed for this storage backend: pip install voxelio[{extra}]"
         ) from exc
     return obstore
-
-
-def cache_control_header(cdn_cache: bool | int | str | None) -> str:
-    """cloud-volume's ``cdn_cache`` as a ``Cache-Control`` value.
-
-    ``True``/``None``: one hour; ``False``/``0``: ``no-cache``; an int: that many seconds;
-    a string: used as is.
-    """
-    if cdn_cache is None or cdn_cache is True:
-        return "max-age=3600, s-max-age=3600"
-    if cdn_cache is False:
-        return "no-cache"
-    if isinstance(cdn_cache, str):
-        return cdn_cache
-    if isinstance(cdn_cache, int):
-        if cdn_cache < 0:
-            raise ValueError(f"cdn_cache must be >= 0 seconds, a bool or a string, got {cdn_cache}")
-        return "no-cache" if cdn_cache == 0 else f"max-age={cdn_cache}, s-max-age={cdn_cache}"
-    raise TypeError(f"cdn_cache must be a bool, int seconds or str, got {cdn_cache!r}")
 
 
 def guess_content_type(key: str) -> str:

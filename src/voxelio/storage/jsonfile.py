@@ -11,6 +11,10 @@ from voxelio.storage.base import PutOptions, Store
 
 T = TypeVar("T")
 
+#: how every info is put: JSON, and never served from a cache (cloud-volume writes its infos
+#: the same way), so that readers see an edit at once
+JSON_OPTIONS = PutOptions(content_type="application/json", cache_control="no-cache")
+
 
 def read_parsed(store: Store, key: str, what: str, parse: Callable[[Any], T]) -> T:
     """``parse`` applied to the JSON at ``key``. A missing object raises
@@ -28,9 +32,9 @@ def read_parsed(store: Store, key: str, what: str, parse: Callable[[Any], T]) ->
 
 
 def write_json(store: Store, key: str, obj: Any) -> None:
-    """Put ``obj`` at ``key`` as indented JSON (``Content-Type: application/json``), through
+    """Put ``obj`` at ``key`` as indented JSON with :data:`JSON_OPTIONS`, through
     :func:`voxelio.meta.to_json_bytes` as every info (no ``null`` entries, numpy values plain)."""
-    store.put(key, to_json_bytes(obj), PutOptions(content_type="application/json"))
+    store.put(key, to_json_bytes(obj), JSON_OPTIONS)
 
 
-__all__ = ["read_parsed", "write_json"]
+__all__ = ["JSON_OPTIONS", "read_parsed", "write_json"]

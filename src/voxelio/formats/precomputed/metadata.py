@@ -30,10 +30,10 @@ from voxelio.meta import (
     validate_provenance,
 )
 from voxelio.paths import CloudPath, parse
-from voxelio.storage import PutOptions, Store
+from voxelio.storage import Store
+from voxelio.storage.jsonfile import JSON_OPTIONS
 
 StoreOpener = Callable[[CloudPath], Store]
-JSON_OPTIONS = PutOptions(content_type="application/json", cache_control="no-cache")
 
 
 def fetch_info(
