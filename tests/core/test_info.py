@@ -151,3 +151,20 @@ def test_redirects(tmp_path):
     _write_redirect(tmp_path / "d", f"file://{tmp_path}/c")
     with pytest.raises(CyclicRedirect):
         CloudVolume(f"file://{tmp_path}/c")
+
+
+def test_set_encoding_keeps_only_the_new_encodings_parameters() -> None:
+    from voxelio.meta.info import set_encoding
+
+    scale = {"encoding": "zfpc", "zfpc_rate": 8, "zfpc_tolerance": 0.1, "key": "k",
+             "chunk_sizes": [[8, 8, 8]], "sharding": {"@type": "x"},
+             "jpeg_quality": 80}  # fmt: skip
+    set_encoding(scale, "jpeg")
+    assert scale == {"encoding": "jpeg", "key": "k", "chunk_sizes": [[8, 8, 8]],
+                     "sharding": {"@type": "x"}, "jpeg_quality": 80}  # fmt: skip
+    set_encoding(scale, "compressed_segmentation")
+    assert scale["compressed_segmentation_block_size"] == [8, 8, 8]
+    assert "jpeg_quality" not in scale
+    scale["compressed_segmentation_block_size"] = [4, 4, 4]
+    set_encoding(scale, "compressed_segmentation")  # its own blocks stay
+    assert scale["compressed_segmentation_block_size"] == [4, 4, 4]

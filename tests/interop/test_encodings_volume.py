@@ -149,3 +149,39 @@ def test_sharded_compressed_segmentation_both_ways(tmp_path, dtype):
         sharding=SHARDING,
     )
     np.testing.assert_array_equal(CloudVolume(f"file://{tmp_path}/theirs")[:, :, :], data)
+
+
+RE_ENCODINGS = [  # base encoding, its parameter, dtype, the encoding of the new scale or copy
+    ("compressed_segmentation", {}, "uint32", "raw"),
+    ("jpeg", {"jpeg_quality": 90}, "uint8", "raw"),
+    ("png", {"png_level": 6}, "uint8", "jpeg"),
+]
+
+
+@pytest.mark.parametrize("encoding,params,dtype,other", RE_ENCODINGS,
+                         ids=[f"{c[0]}-to-{c[3]}" for c in RE_ENCODINGS])  # fmt: skip
+def test_a_scale_in_another_encoding_drops_the_old_parameters(
+    tmp_path, encoding, params, dtype, other
+):
+    """add_scale(encoding=...) and transfer_to(encoding=...) leave no parameter of the old
+    encoding in the new scale: TensorStore refuses the whole layer otherwise."""
+    info = CloudVolume.create_new_info(1, "image", dtype, encoding, [4, 4, 40], (-5, -17, 3),
+                                       (70, 45, 33), chunk_size=(16, 16, 8), **params)  # fmt: skip
+    src = CloudVolume(f"file://{tmp_path / 'src'}", info=info)
+    src.add_scale((2, 2, 1), encoding=other)
+    src.commit_info()
+    for mip in (1, 0):
+        src.mip = mip
+        src[src.bounds] = smooth((*src.shape[:3], 1), np.dtype(dtype), seed=mip)
+    src.transfer_to(f"file://{tmp_path / 'copy'}", src.bounds, encoding=other)
+    copy = CloudVolume(f"file://{tmp_path / 'copy'}")
+    for vol, scale in ((src, 1), (copy, 0)):
+        stored = vol.info["scales"][scale]
+        assert stored["encoding"] == other
+        assert not [k for k in stored if k.startswith(encoding + "_")]
+    assert src.info["scales"][0] == {**src.info["scales"][0], **params}
+    # the scales written open in TensorStore (the copy holds mip 0 only, as cloud-volume's)
+    for vol, path, mips in ((src, tmp_path / "src", (0, 1)), (copy, tmp_path / "copy", (0,))):
+        for mip in mips:
+            vol.mip = mip
+            np.testing.assert_array_equal(ts_read(path, mip), vol[vol.bounds])

@@ -22,6 +22,7 @@ from voxelio.errors import InfoUnavailableError, OutOfBoundsError
 from voxelio.geometry import Bbox
 from voxelio.image import conditional, engine, labels, parallel, sharedmem, transfer
 from voxelio.image.chunks import UnshardedChunks
+from voxelio.meta.info import set_encoding
 from voxelio.meta.sharding import make_scale_sharded
 
 
@@ -233,7 +234,8 @@ class ImageSource:
         info = copy.deepcopy(self.vol.info)
         scale = info["scales"][m]
         scale.pop("sharding", None)
-        _set_encoding(scale, encoding)
+        if encoding is not None:
+            set_encoding(scale, encoding)
         info["scales"] = info["scales"][: m + 1]
         dest = type(self.vol)(f"mem://voxelio-cutout/{sharedmem.generate_location()}",
                               info=info, mip=m, compress=compress, progress=False,
@@ -266,7 +268,8 @@ class ImageSource:
             pass
         info = copy.deepcopy(self.vol.info)
         scale = info["scales"][mip]
-        _set_encoding(scale, encoding)
+        if encoding is not None:
+            set_encoding(scale, encoding)
         if sharded is False:
             scale.pop("sharding", None)
         elif sharded is True and not scale.get("sharding"):
@@ -281,14 +284,6 @@ class ImageSource:
         src_options = self.vol._options()
         transfer.transfer(self.vol._layer(mip), dest._layer(mip), box, src_options,
                           dest._options(), block_size)  # fmt: skip
-
-
-def _set_encoding(scale: dict[str, Any], encoding: str | None) -> None:
-    if encoding is None:
-        return
-    scale["encoding"] = encoding
-    if encoding == "compressed_segmentation":
-        scale.setdefault("compressed_segmentation_block_size", [8, 8, 8])
 
 
 def _as_file(path: str) -> str:

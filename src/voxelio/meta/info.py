@@ -309,15 +309,12 @@ def add_scale(
         ],
         size=[int(v) for v in np.ceil(np.asarray(base["size"]) / fac)],
     )
-    if encoding is not None:
-        new["encoding"] = encoding
+    set_encoding(new, encoding or str(new["encoding"]))
     if chunk_size is not None:
         new["chunk_sizes"] = [[int(c) for c in chunk_size]]
     level_key = ENCODING_LEVEL_KEYS.get(str(new["encoding"]))
     if encoding_level is not None and level_key is not None:
         new[level_key] = int(encoding_level)
-    if new["encoding"] == "compressed_segmentation":
-        new.setdefault("compressed_segmentation_block_size", [8, 8, 8])
     new.update({k: v for k, v in params.items() if v is not None})
     for index, existing in enumerate(info["scales"]):
         if np.allclose(existing["resolution"], resolution):
@@ -325,6 +322,22 @@ def add_scale(
             return new
     info["scales"].append(new)
     return new
+
+
+#: encodings with parameters in the scale, each under a key named after it ("jpeg_quality")
+PARAMETRIZED_ENCODINGS = ("compressed_segmentation", "jpeg", "png", "jxl", "fpzip", "zfpc")
+
+
+def set_encoding(scale: dict[str, Any], encoding: str) -> None:
+    """Make ``scale`` (an info's scale dict) use ``encoding``. The parameters of other
+    encodings go: TensorStore refuses a whole layer where a scale holds, say, ``jpeg_quality``
+    beside another encoding. compressed_segmentation gets 8³ blocks unless it has its own."""
+    scale["encoding"] = encoding
+    others = [e for e in PARAMETRIZED_ENCODINGS if e != encoding]
+    for key in [k for k in scale if any(k.startswith(f"{e}_") for e in others)]:
+        del scale[key]
+    if encoding == "compressed_segmentation":
+        scale.setdefault("compressed_segmentation_block_size", [8, 8, 8])
 
 
 ENCODING_LEVEL_KEYS = {
