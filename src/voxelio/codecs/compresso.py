@@ -41,10 +41,37 @@ def check_header(data: bytes, shape: Shape4, dtype: np.dtype) -> None:
         )
     bits = xs * ys * zs
     window = 1 if bits <= 8 else 2 if bits <= 16 else 4 if bits <= 32 else 8
-    minimum = HEADER.size + (ids + locs) * width + values * window
-    if minimum > len(data):
+    start = HEADER.size + (ids + locs) * width + values * window
+    z_index = 2 * sz * _z_index_width(sx, sy) if version == 1 else 0
+    check_windows(data[start : len(data) - z_index], window, (sx, sy, sz), (xs, ys, zs))
+
+
+def _z_index_width(sx: int, sy: int) -> int:
+    """Bytes per entry of format 1's z-index (two rows of ``sz`` entries at the stream's end)."""
+    worst = 2 * sx * sy
+    return 1 if worst < 2**8 else 2 if worst < 2**16 else 4 if worst < 2**32 else 8
+
+
+def check_windows(
+    section: bytes, window: int, size: tuple[int, int, int], steps: tuple[int, int, int]
+) -> None:
+    """Raise :class:`DecodingError` unless the run-length coded windows between the locations
+    and the z-index cover the chunk's blocks exactly: the decoder takes the section's length
+    from the stream's length, so a truncated or padded stream would decode to wrong labels
+    (or write past its block table). An entry with its low bit set skips ``entry >> 1``
+    empty blocks; any other entry is one block."""
+    if len(section) % window:
         raise DecodingError(
-            f"compresso chunk: header promises at least {minimum} bytes, got {len(data)}"
+            f"compresso chunk: {len(section)} bytes of boundary windows is not a whole number "
+            f"of {window}-byte windows: the stream is truncated or has bytes past its end"
+        )
+    entries = np.frombuffer(section, dtype=f"<u{window}")
+    covered = int(np.where(entries & 1, entries >> 1, 1).sum(dtype=np.uint64))
+    blocks = int(np.prod([-(-n // step) for n, step in zip(size, steps)]))
+    if covered != blocks:
+        raise DecodingError(
+            f"compresso chunk: the boundary windows cover {covered} blocks of {blocks}: "
+            "the stream is truncated, corrupt or has bytes past its end"
         )
 
 

@@ -3,9 +3,17 @@
 One channel of unsigned labels (uint8-uint64), lossless; library ``crackle-codec`` (extra
 ``seg``). Neither Neuroglancer nor TensorStore reads it. Default transport compression: gzip.
 Before native code runs, the header (magic ``crkl``, CRC-8), the z-index (CRC-32C) and, for
-format version 1, the label section (CRC-32C) are verified; the decoder itself checks each
-slice's crack-code CRC. Each chunk is decoded on one thread (parallelism comes from decoding
-chunks concurrently). Stateless, thread safe.
+format version 1, the label section (CRC-32C) are verified. The crack codes are not: in
+crackle-codec 0.55 a flipped bit there can make the decoder corrupt its heap (an abort or a
+segmentation fault, measured), so whole chunks are decoded in child processes
+(:class:`~voxelio.codecs.isolated.IsolatedDecoder`): a crash becomes a
+:class:`~voxelio.errors.DecodingError` naming the chunk, and the caller's process lives on.
+Such a flip can also decode to wrong labels without an error, although each slice carries a
+CRC-32C of its boundary structure: the decoder does not catch it, and the CRCs cannot be
+checked by encoding the labels again (a remapped stream keeps its original boundaries, which
+the remapped labels no longer have).
+Label lists, membership and remapping read only the checked label section, in this process.
+Thread safe.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from voxelio.codecs.base import Shape4, import_optional
+from voxelio.codecs.isolated import IsolatedDecoder
 from voxelio.codecs.labelcodec import LabelCodec
 from voxelio.errors import DecodingError
 
@@ -23,9 +32,9 @@ class CrackleCodec(LabelCodec):
     """crackle chunks: single-channel unsigned labels."""
 
     name = "crackle"
-    # decoding holds the GIL: 2 threads decode at 0.82x of one
-    # (python tests/codecs/measure_parallel.py)
-    gil_bound = True
+
+    def __init__(self) -> None:
+        self._decoder = IsolatedDecoder("voxelio.codecs.crackle:decompress_in_child", "crackle")
 
     def _lib(self) -> Any:
         return import_optional("crackle", "crackle-codec", self.extra, self.name)
@@ -57,7 +66,7 @@ class CrackleCodec(LabelCodec):
         return bytes(self._lib().compress(labels, parallel=1))
 
     def _decompress(self, data: bytes) -> np.ndarray:
-        return np.asarray(self._lib().decompress(data, parallel=1))
+        return self._decoder.decode(data, "crackle chunk")
 
     def _labels(self, data: bytes) -> np.ndarray:
         return np.asarray(self._lib().labels(data))
@@ -66,4 +75,10 @@ class CrackleCodec(LabelCodec):
         return bool(self._lib().contains(data, label))
 
     def _array(self, data: bytes) -> Any:
-        return self._lib().CrackleArray(data)
+        return self._decompress(data)  # crackle's random access decodes crack codes too
+
+
+def decompress_in_child(data: bytes) -> np.ndarray:
+    """crackle's decoder on one stream; runs in a decoder child process."""
+    lib = import_optional("crackle", "crackle-codec", "seg", "crackle")
+    return np.asfortranarray(lib.decompress(bytes(data), parallel=1))

@@ -43,7 +43,7 @@ def _read_exact(stream: IO[bytes], n: int) -> bytes:
     return data
 
 
-def _send(stream: IO[bytes], status: int | None, *parts: bytes) -> None:
+def _send(stream: IO[bytes], status: int | None, *parts: bytes | memoryview) -> None:
     """Write an optional status byte, then each part with its length prefix, and flush."""
     if status is not None:
         stream.write(bytes([status]))
@@ -57,6 +57,19 @@ def _receive(stream: IO[bytes]) -> bytes:
     """One length-prefixed part."""
     (n,) = _LEN.unpack(_read_exact(stream, _LEN.size))
     return _read_exact(stream, n)
+
+
+def _receive_array(stream: IO[bytes]) -> np.ndarray:
+    """One length-prefixed part read straight into a new byte array (no copies of it)."""
+    (n,) = _LEN.unpack(_read_exact(stream, _LEN.size))
+    out = np.empty(n, dtype=np.uint8)
+    view, got = out.data, 0
+    while got < n:
+        step = stream.readinto(view[got:])  # type: ignore[attr-defined]
+        if not step:
+            raise EOFError(f"stream ended after {got} of {n} bytes")
+        got += step
+    return out
 
 
 _READY = b"\x02"
@@ -99,8 +112,7 @@ class _Child:
         if status != 0:
             raise ValueError(_receive(self.proc.stdout).decode("utf-8", "replace"))
         header = json.loads(_receive(self.proc.stdout))
-        payload = bytearray(_receive(self.proc.stdout))
-        flat = np.frombuffer(payload, dtype=np.dtype(header["dtype"]))
+        flat = _receive_array(self.proc.stdout).view(np.dtype(header["dtype"]))
         return flat.reshape(tuple(header["shape"]), order="F")
 
     def death(self) -> str:
@@ -208,7 +220,8 @@ def _serve(function: Callable[[bytes], np.ndarray], inp: IO[bytes], out: IO[byte
             _send(out, 1, str(exc).encode("utf-8", "replace") or type(exc).__name__.encode())
             continue
         header = json.dumps({"shape": list(arr.shape), "dtype": arr.dtype.str}).encode()
-        _send(out, 0, header, arr.tobytes(order="F"))
+        # the array's own memory when it is Fortran-ordered (ravel copies only otherwise)
+        _send(out, 0, header, np.ravel(arr, order="F").view(np.uint8).data)
 
 
 def main(argv: list[str]) -> int:

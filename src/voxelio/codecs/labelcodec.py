@@ -52,6 +52,8 @@ class LabelCodec(Codec):
         """Run a library call, turning its errors into :class:`DecodingError`."""
         try:
             return func(*args, **kwargs)
+        except DecodingError:  # already names the chunk and the cause
+            raise
         except (KeyError, IndexError) as exc:
             if what == "remap" and isinstance(exc, KeyError):
                 raise EncodingError(

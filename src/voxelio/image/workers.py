@@ -24,7 +24,7 @@ PROBE_EVERY = 32
 SMOOTHING = 0.3
 #: batches on threads that take this long per task (batch wall time / tasks: 2 ms of work
 #: per task on two threads) stay there: the hand-off is noise beside such tasks, and tasks
-#: that hold the GIL are known by their codec's ``gil_bound`` (compresso, crackle). So no
+#: that hold the GIL are known by their codec's ``gil_bound`` (compresso). So no
 #: small batch of heavy tasks is slowed down to measure it inline.
 HEAVY_TASK = 0.001
 
