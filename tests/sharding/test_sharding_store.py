@@ -207,7 +207,7 @@ def test_reads_any_piece_order(mem: MemoryStore) -> None:
     assert ShardedKeyStore(mem, spec).get_many([0, 1, 2, 3, 5]) == {**items, 3: None}
 
 
-def _one_shard(mem: MemoryStore, spec: ShardingSpec) -> bytes:
+def _one_shard(mem: MemoryStore | FileStore, spec: ShardingSpec) -> bytes:
     ShardedKeyStore(mem, spec).put_many({k: b"%04d" % k for k in range(40)})
     data = mem.get("0.shard")
     assert data is not None
@@ -220,13 +220,19 @@ def _one_shard(mem: MemoryStore, spec: ShardingSpec) -> bytes:
         (lambda b: b[:10], "0.shard.*truncated"),
         (lambda b: b[: len(b) - 30], "0.shard.*truncated"),
         (lambda b: (2**40).to_bytes(8, "little") + b[8:], "0.shard.*minishard 0"),
+        (lambda b: b[:8] + (2**40).to_bytes(8, "little") + b[16:], "0.shard.*minishard 0"),
         (lambda b: b[:16] + b[16:64] + b"\xff" * 8 + b[72:], "0.shard"),
     ],
 )
-def test_corrupt_or_truncated_shards_raise(mem: MemoryStore, damage, message: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("kind", ["mem", "files"])
+def test_corrupt_or_truncated_shards_raise(kind: str, damage, message: str,  # type: ignore[no-untyped-def]
+                                           request: pytest.FixtureRequest) -> None:  # fmt: skip
+    """Also from files: a range 1 TiB long, asked for by a damaged index, allocates nothing
+    (it was a bare MemoryError)."""
+    store = request.getfixturevalue(kind)
     spec = ShardingSpec(0, "identity", 3, 0, "gzip", "raw")
-    mem.put("0.shard", damage(_one_shard(mem, spec)))
-    fresh = ShardedKeyStore(mem, spec)
+    store.put("0.shard", damage(_one_shard(store, spec)))
+    fresh = ShardedKeyStore(store, spec)
     with pytest.raises(ShardingError, match=message):
         fresh.get_many(range(40))
     with pytest.raises(ShardingError, match=message):

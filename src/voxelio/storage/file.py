@@ -381,8 +381,10 @@ def atomic_write(target: Path | str, payload: bytes) -> None:
 
 
 def _pread_fully(fd: int, path: str, start: int, length: int) -> bytes:
-    """``length`` bytes of ``fd`` from ``start``; fewer only where the file ends."""
+    """``length`` bytes of ``fd`` from ``start``; fewer only where the file ends (a range
+    past the end, such as a corrupt shard index asks for, allocates nothing for it)."""
     try:
+        length = max(0, min(length, os.fstat(fd).st_size - start))
         data = os.pread(fd, length, start)
         while 0 < len(data) < length:  # reads stop short at the end, or past 2 GiB
             more = os.pread(fd, length - len(data), start + len(data))
