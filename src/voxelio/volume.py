@@ -28,7 +28,7 @@ from voxelio.codecs import get_codec
 from voxelio.codecs.parallel import default_workers
 from voxelio.compression import Method, normalize_method
 from voxelio.cutout import VolumeCutout
-from voxelio.errors import AlignmentError, InfoError, OutOfBoundsError
+from voxelio.errors import AlignmentError, InfoError, OutOfBoundsError, ReadOnlyException
 from voxelio.formats.precomputed.layer import image_layer
 from voxelio.formats.precomputed.metadata import PrecomputedMetadata, fetch_info
 from voxelio.geometry import Bbox
@@ -164,10 +164,9 @@ class CloudVolume(VolumeMetadata):
 
     # ---- construction helpers -----------------------------------------------------------
 
-    def _open_store(self, path: CloudPath) -> Store:
-        return open_store(
-            path.url, secrets=self._secrets, use_https=self._use_https, **self._storage_options
-        )
+    def _open_store(self, path: CloudPath, read_only: bool = False) -> Store:
+        return open_store(path.url, secrets=self._secrets, use_https=self._use_https,
+                          read_only=read_only, **self._storage_options)  # fmt: skip
 
     def _load(
         self, path: CloudPath, info: dict[str, Any] | None, max_redirects: int
@@ -176,7 +175,12 @@ class CloudVolume(VolumeMetadata):
             validate_info(info, f"{path.url}/info (given as info=)")
             return PrecomputedMetadata(path, self._open_store(path), info)
         found, final, store = fetch_info(path, self._open_store, max_redirects)
-        return PrecomputedMetadata(final, store, found, redirected=final.url != path.url)
+        if final.url == path.url:
+            return PrecomputedMetadata(final, store, found)
+        # a layer reached by a redirect is read-only, as in cloud-volume: every write, of
+        # chunks, meshes or skeletons, goes through this store
+        return PrecomputedMetadata(final, self._open_store(final, read_only=True), found,
+                                   redirected=True)  # fmt: skip
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -374,6 +378,7 @@ class CloudVolume(VolumeMetadata):
 
     def upload(self, bbox: Any, img: np.ndarray | int | float, mip: int | None = None) -> None:
         """Write ``img`` at ``bbox`` (voxels of ``mip``); a scalar fills the region."""
+        self._check_not_redirected()
         m = self._m(mip)
         requested = self._voxel_box(bbox, m)
         box = self._bounded(requested, m)
@@ -388,6 +393,13 @@ class CloudVolume(VolumeMetadata):
         if box.empty():  # autocrop left nothing inside the bounds: nothing to write
             return
         self.image.upload(box, arr, m)
+
+    def _check_not_redirected(self) -> None:
+        if self.meta.redirected:
+            raise ReadOnlyException(
+                f"{self.meta.path.url}: this layer was reached by a redirect and is read-only "
+                "(as in cloud-volume); open it by its own path to write to it"
+            )
 
     def _as_image(self, img: np.ndarray | int | float, box: Bbox) -> np.ndarray:
         if np.isscalar(img):
@@ -460,6 +472,7 @@ class CloudVolume(VolumeMetadata):
 
     def delete(self, bbox: Any, mip: int | None = None) -> None:
         """Delete the chunks inside a chunk-aligned ``bbox``."""
+        self._check_not_redirected()
         self.image.delete(bbox, mip)
 
     def unique(self, bbox: Any, mip: int | None = None, agglomerate: bool | None = None,
@@ -571,7 +584,9 @@ class CloudVolume(VolumeMetadata):
     # ---- meshes and skeletons -----------------------------------------------------------
 
     def _subdir_store(self, name: str) -> Store:
-        return self._open_store(self.meta.path.join(name))
+        """The store of a directory of the layer (meshes, skeletons, segment properties),
+        read-only like the layer when a redirect led to it."""
+        return self._open_store(self.meta.path.join(name), read_only=self.meta.redirected)
 
     @property
     def mesh(self) -> Any:

@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 
 from voxelio import CloudVolume
@@ -151,6 +152,35 @@ def test_redirects(tmp_path):
     _write_redirect(tmp_path / "d", f"file://{tmp_path}/c")
     with pytest.raises(CyclicRedirect):
         CloudVolume(f"file://{tmp_path}/c")
+
+
+def test_a_layer_reached_by_a_redirect_is_read_only(tmp_path):
+    """As in cloud-volume: no chunk, deletion, skeleton or info is written through the
+    redirect, and the layer it leads to keeps its data."""
+    from voxelio import Skeleton
+
+    info = make_info(layer_type="segmentation", skeletons="skeletons")
+    real = CloudVolume(f"file://{tmp_path}/real", info=info)
+    real.commit_info()
+    real[:, :, :] = 3
+    _write_redirect(tmp_path / "alias", f"file://{tmp_path}/real")
+    vol = CloudVolume(f"file://{tmp_path}/alias")
+    assert (vol[:4, :4, :4] == 3).all()
+    writes = {
+        "chunks": lambda: vol.__setitem__(np.s_[:32, :32, :8], 0),
+        "upload": lambda: vol.upload(vol.bounds, np.zeros((64, 64, 16, 1), np.uint8)),
+        "delete": lambda: vol.delete(vol.bounds),
+        "skeleton": lambda: vol.skeleton.upload(
+            Skeleton([[1, 1, 1], [2, 2, 2]], [[0, 1]], segid=4)
+        ),
+        "info": vol.commit_info,
+    }
+    for what, write in writes.items():
+        with pytest.raises(ReadOnlyException, match="redirect|read-only"):
+            write()
+            pytest.fail(f"{what} was written through the redirect")
+    assert (CloudVolume(f"file://{tmp_path}/real")[:, :, :] == 3).all()
+    assert not (tmp_path / "real" / "skeletons").exists()
 
 
 def test_set_encoding_keeps_only_the_new_encodings_parameters() -> None:
