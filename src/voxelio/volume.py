@@ -35,7 +35,7 @@ from voxelio.geometry import Bbox
 from voxelio.geometry.slicing import resolve
 from voxelio.image import sharedmem
 from voxelio.image.chunkcache import SAME, check_lru_encoding
-from voxelio.image.engine import Layer
+from voxelio.image.engine import Layer, exact_scalar
 from voxelio.image.options import ImageOptions
 from voxelio.image.source import ImageSource
 from voxelio.meshes import open_mesh_source
@@ -136,6 +136,7 @@ class CloudVolume(VolumeMetadata):
             enabled=bool(cache), compress=bool(compress_cache), locking=cache_locking,
         )  # fmt: skip
         self.meta = self._load(path, info, max_redirects)
+        exact_scalar(self.meta.dtype, background_color, f"{path.url}: background_color")
         if info is None and self.cache.enabled:
             self.cache.check_info_validity(self.meta.info)
             self.cache.save_json("info", self.meta.info)
@@ -403,8 +404,9 @@ class CloudVolume(VolumeMetadata):
 
     def _as_image(self, img: np.ndarray | int | float, box: Bbox) -> np.ndarray:
         if np.isscalar(img):
+            value = exact_scalar(self.dtype, img, f"{self.cloudpath}: the value written")
             shape = tuple(int(v) for v in box.size()) + (self.num_channels,)
-            return np.full(shape, img, dtype=self.dtype, order="F")
+            return np.full(shape, value, dtype=self.dtype, order="F")
         return np.asarray(img)
 
     @staticmethod

@@ -118,3 +118,32 @@ def test_out_of_bounds_write(tmp_path):
 
     with pytest.raises(OutOfBoundsError):
         vol[0:35, 5:37, 7:23] = np.zeros((35, 32, 16), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("value", [1.5, 255.9, float("nan"), np.float64(-3.2), 300, -1, "7"])
+def test_a_scalar_the_layer_cannot_hold_is_refused(tmp_path, value):
+    """An array of the wrong dtype is refused; so is a scalar that would change on the way in
+    (1.5 written as 1, NaN as 0, -3.2 as 253), and the old data stays."""
+    from voxelio.errors import EncodingError
+
+    vol = new_volume(f"file://{tmp_path / 'v'}", size=(32, 32, 16), offset=(0, 0, 0),
+                     non_aligned_writes=True)  # fmt: skip
+    vol[:, :, :] = 9
+    with pytest.raises(EncodingError, match="the value written.*(not a value of uint8|number)"):
+        vol[:, :, :] = value
+    assert (vol[:, :, :] == 9).all()
+    vol[:, :, :] = 7.0  # whole numbers in range are the values they say
+    vol[:16, :16, :8] = np.uint8(5)
+    assert (vol[:16, :16, :8] == 5).all() and vol[16, 16, 8] == 7
+    floats = new_volume(f"file://{tmp_path / 'f'}", "float32", (32, 32, 16), (0, 0, 0))
+    floats[:, :, :] = float("nan")
+    assert np.isnan(floats[:, :, :]).all()
+
+
+@pytest.mark.parametrize("color", [-1, 256, float("nan"), 0.5])
+def test_a_background_color_the_layer_cannot_hold_is_refused(tmp_path, color):
+    from voxelio.errors import EncodingError
+
+    new_volume(f"file://{tmp_path / 'v'}")
+    with pytest.raises(EncodingError, match="background_color"):
+        CloudVolume(f"file://{tmp_path / 'v'}", background_color=color, fill_missing=True)

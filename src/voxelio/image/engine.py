@@ -10,6 +10,8 @@ in as arguments, so the functions are thread safe.
 from __future__ import annotations
 
 import contextlib
+import math
+import numbers
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -288,6 +290,23 @@ def _paint_one(
     whole = decode_chunk(layer, chunk, data)
     layer.cache.put(chunk, whole, since)
     out[dst] = whole[local_slices(chunk, region)]
+
+
+def exact_scalar(dtype: np.dtype, value: Any, what: str) -> Any:
+    """``value`` as a scalar of ``dtype``, or an :class:`EncodingError` naming ``what``:
+    integer types take whole numbers in their range, float types any real number. A write
+    must not turn 1.5 into 1, NaN into 0 or -3 into 253."""
+    dtype = np.dtype(dtype)
+    if not isinstance(value, numbers.Real):
+        raise EncodingError(f"{what}: {value!r} is not a number")
+    if dtype.kind == "f":
+        return dtype.type(value)
+    whole = int(value) if isinstance(value, numbers.Integral) else None
+    if whole is None and math.isfinite(value) and float(value).is_integer():
+        whole = int(float(value))
+    if whole is None or not np.iinfo(dtype).min <= whole <= np.iinfo(dtype).max:
+        raise EncodingError(f"{what}: {value!r} is not a value of {dtype.name}")
+    return dtype.type(whole)
 
 
 def check_write(layer: Layer, bbox: Bbox, image: np.ndarray, options: ImageOptions) -> np.ndarray:
