@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers import GCSServer, HTTPServer
-from voxelio.errors import ReadOnlyException, StorageError, UnsupportedOptionError
+from voxelio.errors import DecodingError, ReadOnlyException, StorageError, UnsupportedOptionError
 from voxelio.storage import open_store
 from voxelio.storage.gcs import GCSStore
 
@@ -42,6 +42,10 @@ def test_http_reads_ranges_gzip_static_and_404(http_server: HTTPServer, http_roo
         store.delete("plain")
     with pytest.raises(UnsupportedOptionError, match="listing"):
         list(store.list())
+    (layer / "broken.gz").write_bytes(b"\x1f\x8bgarbage, not gzip")
+    with pytest.raises(DecodingError, match=r"^GET http.*/layer/broken: corrupt gzip") as bad:
+        store.get("broken")  # a DecodingError as from files, named once, not a StorageError
+    assert str(bad.value).count("/layer/broken") == 1
 
 
 def test_http_connection_refused_is_bounded(http_server: HTTPServer) -> None:

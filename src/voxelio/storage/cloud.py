@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from voxelio.compression import Method, compress, decompress, normalize_method
 from voxelio.errors import (
     AuthenticationError,
+    DecodingError,
     ReadOnlyException,
     StorageError,
     WriteConflictError,
@@ -243,7 +244,7 @@ class CloudStore(Store):
         def attempt() -> T:
             try:
                 return fn()
-            except (_Missing, StorageError):
+            except (_Missing, StorageError, DecodingError):  # ours: they name the object
                 raise
             except Exception as exc:
                 raise translate_error(exc, what, self._auth_hint()) from None
