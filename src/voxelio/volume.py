@@ -28,7 +28,14 @@ from voxelio.codecs import get_codec
 from voxelio.codecs.parallel import default_workers
 from voxelio.compression import Method, normalize_method
 from voxelio.cutout import VolumeCutout
-from voxelio.errors import AlignmentError, InfoError, OutOfBoundsError, ReadOnlyException
+from voxelio.errors import (
+    AlignmentError,
+    IndexingError,
+    InfoError,
+    OutOfBoundsError,
+    ReadOnlyException,
+    SubvoxelVolumeError,
+)
 from voxelio.formats.precomputed.layer import image_layer
 from voxelio.formats.precomputed.metadata import PrecomputedMetadata, fetch_info
 from voxelio.geometry import Bbox
@@ -319,7 +326,11 @@ class CloudVolume(VolumeMetadata):
         if box.unit != "vx":
             box = box.convert_units("vx", self.mip_resolution(mip))
         if box.dtype.kind == "f":  # voxels: truncated to integers, as cloud-volume
+            if not np.isfinite([*box.minpt, *box.maxpt]).all():
+                raise IndexingError(f"{self.cloudpath}: {box} has coordinates that are not finite")
             box = box.astype(np.int64)
+        if any(hi < lo for lo, hi in zip(box.minpt, box.maxpt)):
+            raise SubvoxelVolumeError(f"{self.cloudpath}: {box} is inverted (a max below its min)")
         return box
 
     def _bbox(self, bbox: Any, mip: int) -> Bbox:
@@ -426,12 +437,12 @@ class CloudVolume(VolumeMetadata):
         # uncropped: with autocrop, upload crops the image along with its region
         req = resolve(index, self.bounds, self.num_channels, self.bounded and not self.autocrop)
         if req.steps != (1, 1, 1):
-            raise ValueError(f"writes do not support steps, got {req.steps}")
+            raise IndexingError(f"{self.cloudpath}: writes do not support steps, got {req.steps}")
         if req.channels != slice(None) and (req.channels.start, req.channels.stop) != (
             0,
             self.num_channels,
         ):
-            raise ValueError("writes must cover every channel")
+            raise IndexingError(f"{self.cloudpath}: writes must cover every channel")
         self.upload(req.bbox, img)
 
     def to_dask(self, chunks: Any = None, name: str | None = None, mip: int | None = None) -> Any:

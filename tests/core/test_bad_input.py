@@ -147,3 +147,35 @@ def test_a_background_color_the_layer_cannot_hold_is_refused(tmp_path, color):
     new_volume(f"file://{tmp_path / 'v'}")
     with pytest.raises(EncodingError, match="background_color"):
         CloudVolume(f"file://{tmp_path / 'v'}", background_color=color, fill_missing=True)
+
+
+def test_bad_boxes_slices_and_infos_raise_voxelios_errors(tmp_path):
+    """Each names what is wrong with an error of voxelio's (they were bare ValueError or
+    TypeError without a path, or blamed a chunk for the info)."""
+    import json
+
+    from voxelio import Bbox
+    from voxelio.errors import EncodingError, IndexingError, InfoError, SubvoxelVolumeError
+
+    url = f"file://{tmp_path / 'v'}"
+    vol = new_volume(url, size=(64, 64, 32), offset=(0, 0, 0))
+    with pytest.raises(SubvoxelVolumeError, match="inverted"):
+        vol.download(Bbox((8, 0, 0), (4, 8, 8)))
+    with pytest.raises(IndexingError, match="not finite"):
+        vol.download(Bbox((float("nan"), 0, 0), (4.0, 8.0, 8.0)))
+    with pytest.raises(IndexingError, match="axis x"):
+        vol[float("nan") : 8, 0:8, 0:8]
+    with pytest.raises(IndexingError, match="steps"):
+        vol[0:64:2, :, :] = np.zeros((32, 64, 32, 1), np.uint8)
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "info").write_text(json.dumps({"redirect": 42}))
+    with pytest.raises(InfoError, match="r/info: redirect must be a path"):
+        CloudVolume(f"file://{tmp_path / 'r'}")
+    jpeg16 = new_volume(f"file://{tmp_path / 'j'}", dtype="uint16", encoding="jpeg")
+    with pytest.raises(InfoError, match="j/info: scale .*'jpeg' cannot hold data_type 'uint16'"):
+        jpeg16[:, :, :]
+    quality = new_volume(f"file://{tmp_path / 'q'}", size=(32, 32, 16), offset=(0, 0, 0),
+                         encoding="jpeg")  # fmt: skip
+    quality.info["scales"][0]["jpeg_quality"] = "high"
+    with pytest.raises(EncodingError, match="jpeg_quality must be a whole number"):
+        quality[:, :, :] = np.zeros((32, 32, 16, 1), np.uint8)

@@ -11,6 +11,7 @@ child processes).
 from __future__ import annotations
 
 import importlib
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from types import ModuleType
@@ -216,6 +217,22 @@ class Codec(ABC):
                 "and preserve_missing_labels is off"
             ) from exc
         return self.encode(np.asarray(out, dtype=arr.dtype), params)
+
+
+def int_param(
+    params: Mapping[str, Any], key: str, default: int, low: int, high: float = math.inf
+) -> int:
+    """The scale's ``key`` (``jpeg_quality``, ``png_level``...) as an int from ``low`` to
+    ``high``, ``default`` when unset; anything else is an :class:`EncodingError` naming it."""
+    value = params.get(key, None)
+    if value is None:
+        return default
+    numeric = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, bool
+    )
+    if not numeric or not float(value).is_integer() or not low <= value <= high:
+        raise EncodingError(f"{key} must be a whole number from {low} to {high}, got {value!r}")
+    return int(value)
 
 
 def check_chunk(chunk: np.ndarray, codec: Codec) -> np.ndarray:

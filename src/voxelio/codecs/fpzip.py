@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from voxelio.codecs.base import Codec, Shape4, check_chunk, check_shape, import_optional
+from voxelio.codecs.base import Codec, Shape4, check_chunk, check_shape, import_optional, int_param
 from voxelio.codecs.isolated import IsolatedDecoder
-from voxelio.errors import DecodingError, EncodingError
+from voxelio.errors import DecodingError
 
 FLOATS = frozenset(["float32", "float64"])
 _PAD = 4096
@@ -78,10 +78,7 @@ class FpzipCodec(_FpzipDecoding):
 
     def encode(self, chunk: np.ndarray, params: Mapping[str, Any]) -> bytes:
         check_chunk(chunk, self)
-        precision = params.get("fpzip_precision", None)
-        precision = 0 if precision is None else int(precision)
-        if not 0 <= precision <= chunk.dtype.itemsize * 8:
-            raise EncodingError(f"fpzip_precision must be 0-{chunk.dtype.itemsize * 8}")
+        precision = int_param(params, "fpzip_precision", 0, 0, chunk.dtype.itemsize * 8)
         arr = np.asfortranarray(chunk)
         return bytes(self._lib().compress(arr, precision=precision, order="F"))
 

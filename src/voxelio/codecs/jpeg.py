@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from voxelio.codecs.base import Codec, Shape4, check_chunk, import_optional
+from voxelio.codecs.base import Codec, Shape4, check_chunk, import_optional, int_param
 from voxelio.codecs.imaging import from_image, image_channels, to_image
-from voxelio.errors import DecodingError, EncodingError
+from voxelio.errors import DecodingError
 
 DEFAULT_QUALITY = 85
 
@@ -41,10 +41,7 @@ class JpegCodec(Codec):
 
     def encode(self, chunk: np.ndarray, params: Mapping[str, Any]) -> bytes:
         check_chunk(chunk, self)
-        quality = params.get("jpeg_quality", None)
-        quality = DEFAULT_QUALITY if quality is None else int(quality)
-        if not 0 <= quality <= 100:
-            raise EncodingError(f"jpeg_quality must be 0-100, got {quality}")
+        quality = int_param(params, "jpeg_quality", DEFAULT_QUALITY, 0, 100)
         img = to_image(chunk)
         lib = self._lib()
         if img.shape[2] == 1:

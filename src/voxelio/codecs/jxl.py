@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from voxelio.codecs.base import Codec, Shape4, check_chunk, import_optional
+from voxelio.codecs.base import Codec, Shape4, check_chunk, import_optional, int_param
 from voxelio.codecs.imaging import from_image, to_image
-from voxelio.errors import DecodingError, EncodingError
+from voxelio.errors import DecodingError
 
 DEFAULT_QUALITY = 85
 CODESTREAM_SIGNATURE = b"\xff\x0a"
@@ -44,11 +44,9 @@ class JxlCodec(Codec):
 
     def encode(self, chunk: np.ndarray, params: Mapping[str, Any]) -> bytes:
         check_chunk(chunk, self)
-        quality = params.get("jxl_quality", None)
-        quality = DEFAULT_QUALITY if quality is None else int(quality)
+        quality = int_param(params, "jxl_quality", DEFAULT_QUALITY, 0)
         effort = params.get("jxl_effort", None)
-        if effort is not None and not 1 <= int(effort) <= 10:
-            raise EncodingError(f"jxl_effort must be 1-10, got {effort}")
+        effort = None if effort is None else int_param(params, "jxl_effort", 0, 1, 10)
         img = to_image(chunk)
         photometric = {1: "GRAY", 3: "RGB", 4: "RGB"}[img.shape[2]]
         if img.shape[2] == 1:
@@ -58,7 +56,7 @@ class JxlCodec(Codec):
                 img,
                 level=quality,
                 lossless=quality >= 100,
-                effort=None if effort is None else int(effort),
+                effort=effort,
                 decodingspeed=params.get("jxl_decodingspeed", None),
                 photometric=photometric,
                 numthreads=1,

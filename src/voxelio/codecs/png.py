@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from voxelio.codecs.base import Codec, Shape4, check_chunk, import_optional, native
+from voxelio.codecs.base import Codec, Shape4, check_chunk, import_optional, int_param, native
 from voxelio.codecs.imaging import from_image, image_channels, to_image
 from voxelio.codecs.pngwrite import write_png
 from voxelio.errors import DecodingError, EncodingError
@@ -50,10 +50,7 @@ class PngCodec(Codec):
 
     def encode(self, chunk: np.ndarray, params: Mapping[str, Any]) -> bytes:
         check_chunk(chunk, self)
-        level = params.get(self.level_param or "", None)
-        level = 9 if level is None else int(level)
-        if not 0 <= level <= 9:
-            raise EncodingError(f"png_level must be 0-9, got {level}")
+        level = int_param(params, self.level_param or "png_level", 9, 0, 9)
         encode = native(NATIVE, "encode")  # voxelio's own, where built; releases the GIL
         if encode is None:
             return self._encode_with_libraries(chunk, level)

@@ -83,15 +83,24 @@ def _axis(item: Any, lo: int, hi: int, numpy_negatives: bool, axis: int) -> tupl
         return val, val + 1, 1
     if not isinstance(item, slice):
         raise IndexingError(f"unsupported index {item!r} on axis {name}")
-    step = 1 if item.step is None else int(item.step)
+    step = 1 if item.step is None else _whole(item.step, name)
     if step <= 0:
         raise IndexingError(f"step on axis {name} must be positive, got {step}")
-    start = lo if item.start is None else int(item.start)
-    stop = hi if item.stop is None else int(item.stop)
+    start = lo if item.start is None else _whole(item.start, name)
+    stop = hi if item.stop is None else _whole(item.stop, name)
     if numpy_negatives and lo >= 0:
         start = start + hi if start < 0 else start
         stop = stop + hi if stop < 0 else stop
     return start, stop, step
+
+
+def _whole(value: Any, axis: str) -> int:
+    """A slice bound as an int (floats truncated, as cloud-volume); NaN, infinities and
+    non-numbers are an :class:`IndexingError` naming the axis."""
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise IndexingError(f"slice bound {value!r} on axis {axis} is not a number") from None
 
 
 def _channel(item: Any, num_channels: int) -> slice:

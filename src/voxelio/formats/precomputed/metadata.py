@@ -15,6 +15,7 @@ import numpy as np
 
 from voxelio.errors import (
     CyclicRedirect,
+    InfoError,
     InfoUnavailableError,
     ReadOnlyException,
     ScaleUnavailableError,
@@ -57,6 +58,8 @@ def fetch_info(
         if not target or max_redirects <= 0:
             validate_info(info, f"{current.url}/info")
             return info, current, store
+        if not isinstance(target, str):
+            raise InfoError(f"{current.url}/info: redirect must be a path, got {target!r}")
         nxt = _parse_redirect(target, current)
         if nxt.url in visited:
             raise CyclicRedirect(f"{path.url}: redirect cycle {' -> '.join(visited + [nxt.url])}")
