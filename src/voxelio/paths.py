@@ -106,6 +106,8 @@ def parse(path: str, extra_protocols: tuple[str, ...] = ()) -> CloudPath:
     """Parse a cloud path or local path; raise :class:`PathError` and friends when malformed."""
     if not isinstance(path, str) or not path.strip():
         raise PathError(f"cloud path must be a non-empty string, got {path!r}")
+    if "\0" in path:
+        raise PathError(f"{path!r}: a path cannot hold a NUL character")
     text, tail_format = _strip_tail(path.strip())
     fmt, rest = _split_format(text)
     if tail_format is not None:

@@ -47,6 +47,8 @@ def test_parts_and_join():
         ("gs://", PathError),
         ("n5://gs://bucket/layer", UnsupportedFormatError),
         ("gs://b/l|weird-format:", UnsupportedFormatError),
+        ("file:///tmp/a\x00b", PathError),  # was os's bare ValueError: embedded null byte
+        ("/tmp/a\x00b", PathError),
     ],
 )
 def test_bad_paths(bad, error):
