@@ -155,7 +155,13 @@ def test_bad_boxes_slices_and_infos_raise_voxelios_errors(tmp_path):
     import json
 
     from voxelio import Bbox
-    from voxelio.errors import EncodingError, IndexingError, InfoError, SubvoxelVolumeError
+    from voxelio.errors import (
+        EncodingError,
+        IndexingError,
+        InfoError,
+        ScaleUnavailableError,
+        SubvoxelVolumeError,
+    )
 
     url = f"file://{tmp_path / 'v'}"
     vol = new_volume(url, size=(64, 64, 32), offset=(0, 0, 0))
@@ -167,6 +173,9 @@ def test_bad_boxes_slices_and_infos_raise_voxelios_errors(tmp_path):
         vol[float("nan") : 8, 0:8, 0:8]
     with pytest.raises(IndexingError, match="steps"):
         vol[0:64:2, :, :] = np.zeros((32, 64, 32, 1), np.uint8)
+    for mip in ("a", [4, 4], 2.5):  # ScaleUnavailableError is an IndexError, as cloud-volume's
+        with pytest.raises(ScaleUnavailableError, match="level or a resolution"):
+            CloudVolume(url, mip=mip)
     (tmp_path / "r").mkdir()
     (tmp_path / "r" / "info").write_text(json.dumps({"redirect": 42}))
     with pytest.raises(InfoError, match="r/info: redirect must be a path"):

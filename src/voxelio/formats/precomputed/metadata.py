@@ -171,7 +171,14 @@ class PrecomputedMetadata:
         if isinstance(mip, (int, np.integer)) and not isinstance(mip, bool):
             self.scale(int(mip))  # checks it; -1 is the last scale
             return int(mip) % self.num_mips
-        target = np.asarray(list(mip), dtype=np.float64)  # type: ignore[arg-type]
+        try:
+            target = np.asarray(list(mip), dtype=np.float64)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            target = np.empty(0)
+        if target.shape != (3,):
+            raise ScaleUnavailableError(
+                f"{self.path.url}: mip must be a level or a resolution [x, y, z] in nm, got {mip!r}"
+            )
         for i, scale in enumerate(self.info["scales"]):
             if np.allclose(scale["resolution"], target):
                 return i
