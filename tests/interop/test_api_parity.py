@@ -435,3 +435,16 @@ def test_meta_mip_comes_from_the_info_or_igneous_directory_names(seg_path) -> No
     assert vx.mesh.meta.mip == cv.mesh.meta.mip == 1
     vx.skeleton.meta.info["mip"] = 0
     assert vx.skeleton.meta.mip == 0
+
+
+@pytest.mark.parametrize("kind", ["mesh", "skeleton"])
+def test_the_sources_commit_takes_the_meta_edits_too(seg_path, kind) -> None:
+    """``vol.mesh.commit_info()`` after ``vol.mesh.meta.info[...] = ...`` writes the edit (it
+    wrote the info as it was before the edit), and so does the skeleton source's."""
+    vol = CloudVolume(seg_path)
+    source = vol.mesh if kind == "mesh" else vol.skeleton
+    source.meta.info["transform"] = TRANSFORM
+    source.commit_info()
+    stored = json.loads(source.store.get("info"))
+    assert stored["transform"] == TRANSFORM
+    assert list(source.info.to_json()["transform"]) == TRANSFORM

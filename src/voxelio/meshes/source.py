@@ -145,7 +145,10 @@ class MeshSource:
         return self._impl.save(segids, filepath, file_format, **kwargs)
 
     def commit_info(self) -> None:
-        """Write the mesh info (no null keys) to the mesh directory's ``info``."""
+        """Write the mesh info (no null keys) to the mesh directory's ``info``, with the
+        edits made to ``meta.info``."""
+        if self._meta is not None:
+            self._meta.adopt_edits()
         write_json(self.store, INFO_KEY, self.info.to_json())
 
     # ------------------------------------------------------- spatial index

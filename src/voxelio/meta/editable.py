@@ -41,7 +41,7 @@ class InfoHolder(Protocol[InfoT]):
         """Read and write by ``info`` from now on (not committed)."""
 
     def commit_info(self) -> None:
-        """Write the info."""
+        """Write the info, with the edits of its editable view (``meta``) if it has one."""
 
     def refresh_info(self) -> InfoT:
         """Re-read the info from storage."""
@@ -78,8 +78,8 @@ class EditableInfo(Generic[InfoT]):
         self._info = value
 
     def commit_info(self) -> None:
-        """Parse the dict into the source's info and write it."""
-        self.adopt_edits()
+        """Parse the dict into the source's info and write it (the source's own
+        ``commit_info`` takes this view's edits too)."""
         self._source.commit_info()
         self._show(self._source.info)
 

@@ -130,12 +130,15 @@ class SkeletonSource:
         return self._meta
 
     def commit_info(self) -> None:
-        """Write the info (no ``null`` keys, transform always set).
+        """Write the info (no ``null`` keys, transform always set), with the edits made to
+        ``meta.info``.
 
         In a directory that had no info and holds no skeleton yet, attributes still those
         readers assume (cloud-volume's: uint8 ``vertex_types``) become float32, which
         Neuroglancer's viewer draws; skeletons already there keep theirs. An info the viewer
         cannot draw is logged."""
+        if self._meta is not None:
+            self._meta.adopt_edits()
         self.use_info(self._viewable_if_new(self.info))
         hidden = self.info.hidden_from_neuroglancer
         if hidden:
