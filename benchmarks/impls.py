@@ -157,8 +157,8 @@ class VoxelioImpl(CountingImpl):
                 return getattr(self.inner, name)
 
         class CountingCloudVolume(voxelio.CloudVolume):  # type: ignore[misc]
-            def _open_store(self, path):  # type: ignore[no-untyped-def]
-                return CountingStore(super()._open_store(path))
+            def _open_store(self, path, read_only=False):  # type: ignore[no-untyped-def]
+                return CountingStore(super()._open_store(path, read_only))
 
         return CountingCloudVolume
 

@@ -109,6 +109,44 @@ def test_concurrent_writes_into_shared_shards(backend: Backend, boxes: list) -> 
     assert np.array_equal(_race(path, kw, boxes), _serial(boxes))
 
 
+def test_readers_see_one_version_of_a_shard_another_process_keeps_rewriting(
+    backend: Backend,
+) -> None:
+    """A writer process keeps adding and deleting chunk 0; chunk 1 of the same shard holds
+    1s throughout. Fresh volumes and one kept open read chunk 1 meanwhile: each read sees
+    one version of the shard (its index, minishard index and data), never a mix, and the
+    kept volume's cached index never sends it to offsets of an older file (before: a
+    ShardingError or chunk 0's voxels in about 1 read in 10)."""
+    import time
+
+    path, kw = backend("torn")
+    _sharded_layer(path, kw)
+    CloudVolume(path, **kw)[16:32, 0:16, 0:16] = np.ones((16, 16, 16), np.uint32)
+    ctx = multiprocessing.get_context("spawn")
+    stop = ctx.Event()
+    writer = ctx.Process(target=_toggle_chunk_zero, args=(path, kw, stop))
+    writer.start()
+    kept = CloudVolume(path, fill_missing=True, **kw)
+    reads = 0
+    try:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            for vol in (CloudVolume(path, fill_missing=True, **kw), kept):
+                assert (vol[16:32, 0:16, 0:16] == 1).all()
+                reads += 1
+    finally:
+        stop.set()
+        writer.join(30)
+    assert writer.exitcode == 0 and reads >= 4
+
+
+def _toggle_chunk_zero(path: str, kw: dict, stop: Any) -> None:
+    vol = CloudVolume(path, delete_black_uploads=True, **kw)
+    while not stop.is_set():
+        vol[0:16, 0:16, 0:16] = np.full((16, 16, 16), 7, np.uint32)
+        vol[0:16, 0:16, 0:16] = np.zeros((16, 16, 16), np.uint32)  # deleted again
+
+
 def test_non_aligned_writes_into_shards_delete_black_chunks(backend: Backend) -> None:
     path, kw = backend("black")
     _sharded_layer(path, kw)
@@ -159,8 +197,8 @@ def test_a_non_aligned_write_swaps_each_touched_shard_once(backend: Backend) -> 
     stores: list[CountingStore] = []
 
     class Volume(CloudVolume):
-        def _open_store(self, cloudpath: Any) -> Store:
-            stores.append(CountingStore(super()._open_store(cloudpath)))
+        def _open_store(self, cloudpath: Any, read_only: bool = False) -> Store:
+            stores.append(CountingStore(super()._open_store(cloudpath, read_only)))
             return stores[-1]
 
     vol = Volume(path, non_aligned_writes=True, **kw)
@@ -213,8 +251,8 @@ def _interleaved(path: str, kw: dict, between: Callable[[], None], **options: bo
     pending = [between]
 
     class Volume(CloudVolume):
-        def _open_store(self, cloudpath: Any) -> Store:
-            return _Interleaved(super()._open_store(cloudpath), pending)
+        def _open_store(self, cloudpath: Any, read_only: bool = False) -> Store:
+            return _Interleaved(super()._open_store(cloudpath, read_only), pending)
 
     return Volume(path, **options, **kw)
 

@@ -389,3 +389,62 @@ def test_file_lock_directory_is_open_to_every_user(files: FileStore) -> None:
     ShardedKeyStore(files, SPECS[0]).put_many({1: b"x"})  # a compare-and-swap shard write
     locks = Path(tempfile.gettempdir()) / "voxelio-locks"
     assert locks.stat().st_mode & 0o1777 == 0o1777
+
+
+def test_a_reader_never_uses_a_stale_index_on_a_shard_another_writer_replaced(
+    files: FileStore,
+) -> None:
+    """A reader that cached a shard's indices, then another writer (another object, as another
+    process) rewrote the shard: the reader's next read asks for the version its index came
+    from, finds the shard replaced, and reads the new one. Raw data, so reading a stale
+    index's offsets in the new file would have returned another key's bytes silently."""
+    spec = ShardingSpec(0, "identity", 1, 0, "raw", "raw")
+    ShardedKeyStore(files, spec).put_many({1: b"one" * 10})
+    reader = ShardedKeyStore(files, spec)
+    assert reader.get(1) == b"one" * 10  # indices now cached
+    ShardedKeyStore(files, spec).put_many({0: b"zero" * 20})  # key 0 lands before key 1
+    assert reader.get(1) == b"one" * 10
+    assert reader.get_many([0, 1]) == {0: b"zero" * 20, 1: b"one" * 10}
+    ShardedKeyStore(files, spec).delete_many([0, 1])
+    assert reader.get_many([0, 1]) == {0: None, 1: None}
+
+
+def test_pinned_range_reads_refuse_another_version(files: FileStore) -> None:
+    from voxelio.errors import WriteConflictError
+
+    files.put("a", b"first version")
+    [(blob, version)] = files.get_pinned_ranges([("a", 0, 5)], {})
+    assert blob == b"first" and version is not None
+    assert files.get_pinned_ranges([("a", 6, 7)], {"a": version}) == [(b"version", version)]
+    files.put("a", b"other version")
+    with pytest.raises(WriteConflictError, match="replaced since it was read"):
+        files.get_pinned_ranges([("a", 0, 5)], {"a": version})
+    files.delete("a")
+    with pytest.raises(WriteConflictError, match="deleted since it was read"):
+        files.get_pinned_ranges([("a", 0, 5)], {"a": version})
+    assert files.get_pinned_ranges([("a", 0, 5)], {}) == [(None, None)]
+
+
+def test_a_shard_replaced_between_every_index_and_data_read_is_read_whole(
+    files: FileStore,
+) -> None:
+    """A writer that replaces the shard between each read of its index and of its data
+    (here: every pinned read finds another version) leaves the reader whole-file reads,
+    which see one version by construction."""
+    from voxelio.errors import WriteConflictError
+
+    spec = ShardingSpec(0, "identity", 1, 0, "gzip", "raw")
+    items = {k: b"%04d" % k for k in range(10)}
+    ShardedKeyStore(files, spec).put_many(items)
+    conflicts = []
+
+    class Rewritten(FileStore):
+        def get_pinned_ranges(self, requests, pins):  # type: ignore[no-untyped-def]
+            if pins:
+                conflicts.append(pins)
+                raise WriteConflictError("replaced since it was read")
+            return super().get_pinned_ranges(requests, pins)
+
+    reader = ShardedKeyStore(Rewritten(files.root), spec)
+    assert reader.get_many([1, 5, 42]) == {1: b"0001", 5: b"0005", 42: None}
+    assert len(conflicts) == 3

@@ -163,3 +163,36 @@ def test_whole_shards_are_fetched_in_one_request_each_over_s3(
     part = engine.download(counted, Bbox(lo, lo + 9), options)
     np.testing.assert_array_equal(part, data[20:29, 20:29, 20:29])
     assert set(counting.calls) == {"get_range"}
+
+
+def test_a_volume_kept_open_reads_shards_another_writer_rewrote_on_s3(
+    s3_server: S3Server, s3_bucket: str
+) -> None:
+    """A reader's cached shard index is checked at its next read (If-Match on the ETag the
+    index came with): after another writer rewrote the shard, it reads the new version
+    instead of the old offsets into the new file (raw data: another chunk's voxels)."""
+    from voxelio.errors import WriteConflictError
+
+    path = f"s3://{s3_server.endpoint}/{s3_bucket}/stale-{uuid.uuid4().hex[:8]}"
+    info = CloudVolume.create_new_info(1, "segmentation", "uint32", "raw", [1, 1, 1], [0, 0, 0],
+                                       [64, 64, 64], chunk_size=[16, 16, 16])  # fmt: skip
+    info["scales"][0]["sharding"] = {
+        "@type": "neuroglancer_uint64_sharded_v1", "preshift_bits": 3, "hash": "identity",
+        "minishard_bits": 1, "shard_bits": 3, "minishard_index_encoding": "raw",
+        "data_encoding": "raw",
+    }  # fmt: skip
+    CloudVolume(path, info=info, secrets=s3_server.secrets).commit_info()
+    CloudVolume(path, secrets=s3_server.secrets)[16:32, 0:16, 0:16] = np.ones((16,) * 3, np.uint32)
+    reader = CloudVolume(path, fill_missing=True, secrets=s3_server.secrets)
+    assert (reader[16:32, 0:16, 0:16] == 1).all()
+    writer = CloudVolume(path, secrets=s3_server.secrets)
+    writer[0:16, 0:16, 0:16] = np.full((16,) * 3, 7, np.uint32)  # chunk 0, before chunk 1
+    assert (reader[16:32, 0:16, 0:16] == 1).all()
+    assert (reader[0:16, 0:16, 0:16] == 7).all()
+    store = writer.meta.store
+    key = next(k for k in store.list() if k.endswith(".shard"))
+    [(_blob, etag)] = store.get_pinned_ranges([(key, 0, 8)], {})
+    assert etag
+    writer[0:16, 0:16, 0:16] = np.full((16,) * 3, 9, np.uint32)
+    with pytest.raises(WriteConflictError):
+        store.get_pinned_ranges([(key, 0, 8)], {key: etag})

@@ -17,8 +17,14 @@ keys. Shards are written in TensorStore's layout; any layout
 Thread safety: one object may be used from many threads. The caches are locked; writes
 to one shard are serialized; ``get_many`` retries a read that overlapped this object's
 rewrite of one of its shards, and an index fetched across such a rewrite is never cached.
-Writers in other processes are not seen until :meth:`ShardedKeyStore.invalidate`.
-Pickling drops the caches.
+Other writers (other objects, other processes): where the store keeps versions (files,
+S3, GCS), a shard's minishard indices and values are read from the version of the shard
+its index came from (:meth:`Store.get_pinned_ranges`); a shard replaced since, including
+under a cached index, makes ``get_many`` drop that shard's cached indices and read again,
+so a read sees one version of each shard, never a mix, and never a stale index's offsets
+into a newer file. Answers from indices alone (``exists_many``, ``list_keys``) may be as
+old as the cached index until :meth:`ShardedKeyStore.invalidate`. Pickling drops the
+caches.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from voxelio.errors import ReadOnlyException, ShardingError
+from voxelio.errors import ReadOnlyException, ShardingError, WriteConflictError
 from voxelio.sharding.lru import LRUCache
 from voxelio.sharding.shardfile import (
     Stored,
@@ -68,6 +74,9 @@ DEFAULT_COALESCE_GAP = 16 * 1024
 DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
 _WRITE_LOCK_STRIPES = 64
 _READ_ATTEMPTS = 20
+#: range reads of a shard that another writer replaced this many times in a row give way to
+#: reads of whole shard files
+_CONFLICTS_BEFORE_WHOLE_READS = 3
 _EMPTY_MINISHARD = MinishardIndex(
     np.zeros(0, np.uint64), np.zeros(0, np.uint64), np.zeros(0, np.uint64)
 )
@@ -80,6 +89,9 @@ class ShardIndex:
     ``pairs``: ``(2**minishard_bits, 2)`` uint64 (start, end) relative to ``data_base``.
     ``data_key``: the store key holding minishard indices and values (the ``.shard`` file,
     or ``.data`` for the obsolete pair); ``data_base``: byte offset of the data region in it.
+    ``version``: the version of the shard file the index was read from (where the store
+    keeps versions, :meth:`Store.get_pinned_ranges`); later reads of minishard indices and
+    values ask for that version, so they never mix two versions of the shard.
     """
 
     shard_file: str
@@ -87,6 +99,7 @@ class ShardIndex:
     data_key: str
     data_base: int
     legacy: bool = False
+    version: Any = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +109,8 @@ class Location:
     data_key: str
     start: int
     end: int
+    #: the version of ``data_key`` the location was read from (``None``: any)
+    version: Any = None
 
 
 class ShardedKeyStore:
@@ -231,14 +246,14 @@ class ShardedKeyStore:
         epochs = {shard: self._epoch(shard) for shard in todo}
         length = self.spec.index_length
         requests = [(self.shard_key(s), 0, length) for s in todo]
-        blobs: list[bytes | None] = self.store.get_ranges(requests)
-        missing = [s for s, blob in zip(todo, blobs) if blob is None]
+        found = self.store.get_pinned_ranges(requests, {})
+        missing = [s for s, (blob, _v) in zip(todo, found) if blob is None]
         legacy = self._legacy_indices(missing)
-        for shard, blob in zip(todo, blobs):
+        for shard, (blob, version) in zip(todo, found):
             if blob is None:
                 index = legacy.get(shard)
             else:
-                index = self._decode_index(blob, self.shard_key(shard), 0, length)
+                index = self._decode_index(blob, self.shard_key(shard), length, version)
             out[shard] = index
             self._shard_cache.store(shard, index, self._unchanged(shard, epochs[shard]))
         return out
@@ -256,9 +271,9 @@ class ShardedKeyStore:
                 out[shard] = ShardIndex(index_key, pairs, data_key, 0, legacy=True)
         return out
 
-    def _decode_index(self, blob: bytes, key: str, base: int, length: int) -> ShardIndex:
+    def _decode_index(self, blob: bytes, key: str, length: int, version: Any) -> ShardIndex:
         pairs = decode_shard_index(blob, self.spec, key)
-        return ShardIndex(key, pairs, key, base + length)
+        return ShardIndex(key, pairs, key, length, version=version)
 
     # ------------------------------------------------------ minishard indices
     def minishard_indices(
@@ -282,7 +297,8 @@ class ShardedKeyStore:
                 todo.append(((shard, minishard), index, start, end))
         epochs = {item[0]: self._epoch(item[0][0]) for item in todo}
         requests = [(ix.data_key, ix.data_base + s, e - s) for _k, ix, s, e in todo]
-        blobs: list[bytes | None] = self.store.get_ranges(requests)
+        pins = {ix.data_key: ix.version for _k, ix, _s, _e in todo if ix.version is not None}
+        blobs = [blob for blob, _v in self.store.get_pinned_ranges(requests, pins)]
         for (pair, index, start, end), blob in zip(todo, blobs):
             what = f"minishard {pair[1]} index"
             _check_blob(blob, end - start, index.data_key, start, what)
@@ -322,7 +338,7 @@ class ShardedKeyStore:
         starts = (mini.starts[pos[hit]] + np.uint64(index.data_base)).tolist()
         ends = (mini.ends[pos[hit]] + np.uint64(index.data_base)).tolist()
         for key, start, end in zip(keys[hit].tolist(), starts, ends):
-            out[key] = Location(index.data_key, start, end)
+            out[key] = Location(index.data_key, start, end, index.version)
 
     def get_many(
         self, keys: Iterable[int] | np.ndarray, *, decode: bool = True
@@ -334,10 +350,19 @@ class ShardedKeyStore:
         """
         arr = np.unique(key_array(keys))
         shards = set(self.spec.shards_and_minishards(arr)[0].tolist())
+        conflicts = 0
         for _attempt in range(_READ_ATTEMPTS):
             before = self._stable_epochs(shards)
             try:
-                result = self._get_many_once(arr, decode)
+                if conflicts >= _CONFLICTS_BEFORE_WHOLE_READS:
+                    result = self._get_many_from_whole_shards(arr, decode)
+                else:
+                    result = self._get_many_once(arr, decode)
+            except WriteConflictError:  # another writer replaced a shard since its index
+                conflicts += 1  # was read: read them again, from their new versions
+                for shard in shards:
+                    self._drop(shard)
+                continue
             except ShardingError:
                 if self._stable_epochs(shards) != before:
                     continue
@@ -358,6 +383,17 @@ class ShardedKeyStore:
             out[key] = decode_data(stored, self.spec, where) if decode else stored
         return out
 
+    def _get_many_from_whole_shards(
+        self, keys: np.ndarray, decode: bool
+    ) -> dict[int, bytes | None]:
+        """``get_many`` from one whole-file read per shard: one version of each by
+        construction, for shards another writer keeps replacing between range reads."""
+        out: dict[int, bytes | None] = dict.fromkeys(keys.tolist())
+        for shard in set(self.spec.shards_and_minishards(keys)[0].tolist()):
+            values = self.read_shard(shard, decode=decode)
+            out.update({k: values[k] for k in out if k in values})
+        return out
+
     def get(self, key: int) -> bytes | None:
         """The value of one key, or ``None`` when absent."""
         return self.get_many([key])[int(key)]
@@ -373,7 +409,9 @@ class ShardedKeyStore:
             self.coalesce_gap,
             self.max_request_bytes,
         )
-        blobs: list[bytes | None] = self.store.get_ranges([(key, s, e - s) for key, s, e in spans])
+        pins = {loc.data_key: loc.version for loc in locations.values() if loc.version is not None}
+        requests = [(key, s, e - s) for key, s, e in spans]
+        blobs = [blob for blob, _v in self.store.get_pinned_ranges(requests, pins)]
         out: dict[int, bytes] = {}
         lookup = {span: blob for span, blob in zip(spans, blobs)}
         by_file: dict[str, list[tuple[int, int, bytes | None]]] = {}

@@ -19,6 +19,7 @@ import posixpath
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -224,6 +225,17 @@ class Store(ABC):
     def get_ranges(self, requests: Iterable[tuple[str, int, int]]) -> builtins.list[bytes | None]:
         """Many ``get_range(key, start, length)`` calls at once, results in request order."""
         return self._map(lambda r: self.get_range(*r), list(requests))
+
+    def get_pinned_ranges(
+        self, requests: Iterable[tuple[str, int, int]], pins: Mapping[str, Any]
+    ) -> builtins.list[tuple[bytes | None, Any]]:
+        """``get_ranges`` that also gives each object's version, an opaque token (``None``
+        where the store keeps none), and reads the version ``pins[key]`` where one is given:
+        an object replaced or deleted since raises :class:`WriteConflictError`. Several
+        reads of one object pinned to the version its first read gave see one version of
+        it (a shard's index, then its data). Stores without versions read as
+        :meth:`get_ranges` does."""
+        return [(blob, None) for blob in self.get_ranges(requests)]
 
     def put_many(self, items: Mapping[str, bytes], options: PutOptions = NO_OPTIONS) -> None:
         """Upload many objects with bounded concurrency; the first failure is raised."""

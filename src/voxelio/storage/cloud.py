@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from voxelio.compression import Method, compress, decompress, normalize_method
@@ -315,25 +315,51 @@ class CloudStore(Store):
 
     def _range(self, key: str, start: int, length: int, extra: dict[str, Any]) -> bytes | None:
         """``get_range`` with more request options (``if_match``)."""
+        return self._range_versioned(key, start, length, extra)[0]
+
+    def _range_versioned(
+        self, key: str, start: int, length: int, extra: dict[str, Any]
+    ) -> tuple[bytes | None, str | None]:
+        """``_range``, and the object's ETag where it is a strong one (a version)."""
         what = self._what(f"GET bytes {start}+{length}", key)
 
-        def once() -> bytes:
+        def once() -> tuple[bytes, str | None]:
             try:
                 data, result = self._fetch(key, {"range": (start, start + length), **extra})
             except Exception as exc:
                 if "status code: 416" in str(exc):
-                    return b""
+                    return b"", None
                 raise
             size = result.meta.get("size")
             expected = length if size is None else max(0, min(length, int(size) - start))
             if len(data) < expected:
                 raise TransientError(f"{what}: body truncated ({len(data)} of {expected} B)")
-            return bytes(data[:length])
+            etag = result.meta.get("e_tag")
+            strong = str(etag) if etag and not str(etag).startswith("W/") else None
+            return bytes(data[:length]), strong
 
         try:
             return self._call(f"GET bytes {start}+{length}", key, once)
         except _Missing:
-            return None
+            return None, None
+
+    def get_pinned_ranges(
+        self, requests: Iterable[tuple[str, int, int]], pins: Mapping[str, Any]
+    ) -> list[tuple[bytes | None, Any]]:
+        """Range reads that ask for the pinned version (``If-Match`` on its ETag); a server
+        that answers 412 (replaced since) raises :class:`WriteConflictError`. Servers that
+        ignore ``If-Match`` (fake-gcs-server) are not caught out."""
+
+        def one(request: tuple[str, int, int]) -> tuple[bytes | None, Any]:
+            key, start, length = request
+            key = check_key(key)
+            pin = pins.get(key)
+            found = self._range_versioned(key, start, length, {"if_match": pin} if pin else {})
+            if found[0] is None and pin:
+                raise WriteConflictError(f"{self.url}/{key}: deleted since it was read")
+            return found
+
+        return self._map(one, list(requests))
 
     def open_plain(self, key: str) -> PlainObject | None:
         """One request (a HEAD) for the size, version and ``Content-Encoding``; reads of an

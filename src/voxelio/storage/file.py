@@ -16,13 +16,14 @@ import os
 import stat
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from voxelio.compression import METHODS, SUFFIXES, Method, compress, decompress
-from voxelio.errors import ReadOnlyException, StorageError
+from voxelio.errors import ReadOnlyException, StorageError, WriteConflictError
 from voxelio.storage._boxread import read_box
 from voxelio.storage.base import (
     NO_OPTIONS,
@@ -145,6 +146,33 @@ class FileStore(Store):
             raise StorageError(f"{path}: cannot read bytes {start}+{length} ({exc})") from exc
         try:
             return _pread_fully(fd, path, start, length)
+        finally:
+            os.close(fd)
+
+    def get_pinned_ranges(
+        self, requests: Iterable[tuple[str, int, int]], pins: Mapping[str, Any]
+    ) -> list[tuple[bytes | None, Any]]:
+        """Range reads of plain files; a file's version is its identity (device, inode,
+        modification time, size), which every write changes (writes are renames)."""
+        return self._map(lambda r: self._pinned_range(r, pins.get(r[0])), list(requests))
+
+    def _pinned_range(self, request: tuple[str, int, int], pin: Any) -> tuple[bytes | None, Any]:
+        key, start, length = request
+        path = self._file(key)
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except (FileNotFoundError, NotADirectoryError):
+            if pin is not None:
+                raise WriteConflictError(f"{path}: deleted since it was read") from None
+            return None, None
+        except OSError as exc:
+            raise StorageError(f"{path}: cannot read bytes {start}+{length} ({exc})") from exc
+        try:
+            info = os.fstat(fd)
+            version = (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)
+            if pin is not None and pin != version:
+                raise WriteConflictError(f"{path}: replaced since it was read")
+            return _pread_fully(fd, path, start, length), version
         finally:
             os.close(fd)
 
