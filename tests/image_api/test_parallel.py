@@ -109,6 +109,53 @@ def test_concurrent_writes_into_shared_shards(backend: Backend, boxes: list) -> 
     assert np.array_equal(_race(path, kw, boxes), _serial(boxes))
 
 
+def test_writers_by_a_symlink_and_with_their_own_tmpdir_lose_nothing(tmp_path: Path) -> None:
+    """file:// compare-and-swap locks the directory of the file it replaces, so writers that
+    reach the layer by another path (a symlink) or run with another TMPDIR (as batch jobs
+    on one node do) still exclude each other (before: voxels lost in every round)."""
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    ctx = multiprocessing.get_context("spawn")
+    for attempt in range(2):
+        path = f"file://{real}/layer{attempt}"
+        make_layer(path, np.zeros(RACE_SHAPE, np.uint32))
+        start = ctx.Barrier(4)
+        writers = [
+            ctx.Process(
+                target=_write_boxes_from,
+                args=(
+                    path if w % 2 else f"file://{tmp_path / 'link'}/layer{attempt}",
+                    str(tmp_path / f"tmp{attempt}-{w}"),
+                    [(i, box) for i, box in enumerate(DISJOINT) if i % 4 == w],
+                    start,
+                ),
+            )
+            for w in range(4)
+        ]
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join(120)
+        assert all(writer.exitcode == 0 for writer in writers)
+        assert np.array_equal(CloudVolume(path)[:, :, :][..., 0], _serial(DISJOINT))
+
+
+def _write_boxes_from(path: str, tmpdir: str, boxes: list, start: Any) -> None:
+    """Write ``boxes`` (index, box) with the value index + 1, with TMPDIR ``tmpdir``, once
+    every writer is ready."""
+    import os
+    import tempfile
+
+    os.makedirs(tmpdir)
+    os.environ["TMPDIR"] = tmpdir
+    tempfile.tempdir = None
+    vol = CloudVolume(path, non_aligned_writes=True)
+    start.wait()
+    for i, box in boxes:
+        vol[box] = np.full(tuple(s.stop - s.start for s in box), i + 1, np.uint32)
+
+
 def test_readers_see_one_version_of_a_shard_another_process_keeps_rewriting(
     backend: Backend,
 ) -> None:

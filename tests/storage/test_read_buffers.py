@@ -162,3 +162,28 @@ def test_unpublished_puts_write_in_place_and_read_back(tmp_path) -> None:
     (tmp_path / "blocker").write_bytes(b"a file where a directory should be")
     with pytest.raises(StorageError, match="blocker/x: write failed"):
         store.put("blocker/x", b"y", PutOptions(unpublished=True))
+
+
+def test_a_read_between_a_rename_and_the_twins_removal_finds_the_object(
+    tmp_path, monkeypatch
+) -> None:
+    """A writer that turns ``chunk.gz`` into a plain ``chunk`` renames the new file in, then
+    removes the old name; a reader that asked for ``chunk`` just before the rename and for
+    ``chunk.gz`` just after the removal found neither (a chunk read as missing, or as
+    zeros with fill_missing). It asks once more."""
+    store = FileStore(tmp_path)
+    store.put("chunk", b"old", PutOptions(compress="gzip"))
+    original = FileStore._read_once
+    passes = []
+
+    def racing(self, base, order):  # type: ignore[no-untyped-def]
+        if not passes:  # the writer's two steps land between the reader's two asks
+            passes.append(order)
+            (tmp_path / "chunk.gz").unlink()
+            found = original(self, base, order)
+            (tmp_path / "chunk").write_bytes(b"new")
+            return found
+        return original(self, base, order)
+
+    monkeypatch.setattr(FileStore, "_read_once", racing)
+    assert store.get("chunk") == b"new"

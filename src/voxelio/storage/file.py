@@ -14,7 +14,6 @@ import fcntl
 import hashlib
 import os
 import stat
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -80,7 +79,14 @@ class FileStore(Store):
         return self._read(self._file(key), _READ_ORDER)
 
     def _read(self, base: str, order: tuple[tuple[str, Method | None], ...]) -> bytes | None:
-        """The first of ``base`` + suffix (in ``order``) that exists, decompressed."""
+        """The first of ``base`` + suffix (in ``order``) that exists, decompressed. When
+        none does, every name is tried once more: a writer that changes the transport
+        compression renames the new file in, then removes the old name, and a reader that
+        asked between them for the new name too early must not find neither."""
+        found = self._read_once(base, order)
+        return found if found is not None else self._read_once(base, _READ_ORDER)
+
+    def _read_once(self, base: str, order: tuple[tuple[str, Method | None], ...]) -> bytes | None:
         for suffix, method in order:
             path = base + suffix
             try:
@@ -308,20 +314,26 @@ class FileStore(Store):
     ) -> str:
         """Write ``key`` only if it is still at ``expected_version`` (``None``: missing).
 
-        The check and the replace run under an exclusive ``flock`` on a lock file in the
-        system temporary directory chosen by the key's path, so they are atomic against
-        every thread and process of this machine using ``put_if`` (not against plain
-        ``put``, nor against other machines sharing the directory over a network file
-        system). Returns the new version; raises :class:`WriteConflictError` otherwise.
+        The new file is written under a temporary name first; the check and the rename run
+        under an exclusive ``flock`` on the directory that holds the key, so they are atomic
+        against every thread and process of this machine using ``put_if``, whatever path
+        (a symlink) or temporary directory each uses (not against plain ``put``, nor against
+        other machines sharing the directory over a network file system). Returns the new
+        version; raises :class:`WriteConflictError` otherwise.
         """
         self._check_writable(key)
         base = self._path(key)
         payload = compress(data, options.compress, options.compress_level)
         suffix = SUFFIXES[options.compress] if options.compress else ""
-        with _path_lock(base):
-            check_version(f"{self.url}/{key}", expected_version, self._version(key))
-            atomic_write(str(base) + suffix, payload)
-            self._remove_twins(str(base), keep=suffix)
+        tmp = write_temporary(str(base) + suffix, payload)
+        try:
+            with _directory_lock(base.parent):
+                check_version(f"{self.url}/{key}", expected_version, self._version(key))
+                publish(tmp, str(base) + suffix)
+                self._remove_twins(str(base), keep=suffix)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)  # left only when the check failed
         return hashlib.sha256(payload).hexdigest()
 
     def delete_if(self, key: str, expected_version: str) -> None:
@@ -330,29 +342,23 @@ class FileStore(Store):
         :class:`WriteConflictError` when another writer changed it."""
         self._check_writable(key)
         base = self._path(key)
-        with _path_lock(base):
+        if not base.parent.is_dir():
+            return  # no directory, no key
+        with _directory_lock(base.parent):
             found = self._version(key)
             if found is not None:
                 check_version(f"{self.url}/{key}", expected_version, found)
                 self._remove_twins(str(base), keep=None)
 
 
-#: number of lock files conditional writes spread keys over
-LOCK_BUCKETS = 4096
-
-
 @contextlib.contextmanager
-def _path_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` that every process on this machine shares for ``path``."""
-    digest = hashlib.sha1(str(path).encode()).digest()
-    bucket = int.from_bytes(digest[:4], "little") % LOCK_BUCKETS
-    directory = Path(tempfile.gettempdir()) / "voxelio-locks"
-    directory.mkdir(exist_ok=True)
-    if directory.stat().st_mode & 0o1777 != 0o1777:
-        with contextlib.suppress(PermissionError):  # another user's: theirs to open up
-            directory.chmod(0o1777)  # every user of the machine may add lock files, as in /tmp
-    # read-only: flock needs no more, and other users' lock files are not writable to us
-    fd = os.open(directory / f"{bucket:04d}.lock", os.O_RDONLY | os.O_CREAT, 0o644)
+def _directory_lock(directory: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``directory`` itself: every process of this machine
+    that reaches it, by any path, locks the same inode, and no lock file is left behind."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise StorageError(f"{directory}: cannot lock the directory ({exc})") from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -395,17 +401,37 @@ def atomic_write(target: Path | str, payload: bytes) -> None:
     when the first attempt finds them missing.
     """
     path = os.fspath(target)
-    tmp = f"{os.path.dirname(path)}/.voxelio-tmp-{os.getpid()}-{threading.get_ident()}"
+    tmp = write_temporary(path, payload)
+    try:
+        publish(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_temporary(target: str, payload: bytes) -> str:
+    """``payload`` written to a temporary file beside ``target`` (unique per process and
+    thread), for :func:`publish`; its name is returned."""
+    tmp = f"{os.path.dirname(target)}/.voxelio-tmp-{os.getpid()}-{threading.get_ident()}"
     try:
         with os.fdopen(_create(tmp), "wb") as fh:
             fh.write(payload)
-        os.replace(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         if isinstance(exc, OSError):
-            raise StorageError(f"{path}: write failed ({exc})") from exc
+            raise StorageError(f"{target}: write failed ({exc})") from exc
         raise
+    return tmp
+
+
+def publish(tmp: str, target: str) -> None:
+    """Rename the temporary file ``tmp`` to ``target`` (readers see the old or the new)."""
+    try:
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise StorageError(f"{target}: write failed ({exc})") from exc
 
 
 def _pread_fully(fd: int, path: str, start: int, length: int) -> bytes:
