@@ -182,13 +182,12 @@ class CloudVolume(VolumeMetadata):
         if info is not None:
             validate_info(info, f"{path.url}/info (given as info=)")
             return PrecomputedMetadata(path, self._open_store(path), info)
-        found, final, store = fetch_info(path, self._open_store, max_redirects)
-        if final.url == path.url:
-            return PrecomputedMetadata(final, store, found)
-        # a layer reached by a redirect is read-only, as in cloud-volume: every write, of
-        # chunks, meshes or skeletons, goes through this store
-        return PrecomputedMetadata(final, self._open_store(final, read_only=True), found,
-                                   redirected=True)  # fmt: skip
+        # a layer reached by a redirect is read-only, as in cloud-volume: its store, through
+        # which every write of chunks goes, is opened read-only
+        found, final, store = fetch_info(
+            path, lambda hop: self._open_store(hop, read_only=hop.url != path.url), max_redirects
+        )
+        return PrecomputedMetadata(final, store, found, redirected=final.url != path.url)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

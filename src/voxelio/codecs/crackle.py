@@ -37,7 +37,7 @@ class CrackleCodec(LabelCodec):
         self._decoder = IsolatedDecoder("voxelio.codecs.crackle:decompress_in_child", "crackle")
 
     def _lib(self) -> Any:
-        return import_optional("crackle", "crackle-codec", self.extra, self.name)
+        return _library()
 
     def _validate(self, data: bytes, shape: Shape4, dtype: np.dtype) -> None:
         lib = self._lib()
@@ -78,7 +78,12 @@ class CrackleCodec(LabelCodec):
         return self._decompress(data)  # crackle's random access decodes crack codes too
 
 
+def _library() -> Any:
+    """The crackle-codec library (a :class:`~voxelio.errors.MissingCodecError` naming the
+    ``seg`` extra)."""
+    return import_optional("crackle", "crackle-codec", CrackleCodec.extra, CrackleCodec.name)
+
+
 def decompress_in_child(data: bytes) -> np.ndarray:
     """crackle's decoder on one stream; runs in a decoder child process."""
-    lib = import_optional("crackle", "crackle-codec", "seg", "crackle")
-    return np.asfortranarray(lib.decompress(bytes(data), parallel=1))
+    return np.asfortranarray(_library().decompress(bytes(data), parallel=1))

@@ -297,8 +297,7 @@ class ShardedKeyStore:
                 todo.append(((shard, minishard), index, start, end))
         epochs = {item[0]: self._epoch(item[0][0]) for item in todo}
         requests = [(ix.data_key, ix.data_base + s, e - s) for _k, ix, s, e in todo]
-        pins = {ix.data_key: ix.version for _k, ix, _s, _e in todo if ix.version is not None}
-        blobs = [blob for blob, _v in self.store.get_pinned_ranges(requests, pins)]
+        blobs = self._pinned_blobs(requests, [ix for _k, ix, _s, _e in todo])
         for (pair, index, start, end), blob in zip(todo, blobs):
             what = f"minishard {pair[1]} index"
             _check_blob(blob, end - start, index.data_key, start, what)
@@ -394,6 +393,14 @@ class ShardedKeyStore:
             out.update({k: values[k] for k in out if k in values})
         return out
 
+    def _pinned_blobs(
+        self, requests: list[tuple[str, int, int]], sources: list[ShardIndex] | list[Location]
+    ) -> list[bytes | None]:
+        """The ranges, each read from the version of its file that ``sources`` (the indices
+        or locations they came from) were read from."""
+        pins = {src.data_key: src.version for src in sources if src.version is not None}
+        return [blob for blob, _v in self.store.get_pinned_ranges(requests, pins)]
+
     def get(self, key: int) -> bytes | None:
         """The value of one key, or ``None`` when absent."""
         return self.get_many([key])[int(key)]
@@ -409,9 +416,8 @@ class ShardedKeyStore:
             self.coalesce_gap,
             self.max_request_bytes,
         )
-        pins = {loc.data_key: loc.version for loc in locations.values() if loc.version is not None}
         requests = [(key, s, e - s) for key, s, e in spans]
-        blobs = [blob for blob, _v in self.store.get_pinned_ranges(requests, pins)]
+        blobs = self._pinned_blobs(requests, list(locations.values()))
         out: dict[int, bytes] = {}
         lookup = {span: blob for span, blob in zip(spans, blobs)}
         by_file: dict[str, list[tuple[int, int, bytes | None]]] = {}

@@ -85,6 +85,13 @@ def require_obstore(extra: str) -> Any:
     return obstore
 
 
+def _strong_etag(meta: Any) -> str | None:
+    """An object's ETag where it names one version (weak ones never match ``If-Match``,
+    RFC 9110), else ``None``."""
+    etag = meta.get("e_tag")
+    return str(etag) if etag and not str(etag).startswith("W/") else None
+
+
 def guess_content_type(key: str) -> str:
     """``application/json`` for info, provenance and ``*.json`` keys, else octet-stream."""
     name = key.rsplit("/", 1)[-1]
@@ -334,9 +341,7 @@ class CloudStore(Store):
             expected = length if size is None else max(0, min(length, int(size) - start))
             if len(data) < expected:
                 raise TransientError(f"{what}: body truncated ({len(data)} of {expected} B)")
-            etag = result.meta.get("e_tag")
-            strong = str(etag) if etag and not str(etag).startswith("W/") else None
-            return bytes(data[:length]), strong
+            return bytes(data[:length]), _strong_etag(result.meta)
 
         try:
             return self._call(f"GET bytes {start}+{length}", key, once)
@@ -373,8 +378,8 @@ class CloudStore(Store):
             return None
         if not _identity(result.attributes.get("Content-Encoding")):
             return None
-        etag = result.meta.get("e_tag")
-        pin = {"if_match": etag} if etag and not str(etag).startswith("W/") else {}
+        etag = _strong_etag(result.meta)
+        pin = {"if_match": etag} if etag else {}
 
         def read(start: int, length: int) -> bytes:
             data = self._range(key, start, length, pin) if length else b""

@@ -143,17 +143,7 @@ class FileStore(Store):
             raise StorageError(f"{path}: cannot read ({exc.strerror})") from exc
 
     def get_range(self, key: str, start: int, length: int) -> bytes | None:
-        path = self._file(key)
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except OSError as exc:
-            raise StorageError(f"{path}: cannot read bytes {start}+{length} ({exc})") from exc
-        try:
-            return _pread_fully(fd, path, start, length)
-        finally:
-            os.close(fd)
+        return self._pinned_range((key, start, length), None)[0]
 
     def get_pinned_ranges(
         self, requests: Iterable[tuple[str, int, int]], pins: Mapping[str, Any]
@@ -178,7 +168,7 @@ class FileStore(Store):
             version = (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)
             if pin is not None and pin != version:
                 raise WriteConflictError(f"{path}: replaced since it was read")
-            return _pread_fully(fd, path, start, length), version
+            return _pread_fully(fd, path, start, length, info.st_size), version
         finally:
             os.close(fd)
 
@@ -202,7 +192,7 @@ class FileStore(Store):
             return None
 
         def read(start: int, length: int) -> bytes:
-            data = _pread_fully(fd, path, start, length)
+            data = _pread_fully(fd, path, start, length, info.st_size)
             if len(data) != length:
                 raise StorageError(f"{path}: ends before byte {start + length} (truncated)")
             return data
@@ -325,15 +315,16 @@ class FileStore(Store):
         base = self._path(key)
         payload = compress(data, options.compress, options.compress_level)
         suffix = SUFFIXES[options.compress] if options.compress else ""
-        tmp = write_temporary(str(base) + suffix, payload)
-        try:
-            with _directory_lock(base.parent):
+        target = str(base) + suffix
+        tmp = write_temporary(target, payload)
+        with _directory_lock(base.parent):
+            try:
                 check_version(f"{self.url}/{key}", expected_version, self._version(key))
-                publish(tmp, str(base) + suffix)
-                self._remove_twins(str(base), keep=suffix)
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)  # left only when the check failed
+                publish(tmp, target)
+            except BaseException:
+                _discard(tmp)
+                raise
+            self._remove_twins(str(base), keep=suffix)
         return hashlib.sha256(payload).hexdigest()
 
     def delete_if(self, key: str, expected_version: str) -> None:
@@ -405,8 +396,7 @@ def atomic_write(target: Path | str, payload: bytes) -> None:
     try:
         publish(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        _discard(tmp)
         raise
 
 
@@ -418,12 +408,17 @@ def write_temporary(target: str, payload: bytes) -> str:
         with os.fdopen(_create(tmp), "wb") as fh:
             fh.write(payload)
     except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        _discard(tmp)
         if isinstance(exc, OSError):
             raise StorageError(f"{target}: write failed ({exc})") from exc
         raise
     return tmp
+
+
+def _discard(tmp: str) -> None:
+    """Remove a temporary file that will not be published (gone already is fine)."""
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
 
 
 def publish(tmp: str, target: str) -> None:
@@ -434,11 +429,12 @@ def publish(tmp: str, target: str) -> None:
         raise StorageError(f"{target}: write failed ({exc})") from exc
 
 
-def _pread_fully(fd: int, path: str, start: int, length: int) -> bytes:
-    """``length`` bytes of ``fd`` from ``start``; fewer only where the file ends (a range
-    past the end, such as a corrupt shard index asks for, allocates nothing for it)."""
+def _pread_fully(fd: int, path: str, start: int, length: int, size: int) -> bytes:
+    """``length`` bytes of ``fd`` (``size`` bytes long) from ``start``; fewer only where the
+    file ends (a range past the end, such as a corrupt shard index asks for, allocates
+    nothing for it)."""
     try:
-        length = max(0, min(length, os.fstat(fd).st_size - start))
+        length = max(0, min(length, size - start))
         data = os.pread(fd, length, start)
         while 0 < len(data) < length:  # reads stop short at the end, or past 2 GiB
             more = os.pread(fd, length - len(data), start + len(data))
